@@ -1,0 +1,162 @@
+//! `tfctl.yaml`: finding it, reading it, and turning it into a [`Config`].
+//!
+//! `raw` is the file as written (and its JSON Schema); `model` is the
+//! validated form. This module is the only one that reads the config file.
+
+pub mod model;
+pub mod raw;
+
+use std::path::{Path, PathBuf};
+
+pub use model::Config;
+
+use crate::error::Error;
+
+/// The config file name searched for when no `--config` is given.
+pub const FILE_NAME: &str = "tfctl.yaml";
+
+/// Finds `tfctl.yaml`: the explicit path, else the first one found walking
+/// up from `start`.
+pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, Error> {
+    if let Some(path) = explicit {
+        if path.is_file() {
+            return Ok(path.to_path_buf());
+        }
+        return Err(Error::input(format!(
+            "{}: config file not found",
+            path.display()
+        )));
+    }
+    let mut dir = Some(start);
+    while let Some(d) = dir {
+        let candidate = d.join(FILE_NAME);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        dir = d.parent();
+    }
+    Err(Error::input(format!(
+        "no {FILE_NAME} found in {} or any parent directory (pass --config PATH)",
+        start.display()
+    )))
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Config, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    parse(&text, &absolute(path))
+}
+
+/// Parses config text that came from `path` (used in messages and to resolve
+/// relative paths).
+pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
+    let raw: raw::RawConfig = if text.trim().is_empty() {
+        raw::RawConfig::default()
+    } else {
+        serde_yaml::from_str(text).map_err(|e| Error::input(yaml_error(path, &e)))?
+    };
+    Config::from_raw(raw, path).map_err(|problems| {
+        Error::input(
+            problems
+                .iter()
+                .map(|p| format!("{}: {p}", path.display()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
+}
+
+/// `file:line:col: message`, from serde_yaml's location.
+fn yaml_error(path: &Path, e: &serde_yaml::Error) -> String {
+    let msg = e.to_string();
+    // serde_yaml appends " at line L column C"; put the location up front instead.
+    let msg = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    match e.location() {
+        Some(loc) => format!("{}:{}:{}: {msg}", path.display(), loc.line(), loc.column()),
+        None => format!("{}: {msg}", path.display()),
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+/// The JSON Schema of `tfctl.yaml`, for `tfctl schema`.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(raw::RawConfig);
+    serde_json::to_value(schema).expect("schema serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(text: &str) -> String {
+        parse(text, Path::new("/repo/tfctl.yaml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let cfg = parse("", Path::new("/repo/tfctl.yaml")).unwrap();
+        assert_eq!(cfg.parallelism, 10);
+        assert_eq!(cfg.policy.namespaces, vec!["main"]);
+        assert_eq!(cfg.branch_for("production"), "prod");
+        assert_eq!(cfg.branch_for("sandbox"), "main");
+        assert_eq!(cfg.modules.module_for("S3"), "s3");
+        assert_eq!(cfg.config_root, Path::new("/repo/."));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse_err("version: 1\nparalelism: 3\n");
+        assert!(
+            err.starts_with("/repo/tfctl.yaml:2:1: unknown field `paralelism`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_field_and_line() {
+        let err = parse_err("version: 1\nparallelism: lots\n");
+        assert!(err.starts_with("/repo/tfctl.yaml:2:"), "{err}");
+        assert!(err.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn semantic_problems_are_reported_together() {
+        let err = parse_err("parallelism: 0\ngithub:\n  merge_method: fast\n");
+        assert!(err.contains("parallelism: must be at least 1"), "{err}");
+        assert!(err.contains("github.merge_method: `fast`"), "{err}");
+    }
+
+    #[test]
+    fn local_backend_path_is_absolute_and_templated() {
+        let cfg = parse("", Path::new("/repo/tfctl.yaml")).unwrap();
+        let vars = model::TemplateVars {
+            id: "S3/a",
+            service: "S3",
+            name: "a",
+            environment: "dev",
+        };
+        let settings = cfg.backend.settings_for(&vars, &cfg.base_dir);
+        assert_eq!(
+            settings,
+            vec![(
+                "path".to_string(),
+                "/repo/.tfctl/state/S3/dev/a/terraform.tfstate".to_string()
+            )]
+        );
+    }
+}

@@ -1,0 +1,457 @@
+//! The validated configuration every command works from.
+//!
+//! Built from [`RawConfig`] with defaults applied, paths resolved against the
+//! directory of `tfctl.yaml`, and every problem collected at once, so a user
+//! fixes a config in one pass. Pure: the file is read by `config::load`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use super::raw::RawConfig;
+
+/// Default state key template (DESIGN §1).
+pub const DEFAULT_KEY_TEMPLATE: &str = "{service}/{environment}/{name}/terraform.tfstate";
+
+/// The validated `tfctl.yaml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub file: PathBuf,
+    /// Directory of `tfctl.yaml`; relative paths resolve against it.
+    pub base_dir: PathBuf,
+    pub config_root: PathBuf,
+    pub modules_root: PathBuf,
+    pub stacks: StackGlobs,
+    pub modules: ModuleMap,
+    pub backend: Backend,
+    pub default_environment: String,
+    pub default_branch: String,
+    pub environments: BTreeMap<String, Environment>,
+    /// Service groups in order; every group runs before the later ones.
+    pub order: Vec<Vec<String>>,
+    pub parallelism: usize,
+    pub policy: PolicyConfig,
+    pub labels: Labels,
+    pub terraform: TerraformConfig,
+    pub approvers: Approvers,
+    pub github: GithubConfig,
+}
+
+/// Compiled stack globs.
+#[derive(Debug, Clone)]
+pub struct StackGlobs {
+    pub include: GlobSet,
+    pub exclude: GlobSet,
+    /// Matched against the file name only.
+    pub companions: GlobSet,
+    pub include_patterns: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModuleMap {
+    pub default_template: String,
+    pub services: BTreeMap<String, String>,
+}
+
+impl ModuleMap {
+    /// Path of the root module of `service`, relative to `modules_root`.
+    pub fn module_for(&self, service: &str) -> String {
+        match self.services.get(service) {
+            Some(path) => path.clone(),
+            None => self
+                .default_template
+                .replace("{service_lower}", &service.to_lowercase())
+                .replace("{service}", service),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub kind: String,
+    pub key_template: String,
+    /// Setting → template, rendered per stack.
+    pub settings: BTreeMap<String, String>,
+}
+
+/// Placeholders of a stack, for templates.
+pub struct TemplateVars<'a> {
+    pub id: &'a str,
+    pub service: &'a str,
+    pub name: &'a str,
+    pub environment: &'a str,
+}
+
+impl Backend {
+    /// The state key of a stack.
+    pub fn key(&self, vars: &TemplateVars<'_>) -> String {
+        render_template(&self.key_template, vars, None)
+    }
+
+    /// `-backend-config` pairs for a stack; a relative local `path` is made
+    /// absolute against `base_dir` so it does not depend on terraform's cwd.
+    pub fn settings_for(&self, vars: &TemplateVars<'_>, base_dir: &Path) -> Vec<(String, String)> {
+        let key = self.key(vars);
+        self.settings
+            .iter()
+            .map(|(k, template)| {
+                let mut value = render_template(template, vars, Some(&key));
+                if self.kind == "local" && k == "path" && Path::new(&value).is_relative() {
+                    value = base_dir.join(&value).to_string_lossy().into_owned();
+                }
+                (k.clone(), value)
+            })
+            .collect()
+    }
+}
+
+fn render_template(template: &str, vars: &TemplateVars<'_>, key: Option<&str>) -> String {
+    let mut out = template
+        .replace("{service}", vars.service)
+        .replace("{environment}", vars.environment)
+        .replace("{name}", vars.name)
+        .replace("{id}", vars.id);
+    if let Some(key) = key {
+        out = out.replace("{key}", key);
+    }
+    out
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub branch: String,
+    pub approvals: u32,
+    pub variables: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyConfig {
+    pub paths: Vec<PathBuf>,
+    pub namespaces: Vec<String>,
+    pub data: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Labels {
+    pub passed: String,
+    pub failed: String,
+    pub overridden: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TerraformConfig {
+    pub binary: Option<String>,
+    pub init_args: Vec<String>,
+    pub plan_args: Vec<String>,
+    pub apply_args: Vec<String>,
+    pub plugin_cache_dir: Option<PathBuf>,
+    pub grace_period_secs: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Approvers {
+    pub users: Vec<String>,
+    /// `(org, team_slug)`.
+    pub teams: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeMethod {
+    Merge,
+    Squash,
+    Rebase,
+}
+
+impl MergeMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeMethod::Merge => "merge",
+            MergeMethod::Squash => "squash",
+            MergeMethod::Rebase => "rebase",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidateOn {
+    Push,
+    PullRequest,
+}
+
+#[derive(Debug, Clone)]
+pub struct GithubConfig {
+    pub bot_login: String,
+    pub merge_method: MergeMethod,
+    pub controller_repo: Option<String>,
+    pub validate_on: ValidateOn,
+    pub allow_forks: bool,
+}
+
+impl Config {
+    /// Validates a raw config read from `file`. All problems are reported
+    /// together, one per line, each naming the field.
+    pub fn from_raw(raw: RawConfig, file: &Path) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+        let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let resolve = |p: &str| -> PathBuf {
+            let path = Path::new(p);
+            if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                base_dir.join(path)
+            }
+        };
+
+        if let Some(v) = raw.version {
+            if v != 1 {
+                problems.push(format!("version: unsupported version {v} (expected 1)"));
+            }
+        }
+
+        let stacks_raw = raw.stacks.unwrap_or_default();
+        let include_patterns = stacks_raw
+            .include
+            .unwrap_or_else(|| vec!["**/*.tfvars".to_string()]);
+        let stacks = StackGlobs {
+            include: build_globs("stacks.include", &include_patterns, &mut problems),
+            exclude: build_globs(
+                "stacks.exclude",
+                &stacks_raw.exclude.unwrap_or_default(),
+                &mut problems,
+            ),
+            companions: build_globs(
+                "stacks.companions",
+                &stacks_raw.companions.unwrap_or_else(|| {
+                    ["*.json", "*.tftpl", "*.yaml", "*.yml"]
+                        .map(String::from)
+                        .to_vec()
+                }),
+                &mut problems,
+            ),
+            include_patterns,
+        };
+
+        let modules_raw = raw.modules.unwrap_or_default();
+        let modules = ModuleMap {
+            default_template: modules_raw
+                .default
+                .unwrap_or_else(|| "{service_lower}".into()),
+            services: modules_raw.services.unwrap_or_default(),
+        };
+
+        let backend_raw = raw.backend.unwrap_or_default();
+        let kind = backend_raw.kind.unwrap_or_else(|| "local".into());
+        let mut settings = backend_raw.settings.unwrap_or_default();
+        if kind == "local" && !settings.contains_key("path") {
+            settings.insert("path".into(), ".tfctl/state/{key}".into());
+        }
+        let backend = Backend {
+            kind,
+            key_template: backend_raw
+                .key
+                .unwrap_or_else(|| DEFAULT_KEY_TEMPLATE.into()),
+            settings,
+        };
+
+        let default_branch = raw.default_branch.unwrap_or_else(|| "main".into());
+        let environments = match raw.environments {
+            Some(envs) => envs
+                .into_iter()
+                .map(|(name, e)| {
+                    let env = Environment {
+                        branch: e
+                            .branch
+                            .unwrap_or_else(|| default_branch_for(&name, &default_branch)),
+                        approvals: e.approvals.unwrap_or(1),
+                        variables: e.variables.unwrap_or_default(),
+                        env: e.env.unwrap_or_default(),
+                    };
+                    (name, env)
+                })
+                .collect(),
+            None => ["development", "staging", "production"]
+                .into_iter()
+                .map(|name| {
+                    let env = Environment {
+                        branch: default_branch_for(name, &default_branch),
+                        approvals: if name == "production" { 2 } else { 1 },
+                        ..Environment::default()
+                    };
+                    (name.to_string(), env)
+                })
+                .collect(),
+        };
+
+        let parallelism = raw.parallelism.unwrap_or(10);
+        if parallelism == 0 {
+            problems.push("parallelism: must be at least 1".into());
+        }
+
+        let policy_raw = raw.policy.unwrap_or_default();
+        let policy = PolicyConfig {
+            paths: policy_raw
+                .paths
+                .unwrap_or_else(|| vec!["policies".into()])
+                .iter()
+                .map(|p| resolve(p))
+                .collect(),
+            namespaces: policy_raw.namespaces.unwrap_or_else(|| vec!["main".into()]),
+            data: policy_raw
+                .data
+                .unwrap_or_default()
+                .iter()
+                .map(|p| resolve(p))
+                .collect(),
+        };
+        if policy.namespaces.is_empty() {
+            problems.push("policy.namespaces: name at least one package".into());
+        }
+
+        let labels_raw = raw.labels.unwrap_or_default();
+        let labels = Labels {
+            passed: labels_raw.passed.unwrap_or_else(|| "opa-passed".into()),
+            failed: labels_raw.failed.unwrap_or_else(|| "opa-failed".into()),
+            overridden: labels_raw
+                .overridden
+                .unwrap_or_else(|| "opa-override".into()),
+        };
+
+        let tf_raw = raw.terraform.unwrap_or_default();
+        let terraform = TerraformConfig {
+            binary: tf_raw.binary,
+            init_args: tf_raw.init_args.unwrap_or_default(),
+            plan_args: tf_raw.plan_args.unwrap_or_default(),
+            apply_args: tf_raw.apply_args.unwrap_or_default(),
+            plugin_cache_dir: tf_raw.plugin_cache_dir.as_deref().map(resolve),
+            grace_period_secs: tf_raw.grace_period_secs.unwrap_or(7),
+        };
+
+        let approvers_raw = raw.approvers.unwrap_or_default();
+        let mut teams = Vec::new();
+        for team in approvers_raw.teams.unwrap_or_default() {
+            match team.split_once('/') {
+                Some((org, slug)) if !org.is_empty() && !slug.is_empty() && !slug.contains('/') => {
+                    teams.push((org.to_string(), slug.to_string()))
+                }
+                _ => problems.push(format!("approvers.teams: `{team}` is not `org/team-slug`")),
+            }
+        }
+        let approvers = Approvers {
+            users: approvers_raw.users.unwrap_or_default(),
+            teams,
+        };
+
+        let gh_raw = raw.github.unwrap_or_default();
+        let merge_method = match gh_raw.merge_method.as_deref().unwrap_or("merge") {
+            "merge" => MergeMethod::Merge,
+            "squash" => MergeMethod::Squash,
+            "rebase" => MergeMethod::Rebase,
+            other => {
+                problems.push(format!(
+                    "github.merge_method: `{other}` is not merge, squash or rebase"
+                ));
+                MergeMethod::Merge
+            }
+        };
+        let validate_on = match gh_raw.validate_on.as_deref().unwrap_or("push") {
+            "push" => ValidateOn::Push,
+            "pull_request" => ValidateOn::PullRequest,
+            other => {
+                problems.push(format!(
+                    "github.validate_on: `{other}` is not push or pull_request"
+                ));
+                ValidateOn::Push
+            }
+        };
+        if let Some(repo) = &gh_raw.controller_repo {
+            if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
+                problems.push(format!(
+                    "github.controller_repo: `{repo}` is not `owner/repo`"
+                ));
+            }
+        }
+        let github = GithubConfig {
+            bot_login: gh_raw
+                .bot_login
+                .unwrap_or_else(|| "github-actions[bot]".into()),
+            merge_method,
+            controller_repo: gh_raw.controller_repo,
+            validate_on,
+            allow_forks: gh_raw.allow_forks.unwrap_or(false),
+        };
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Config {
+            file: file.to_path_buf(),
+            config_root: resolve(raw.config_root.as_deref().unwrap_or(".")),
+            modules_root: resolve(raw.modules_root.as_deref().unwrap_or("modules")),
+            base_dir: base_dir.clone(),
+            stacks,
+            modules,
+            backend,
+            default_environment: raw
+                .default_environment
+                .unwrap_or_else(|| "development".into()),
+            default_branch,
+            environments,
+            order: raw.order.unwrap_or_default(),
+            parallelism,
+            policy,
+            labels,
+            terraform,
+            approvers,
+            github,
+        })
+    }
+
+    /// The branch an environment merges into and applies from.
+    pub fn branch_for(&self, environment: &str) -> String {
+        match self.environments.get(environment) {
+            Some(env) => env.branch.clone(),
+            None => default_branch_for(environment, &self.default_branch),
+        }
+    }
+
+    /// The environment whose branch is `branch`, if any.
+    pub fn environment_for_branch(&self, branch: &str) -> Option<&str> {
+        self.environments
+            .iter()
+            .find(|(_, e)| e.branch == branch)
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Approvals needed to merge into `environment` (at least 1).
+    pub fn approvals_for(&self, environment: &str) -> u32 {
+        self.environments
+            .get(environment)
+            .map_or(1, |e| e.approvals.max(1))
+    }
+}
+
+/// DESIGN §2: `development→dev`, `staging→stage`, `production→prod`, other → default.
+fn default_branch_for(environment: &str, default_branch: &str) -> String {
+    match environment {
+        "development" => "dev".into(),
+        "staging" => "stage".into(),
+        "production" => "prod".into(),
+        _ => default_branch.into(),
+    }
+}
+
+fn build_globs(field: &str, patterns: &[String], problems: &mut Vec<String>) -> GlobSet {
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        match Glob::new(pattern) {
+            Ok(glob) => {
+                builder.add(glob);
+            }
+            Err(e) => problems.push(format!("{field}: bad glob `{pattern}`: {e}")),
+        }
+    }
+    builder.build().unwrap_or_else(|_| GlobSet::empty())
+}

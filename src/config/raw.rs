@@ -1,0 +1,156 @@
+//! `tfctl.yaml` as written: serde structs that reject unknown keys and wrong
+//! types (serde_yaml names the key, line and column), and derive the JSON
+//! Schema printed by `tfctl schema`. No defaults are applied here beyond what
+//! serde needs; `model.rs` validates and fills them in.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// The whole `tfctl.yaml`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Format version of this file; only `1` exists.
+    pub version: Option<u32>,
+    /// Where the stacks are (the config repo checkout), relative to this file. Default `.`.
+    pub config_root: Option<String>,
+    /// Where the Terraform root modules are, relative to this file. Default `modules`.
+    pub modules_root: Option<String>,
+    pub stacks: Option<RawStacks>,
+    pub modules: Option<RawModules>,
+    pub backend: Option<RawBackend>,
+    /// Environment used when a tfvars has no `environment` attribute. Default `development`.
+    pub default_environment: Option<String>,
+    /// Branch that unknown environments merge into, and the base of local diffs. Default `main`.
+    pub default_branch: Option<String>,
+    /// Environments by name.
+    pub environments: Option<BTreeMap<String, RawEnvironment>>,
+    /// Service order rules: each group runs before every later group
+    /// (`[[IAM, KMS], [S3, SQS, SNS], [Lambda]]`).
+    pub order: Option<Vec<Vec<String>>>,
+    /// Stacks planned or applied at once. Default 10.
+    pub parallelism: Option<usize>,
+    pub policy: Option<RawPolicy>,
+    pub labels: Option<RawLabels>,
+    pub terraform: Option<RawTerraform>,
+    pub approvers: Option<RawApprovers>,
+    pub github: Option<RawGithub>,
+}
+
+/// Which files are stacks, and which files beside them belong to them.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStacks {
+    /// Globs (relative to `config_root`) of stack tfvars. Default `["**/*.tfvars"]`.
+    pub include: Option<Vec<String>>,
+    /// Globs excluded from `include`. Default: nothing.
+    pub exclude: Option<Vec<String>>,
+    /// File-name globs of companion files: a change to one in a stack directory
+    /// changes that stack. Default `["*.json", "*.tftpl", "*.yaml", "*.yml"]`.
+    pub companions: Option<Vec<String>>,
+}
+
+/// Root module per service.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawModules {
+    /// Path template under `modules_root` for services not listed; `{service}`
+    /// and `{service_lower}` are replaced. Default `{service_lower}`.
+    pub default: Option<String>,
+    /// Service → path under `modules_root`.
+    pub services: Option<BTreeMap<String, String>>,
+}
+
+/// Backend configuration passed to `terraform init -backend-config`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    /// Backend type of the root modules (`local`, `s3`, `http`, ...). Default `local`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// State key template. Default `{service}/{environment}/{name}/terraform.tfstate`.
+    pub key: Option<String>,
+    /// `-backend-config` settings; values may use `{service}`, `{environment}`,
+    /// `{name}`, `{id}` and `{key}`. For `local` the default is
+    /// `path: .tfctl/state/{key}` and a relative path is resolved against this file.
+    pub settings: Option<BTreeMap<String, String>>,
+}
+
+/// One environment.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvironment {
+    /// Branch this environment merges into and applies from.
+    pub branch: Option<String>,
+    /// Approvals required to merge. Default 1.
+    pub approvals: Option<u32>,
+    /// Terraform variables (`-var name=value`) for every stack of this environment.
+    pub variables: Option<BTreeMap<String, String>>,
+    /// Process environment for terraform (an `AWS_PROFILE`, say).
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+/// Rego policies.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Files or directories of `*.rego`, relative to this file. Default `["policies"]`.
+    pub paths: Option<Vec<String>>,
+    /// Packages whose `deny`, `violation` and `warn` rules are queried. Default `["main"]`.
+    pub namespaces: Option<Vec<String>>,
+    /// Extra JSON/YAML data documents loaded under `data`.
+    pub data: Option<Vec<String>>,
+}
+
+/// Label names.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLabels {
+    pub passed: Option<String>,
+    pub failed: Option<String>,
+    #[serde(rename = "override")]
+    pub overridden: Option<String>,
+}
+
+/// How terraform is run.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTerraform {
+    /// Binary name or path. Default: `TFCTL_TERRAFORM`, else `terraform` on `PATH`.
+    pub binary: Option<String>,
+    pub init_args: Option<Vec<String>>,
+    pub plan_args: Option<Vec<String>>,
+    pub apply_args: Option<Vec<String>>,
+    /// Shared provider plugin cache directory.
+    pub plugin_cache_dir: Option<String>,
+    /// Seconds terraform gets to stop after the first signal before it is killed. Default 7.
+    pub grace_period_secs: Option<u64>,
+}
+
+/// Who may override a failed policy check.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawApprovers {
+    /// GitHub logins.
+    pub users: Option<Vec<String>>,
+    /// Teams as `org/team-slug`.
+    pub teams: Option<Vec<String>>,
+}
+
+/// GitHub behaviour.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGithub {
+    /// Login that writes tfctl's comments. Default `github-actions[bot]`.
+    pub bot_login: Option<String>,
+    /// `merge`, `squash` or `rebase`. Default `merge`.
+    pub merge_method: Option<String>,
+    /// Controller repository (`owner/repo`) that `dispatch` sends to.
+    pub controller_repo: Option<String>,
+    /// Which event of the config repo triggers validation: `push` or `pull_request`. Default `push`.
+    pub validate_on: Option<String>,
+    /// Accept PRs whose head is a fork. Default false.
+    pub allow_forks: Option<bool>,
+}

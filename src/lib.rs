@@ -1,0 +1,42 @@
+//! tfctl: GitHub pull requests as a governed Terraform pipeline.
+//!
+//! Pure decisions (discovery, graph, schedule, policy verdicts, gates,
+//! rendering) live in modules without IO; effects (processes, HTTP, files)
+//! live at the edges (`runner`, `github`, `actions`, `commands`). [`run`] is
+//! the one place outcomes become exit codes.
+
+pub mod actions;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod discovery;
+pub mod error;
+pub mod github;
+pub mod graph;
+pub mod plan;
+pub mod policy;
+pub mod render;
+pub mod report;
+pub mod runner;
+pub mod schedule;
+pub mod stack;
+pub mod tfvars;
+
+use std::io::Write;
+
+pub use error::{Error, ExitStatus};
+
+/// Runs one tfctl invocation and returns its exit status. Errors are printed
+/// here, once, as `tfctl: error: <message>`.
+pub fn run(cli: cli::Cli) -> ExitStatus {
+    match commands::run(cli) {
+        Ok(status) => status,
+        Err(err) => {
+            let mut stderr = std::io::stderr().lock();
+            for line in err.message.lines() {
+                let _ = writeln!(stderr, "tfctl: error: {line}");
+            }
+            err.exit_status()
+        }
+    }
+}

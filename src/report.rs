@@ -1,0 +1,168 @@
+//! The run report: what happened to every stack, as data.
+//!
+//! A policy denial or a failed stack is a value here (exit 1), not an error.
+//! Every output format (text, JSON, markdown comment) renders from this type,
+//! and its JSON form is the `--format json` contract (`version: 1`).
+
+use serde::{Deserialize, Serialize};
+
+/// Overall verdict of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunResult {
+    /// Every stack planned and no `deny`/`violation`.
+    Passed,
+    /// Policy violations or a terraform failure.
+    Failed,
+    /// The run could not be judged (cancelled, or an internal error).
+    Error,
+}
+
+/// Status of one stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StackStatus {
+    /// Planned (or applied) and no policy denied it.
+    Passed,
+    /// Planned, but a policy denied it.
+    Failed,
+    /// Terraform failed on it.
+    Error,
+    /// Not run because a dependency failed.
+    Skipped,
+    /// Stopped or never started because the run was cancelled.
+    Cancelled,
+}
+
+impl StackStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StackStatus::Passed => "passed",
+            StackStatus::Failed => "failed",
+            StackStatus::Error => "error",
+            StackStatus::Skipped => "skipped",
+            StackStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Resource change counts of a plan (`+add ~change -destroy`); a replace
+/// counts as one add and one destroy, as terraform's own summary does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    pub add: u32,
+    pub change: u32,
+    pub destroy: u32,
+}
+
+/// One policy message.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Violation {
+    /// Rego package path without `data.` (`main`, `tfctl.s3`).
+    pub namespace: String,
+    /// `deny`, `violation` or `warn`.
+    pub rule: String,
+    pub msg: String,
+}
+
+/// What happened to one stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackReport {
+    pub id: String,
+    pub service: String,
+    pub name: String,
+    pub environment: String,
+    /// `plan` or `destroy`.
+    pub action: String,
+    pub status: StackStatus,
+    pub changes: Changes,
+    pub violations: Vec<Violation>,
+    pub warnings: Vec<Violation>,
+    /// Why terraform failed, why the stack was skipped or cancelled.
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// Canonical digest of the plan (see `plan::digest`), when one was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<String>,
+    /// Human-readable plan text with sensitive values redacted, for the
+    /// collapsed `<details>` of the PR comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_summary: Option<String>,
+}
+
+/// The whole run: the `--format json` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub version: u32,
+    pub result: RunResult,
+    /// The single environment of the run, or `null` when stacks span several.
+    pub environment: Option<String>,
+    /// Topological layers of stack ids, for people; execution is eager.
+    pub waves: Vec<Vec<String>>,
+    /// Stacks in the order they appear in `waves`.
+    pub stacks: Vec<StackReport>,
+    /// Dependency edges `(from, to)`: `to` runs after `from`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edges: Vec<(String, String)>,
+    pub duration_ms: u64,
+}
+
+impl RunReport {
+    /// The verdict implied by the stacks: error beats failed beats passed.
+    pub fn judge(stacks: &[StackReport]) -> RunResult {
+        if stacks.iter().any(|s| s.status == StackStatus::Cancelled) {
+            RunResult::Error
+        } else if stacks.iter().all(|s| s.status == StackStatus::Passed) {
+            RunResult::Passed
+        } else {
+            RunResult::Failed
+        }
+    }
+
+    /// Every distinct environment, sorted.
+    pub fn environments(&self) -> Vec<&str> {
+        let mut envs: Vec<&str> = self.stacks.iter().map(|s| s.environment.as_str()).collect();
+        envs.sort_unstable();
+        envs.dedup();
+        envs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(status: StackStatus) -> StackReport {
+        StackReport {
+            id: "S3/a".into(),
+            service: "S3".into(),
+            name: "a".into(),
+            environment: "dev".into(),
+            action: "plan".into(),
+            status,
+            changes: Changes::default(),
+            violations: vec![],
+            warnings: vec![],
+            error: None,
+            duration_ms: 0,
+            plan_digest: None,
+            plan_summary: None,
+        }
+    }
+
+    #[test]
+    fn judge_is_passed_only_when_every_stack_passed() {
+        assert_eq!(
+            RunReport::judge(&[stack(StackStatus::Passed)]),
+            RunResult::Passed
+        );
+        assert_eq!(
+            RunReport::judge(&[stack(StackStatus::Passed), stack(StackStatus::Skipped)]),
+            RunResult::Failed
+        );
+        assert_eq!(
+            RunReport::judge(&[stack(StackStatus::Cancelled)]),
+            RunResult::Error
+        );
+    }
+}
