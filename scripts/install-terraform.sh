@@ -54,7 +54,8 @@ import sys
 
 # The Go runtime reads the environment the process started with, so a missing
 # CLI config is set by re-executing (else every command warns about ~/.terraformrc).
-if "TF_CLI_CONFIG_FILE" not in os.environ and "TF_CLI_CONFIG_FILE_SET" not in os.environ:
+configured = os.environ.get("TF_CLI_CONFIG_FILE", "")
+if not (configured and os.path.isfile(configured)) and "TF_CLI_CONFIG_FILE_SET" not in os.environ:
     env = dict(os.environ, TF_CLI_CONFIG_FILE="$tools/terraformrc", TF_CLI_CONFIG_FILE_SET="1")
     os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], env)
 lib = ctypes.CDLL("$lib")

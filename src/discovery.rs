@@ -1,1 +1,324 @@
-//! Placeholder: filled in by its own change.
+//! Changed paths → the stacks they touch (DESIGN §1, §2).
+//!
+//! Pure: the file tree is asked through [`StackTree`] (an in-memory map in
+//! tests, the filesystem in `repo.rs`). A changed `*.tfvars` matching the
+//! include globs is a stack; a changed companion file (by file-name glob)
+//! changes the stack whose directory holds it; a deleted tfvars with no
+//! replacement in its directory is a destroy stack. Paths that leave the
+//! repository root are rejected, never followed.
+
+use std::collections::BTreeMap;
+
+use crate::config::model::StackGlobs;
+use crate::error::Error;
+use crate::stack::StackAction;
+
+/// How a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Added, modified, or the new side of a rename.
+    Modified,
+    /// Deleted, or the old side of a rename.
+    Deleted,
+}
+
+/// One changed file, relative to the config root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedFile {
+    pub path: String,
+    pub status: FileStatus,
+}
+
+impl ChangedFile {
+    pub fn modified(path: impl Into<String>) -> ChangedFile {
+        ChangedFile {
+            path: path.into(),
+            status: FileStatus::Modified,
+        }
+    }
+
+    pub fn deleted(path: impl Into<String>) -> ChangedFile {
+        ChangedFile {
+            path: path.into(),
+            status: FileStatus::Deleted,
+        }
+    }
+}
+
+/// Read-only questions about the current tree.
+pub trait StackTree {
+    /// File names of the `*.tfvars` files in directory `dir` (relative,
+    /// `/`-separated; `""` is the root), in any order.
+    fn tfvars_in(&self, dir: &str) -> Vec<String>;
+}
+
+/// A stack a change touches, before its tfvars is read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StackRef {
+    pub id: String,
+    /// Path of the tfvars relative to the config root.
+    pub tfvars: String,
+    pub action: StackAction,
+}
+
+/// Checks that `path` is a clean relative path inside the root and returns
+/// it `/`-separated without `./` parts.
+pub fn confine(path: &str) -> Result<String, Error> {
+    let unified = path.replace('\\', "/");
+    if unified.starts_with('/') || unified.contains('\0') || unified.split('/').any(|c| c == "..") {
+        return Err(Error::input(format!(
+            "{path}: path escapes the repository root"
+        )));
+    }
+    let clean: Vec<&str> = unified
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if clean.is_empty() {
+        return Err(Error::input(format!("`{path}`: not a file path")));
+    }
+    Ok(clean.join("/"))
+}
+
+fn split_dir(path: &str) -> (&str, &str) {
+    match path.rsplit_once('/') {
+        Some((dir, file)) => (dir, file),
+        None => ("", path),
+    }
+}
+
+/// Whether `path` (relative) is a stack tfvars by the config's globs.
+pub fn is_stack_tfvars(path: &str, globs: &StackGlobs) -> bool {
+    path.ends_with(".tfvars") && globs.include.is_match(path) && !globs.exclude.is_match(path)
+}
+
+/// The tfvars of the stack in `dir`, among `names`: `<dir name>.tfvars` if
+/// present, else the only one. Several without a clear choice is an error.
+pub fn pick_tfvars(dir: &str, mut names: Vec<String>) -> Result<Option<String>, Error> {
+    names.sort();
+    let (_, dir_name) = split_dir(dir);
+    let preferred = format!("{dir_name}.tfvars");
+    if names.contains(&preferred) {
+        return Ok(Some(preferred));
+    }
+    match names.len() {
+        0 => Ok(None),
+        1 => Ok(names.pop()),
+        _ => Err(Error::input(format!(
+            "{dir}: several tfvars files ({}); name the stack's one `{preferred}`",
+            names.join(", ")
+        ))),
+    }
+}
+
+/// Maps changed files to the stacks they touch, sorted by id.
+pub fn stacks_from_changes(
+    changes: &[ChangedFile],
+    globs: &StackGlobs,
+    tree: &dyn StackTree,
+) -> Result<Vec<StackRef>, Error> {
+    // dir → (touched, a deleted tfvars path if any)
+    let mut touched: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for change in changes {
+        let path = confine(&change.path)?;
+        let (dir, file) = split_dir(&path);
+        if is_stack_tfvars(&path, globs) {
+            let entry = touched.entry(dir.to_string()).or_default();
+            if change.status == FileStatus::Deleted {
+                entry.get_or_insert(path.clone());
+            }
+        } else if globs.companions.is_match(file) && !dir.is_empty() {
+            touched.entry(dir.to_string()).or_default();
+        }
+    }
+
+    let mut stacks = Vec::new();
+    for (dir, deleted) in touched {
+        if dir.is_empty() {
+            return Err(Error::input(
+                "a tfvars at the config root is not a stack: stacks are directories (SERVICE/NAME/NAME.tfvars)",
+            ));
+        }
+        let present: Vec<String> = tree
+            .tfvars_in(&dir)
+            .into_iter()
+            .filter(|name| is_stack_tfvars(&format!("{dir}/{name}"), globs))
+            .collect();
+        match (pick_tfvars(&dir, present)?, deleted) {
+            (Some(name), _) => stacks.push(StackRef {
+                tfvars: format!("{dir}/{name}"),
+                id: dir,
+                action: StackAction::Plan,
+            }),
+            (None, Some(deleted_path)) => stacks.push(StackRef {
+                id: dir,
+                tfvars: deleted_path,
+                action: StackAction::Destroy,
+            }),
+            // A companion changed in a directory that is not a stack.
+            (None, None) => {}
+        }
+    }
+    Ok(stacks)
+}
+
+/// Every stack of a tree listing (`--all`), from the relative paths of all
+/// files; sorted by id.
+pub fn all_stacks(paths: &[String], globs: &StackGlobs) -> Result<Vec<StackRef>, Error> {
+    let mut by_dir: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for path in paths {
+        if is_stack_tfvars(path, globs) {
+            let (dir, file) = split_dir(path);
+            if !dir.is_empty() {
+                by_dir.entry(dir).or_default().push(file.to_string());
+            }
+        }
+    }
+    let mut stacks = Vec::new();
+    for (dir, names) in by_dir {
+        if let Some(name) = pick_tfvars(dir, names)? {
+            stacks.push(StackRef {
+                id: dir.to_string(),
+                tfvars: format!("{dir}/{name}"),
+                action: StackAction::Plan,
+            });
+        }
+    }
+    Ok(stacks)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    struct Tree(BTreeSet<String>);
+
+    impl StackTree for Tree {
+        fn tfvars_in(&self, dir: &str) -> Vec<String> {
+            self.0
+                .iter()
+                .filter_map(|p| {
+                    let (d, f) = split_dir(p);
+                    (d == dir && f.ends_with(".tfvars")).then(|| f.to_string())
+                })
+                .collect()
+        }
+    }
+
+    fn tree(paths: &[&str]) -> Tree {
+        Tree(paths.iter().map(|p| p.to_string()).collect())
+    }
+
+    fn globs(yaml: &str) -> StackGlobs {
+        crate::config::parse(yaml, Path::new("/r/tfctl.yaml"))
+            .unwrap()
+            .stacks
+    }
+
+    #[test]
+    fn tfvars_and_companion_changes_map_to_stacks() {
+        let t = tree(&[
+            "S3/lake/lake.tfvars",
+            "S3/lake/lake.json",
+            "KMS/key/key.tfvars",
+        ]);
+        let changes = [
+            ChangedFile::modified("S3/lake/lake.json"),
+            ChangedFile::modified("KMS/key/key.tfvars"),
+            ChangedFile::modified("README.md"),
+        ];
+        let got = stacks_from_changes(&changes, &globs(""), &t).unwrap();
+        let ids: Vec<_> = got.iter().map(|s| (s.id.as_str(), s.action)).collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("KMS/key", StackAction::Plan),
+                ("S3/lake", StackAction::Plan)
+            ]
+        );
+        assert_eq!(got[1].tfvars, "S3/lake/lake.tfvars");
+    }
+
+    #[test]
+    fn deleted_tfvars_is_a_destroy_unless_replaced() {
+        let t = tree(&["S3/b/b.tfvars"]);
+        let changes = [
+            ChangedFile::deleted("S3/a/a.tfvars"),
+            ChangedFile::deleted("S3/b/old.tfvars"),
+            ChangedFile::modified("S3/b/b.tfvars"),
+        ];
+        let got = stacks_from_changes(&changes, &globs(""), &t).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                StackRef {
+                    id: "S3/a".into(),
+                    tfvars: "S3/a/a.tfvars".into(),
+                    action: StackAction::Destroy
+                },
+                StackRef {
+                    id: "S3/b".into(),
+                    tfvars: "S3/b/b.tfvars".into(),
+                    action: StackAction::Plan
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn excluded_and_non_stack_files_are_ignored() {
+        let t = tree(&["modules/s3/x.tfvars", "docs/a.json"]);
+        let changes = [
+            ChangedFile::modified("modules/s3/x.tfvars"),
+            ChangedFile::modified("docs/a.json"),
+        ];
+        let got = stacks_from_changes(&changes, &globs("stacks:\n  exclude: ['modules/**']\n"), &t)
+            .unwrap();
+        assert!(got.is_empty(), "{got:?}");
+    }
+
+    #[test]
+    fn escaping_paths_are_rejected() {
+        for bad in ["../etc/passwd", "/etc/passwd", "S3/../../x.tfvars"] {
+            let err = stacks_from_changes(&[ChangedFile::modified(bad)], &globs(""), &tree(&[]))
+                .unwrap_err();
+            assert!(
+                err.message.contains("escapes the repository root"),
+                "{bad}: {}",
+                err.message
+            );
+        }
+        assert_eq!(confine("./S3//a/a.tfvars").unwrap(), "S3/a/a.tfvars");
+    }
+
+    #[test]
+    fn ambiguous_tfvars_is_an_input_error() {
+        let t = tree(&["S3/a/x.tfvars", "S3/a/y.tfvars"]);
+        let err = stacks_from_changes(&[ChangedFile::modified("S3/a/x.tfvars")], &globs(""), &t)
+            .unwrap_err();
+        assert!(
+            err.message
+                .starts_with("S3/a: several tfvars files (x.tfvars, y.tfvars)"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn all_stacks_lists_every_stack_dir() {
+        let paths: Vec<String> = [
+            "S3/a/a.tfvars",
+            "S3/a/a.json",
+            "IAM/r/r.tfvars",
+            "top.tfvars",
+        ]
+        .map(String::from)
+        .to_vec();
+        let got = all_stacks(&paths, &globs("")).unwrap();
+        let ids: Vec<_> = got.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, vec!["IAM/r", "S3/a"]);
+    }
+}

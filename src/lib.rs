@@ -16,9 +16,11 @@ pub mod graph;
 pub mod plan;
 pub mod policy;
 pub mod render;
+pub mod repo;
 pub mod report;
 pub mod runner;
 pub mod schedule;
+pub mod select;
 pub mod stack;
 pub mod tfvars;
 

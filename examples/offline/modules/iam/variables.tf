@@ -1,0 +1,33 @@
+variable "name" {
+  description = "Resource name; policies require <environment>-<service>-<name> style."
+  type        = string
+}
+
+variable "environment" {
+  description = "Set by the stack tfvars; tfctl reads it to pick branch and credentials."
+  type        = string
+}
+
+variable "depends_on" {
+  description = "Stack ids this stack needs first; read by tfctl, unused by Terraform."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags every resource carries; policies require Owner and CostCenter."
+  type        = map(string)
+  default     = {}
+}
+
+variable "fail_plan" {
+  description = "Makes the plan fail through a precondition (to show failure isolation)."
+  type        = bool
+  default     = false
+}
+
+variable "actions" {
+  description = "Actions the role's policy allows."
+  type        = list(string)
+  default     = []
+}

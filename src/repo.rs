@@ -1,0 +1,187 @@
+//! The config repository on disk: git and the file tree (effects only).
+//!
+//! Answers "what changed" (`git diff` from the merge base plus uncommitted
+//! and untracked files), "what did this file say at that revision", and
+//! "which tfvars are in this directory". Git runs as argv, never through a
+//! shell. Decisions about what the answers mean live in `discovery`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::discovery::{ChangedFile, FileStatus, StackTree};
+use crate::error::Error;
+
+/// The tree under a config root, read through the filesystem.
+pub struct FsTree {
+    pub root: PathBuf,
+}
+
+impl StackTree for FsTree {
+    fn tfvars_in(&self, dir: &str) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.root.join(dir)) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| name.ends_with(".tfvars"))
+            .collect()
+    }
+}
+
+/// Every file under `root` as relative `/`-paths, skipping hidden
+/// directories (`.git`, `.terraform`, `.tfctl`) and symlinks.
+pub fn list_files(root: &Path) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = root.join(&rel);
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| Error::input(format!("{}: {e}", dir.display())))?;
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let child = rel.join(&name);
+            if kind.is_dir() && !name.starts_with('.') {
+                stack.push(child);
+            } else if kind.is_file() {
+                out.push(child.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A git checkout containing the config root.
+pub struct Git {
+    /// The repository's top level.
+    pub top: PathBuf,
+    /// The config root relative to `top` (`""` when they are the same).
+    pub prefix: String,
+}
+
+impl Git {
+    /// Opens the repository that contains `config_root`.
+    pub fn open(config_root: &Path) -> Result<Git, Error> {
+        let top = run_git(config_root, &["rev-parse", "--show-toplevel"]).map_err(|e| {
+            Error::input(format!(
+                "{}: not a git repository ({e}); pass --files or --all",
+                config_root.display()
+            ))
+        })?;
+        let top = PathBuf::from(top.trim());
+        let canon_root = config_root
+            .canonicalize()
+            .unwrap_or_else(|_| config_root.to_path_buf());
+        let canon_top = top.canonicalize().unwrap_or_else(|_| top.clone());
+        let prefix = canon_root
+            .strip_prefix(&canon_top)
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        Ok(Git { top, prefix })
+    }
+
+    /// The merge base of `base` and HEAD.
+    pub fn merge_base(&self, base: &str) -> Result<String, Error> {
+        run_git(
+            &self.top,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{base}^{{commit}}"),
+            ],
+        )
+        .map_err(|_| {
+            Error::input(format!(
+                "base ref `{base}` not found in {} (pass --base REF)",
+                self.top.display()
+            ))
+        })?;
+        Ok(run_git(&self.top, &["merge-base", base, "HEAD"])
+            .map_err(|e| Error::input(format!("no merge base between `{base}` and HEAD: {e}")))?
+            .trim()
+            .to_string())
+    }
+
+    /// The commit HEAD points at.
+    pub fn head(&self) -> Result<String, Error> {
+        Ok(run_git(&self.top, &["rev-parse", "HEAD"])?
+            .trim()
+            .to_string())
+    }
+
+    /// Files changed since `rev`: committed, staged, unstaged and untracked,
+    /// relative to the config root (files outside it are dropped). Renames are
+    /// a delete plus an add.
+    pub fn changes_since(&self, rev: &str) -> Result<Vec<ChangedFile>, Error> {
+        let diff = run_git(
+            &self.top,
+            &["diff", "--name-status", "--no-renames", "-z", rev, "--"],
+        )?;
+        let mut changes = Vec::new();
+        let mut fields = diff.split('\0').filter(|s| !s.is_empty());
+        while let (Some(status), Some(path)) = (fields.next(), fields.next()) {
+            let status = if status.starts_with('D') {
+                FileStatus::Deleted
+            } else {
+                FileStatus::Modified
+            };
+            if let Some(rel) = self.relative(path) {
+                changes.push(ChangedFile { path: rel, status });
+            }
+        }
+        let untracked = run_git(
+            &self.top,
+            &["ls-files", "--others", "--exclude-standard", "-z"],
+        )?;
+        for path in untracked.split('\0').filter(|s| !s.is_empty()) {
+            if let Some(rel) = self.relative(path) {
+                changes.push(ChangedFile::modified(rel));
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Contents of `path` (relative to the config root) at `rev`.
+    pub fn file_at(&self, rev: &str, path: &str) -> Result<String, Error> {
+        let full = if self.prefix.is_empty() {
+            path.to_string()
+        } else {
+            format!("{}/{path}", self.prefix)
+        };
+        run_git(&self.top, &["show", &format!("{rev}:{full}")])
+    }
+
+    fn relative(&self, top_path: &str) -> Option<String> {
+        if self.prefix.is_empty() {
+            Some(top_path.to_string())
+        } else {
+            top_path
+                .strip_prefix(&format!("{}/", self.prefix))
+                .map(str::to_string)
+        }
+    }
+}
+
+fn run_git(dir: &Path, args: &[&str]) -> Result<String, Error> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| Error::runtime(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::runtime(format!(
+            "git {} failed: {}",
+            args.first().unwrap_or(&""),
+            stderr.lines().next().unwrap_or("").trim()
+        )));
+    }
+    String::from_utf8(out.stdout).map_err(|_| Error::runtime("git printed non-UTF-8 output"))
+}
