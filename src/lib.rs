@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod gates;
 pub mod github;
 pub mod graph;
 pub mod plan;

@@ -82,6 +82,11 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         }
     };
 
+    let destroyed_ids: BTreeSet<String> = refs
+        .iter()
+        .filter(|r| r.action == StackAction::Destroy)
+        .map(|r| r.id.clone())
+        .collect();
     let mut stacks = Vec::with_capacity(refs.len());
     let mut destroyed_tfvars = BTreeMap::new();
     for stack_ref in refs {
@@ -109,7 +114,7 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         };
         let stack = parse_stack(&stack_ref, &text, &cfg.default_environment)?;
         if stack.action == StackAction::Plan {
-            check_dependencies_exist(&stack, &text, &tree)?;
+            check_dependencies_exist(&stack, &text, &tree, &destroyed_ids)?;
         }
         stacks.push(stack);
     }
@@ -151,10 +156,17 @@ pub fn parse_stack(
     })
 }
 
-/// A `depends_on` naming no stack is a typo to report, not to ignore.
-fn check_dependencies_exist(stack: &Stack, text: &str, tree: &dyn StackTree) -> Result<(), Error> {
+/// A `depends_on` naming no stack is a typo to report, not to ignore. A
+/// stack destroyed by the same change still counts: its dependents go first.
+fn check_dependencies_exist(
+    stack: &Stack,
+    text: &str,
+    tree: &dyn StackTree,
+    destroyed: &BTreeSet<String>,
+) -> Result<(), Error> {
     for dep in &stack.depends_on {
-        let exists = discovery::confine(dep).is_ok() && !tree.tfvars_in(dep).is_empty();
+        let exists = destroyed.contains(dep)
+            || (discovery::confine(dep).is_ok() && !tree.tfvars_in(dep).is_empty());
         if !exists {
             let line = text
                 .lines()

@@ -1,0 +1,744 @@
+//! Merge and apply gate decisions (DESIGN §2, §4): pure functions from facts
+//! gathered by the commands to `Open` or `Blocked(reasons)`.
+//!
+//! Nothing here reads GitHub; the commands collect PR facts (reviews,
+//! comments, labels, label events, team memberships) into these structs.
+//! Every failed check is its own reason, so the PR says all that is wrong.
+
+/// Result of a validation signature check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signature {
+    /// No `TFCTL_SIGNING_KEY` configured: signatures are not checked.
+    NotChecked,
+    Valid,
+    /// Key configured, marker unsigned.
+    Missing,
+    Invalid,
+}
+
+/// tfctl's validation comment as found on the PR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    /// Login of the comment's author.
+    pub author: String,
+    /// RFC 3339 time of the comment's last update (it is sticky).
+    pub updated_at: String,
+    pub head_sha: String,
+    /// `None` when the stacks span several environments.
+    pub environment: Option<String>,
+    /// Every environment of the validated stacks.
+    pub environments: Vec<String>,
+    /// `passed`, `failed` or `error`.
+    pub result: String,
+    pub signature: Signature,
+}
+
+/// State of one review, as GitHub reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewState {
+    Approved,
+    ChangesRequested,
+    Commented,
+    Dismissed,
+    Pending,
+}
+
+impl ReviewState {
+    pub fn parse(state: &str) -> ReviewState {
+        match state.to_ascii_uppercase().as_str() {
+            "APPROVED" => ReviewState::Approved,
+            "CHANGES_REQUESTED" => ReviewState::ChangesRequested,
+            "DISMISSED" => ReviewState::Dismissed,
+            "PENDING" => ReviewState::Pending,
+            _ => ReviewState::Commented,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub user: String,
+    pub state: ReviewState,
+    pub commit_id: String,
+    /// RFC 3339; reviews are compared per user by this time.
+    pub submitted_at: String,
+}
+
+/// An `OVERRIDE: <why>` comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverrideRequest {
+    pub author: String,
+    pub created_at: String,
+    /// Text after `OVERRIDE:`, trimmed.
+    pub justification: String,
+    /// The author is a listed special approver or in a listed team.
+    pub author_is_special_approver: bool,
+}
+
+/// Everything the merge gate looks at.
+#[derive(Debug, Clone)]
+pub struct MergeFacts {
+    pub pr_author: String,
+    pub head_sha: String,
+    pub open: bool,
+    pub labels: Vec<String>,
+    pub reviews: Vec<Review>,
+    /// The bot's validation comment, whatever head it names.
+    pub validation: Option<Validation>,
+    /// The override comment that triggered this run, if any.
+    pub override_request: Option<OverrideRequest>,
+}
+
+/// Configuration the merge gate needs.
+pub struct MergePolicy<'a> {
+    pub bot_login: &'a str,
+    pub passed_label: &'a str,
+    pub failed_label: &'a str,
+    /// Approvals required for an environment.
+    pub approvals_for: &'a dyn Fn(&str) -> u32,
+    /// Branch of an environment.
+    pub branch_for: &'a dyn Fn(&str) -> String,
+}
+
+/// Outcome of the merge gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeDecision {
+    Merge {
+        environment: String,
+        branch: String,
+        approvers: Vec<String>,
+        /// Merged on an override of failed policies.
+        overridden_by: Option<String>,
+    },
+    Blocked(Vec<String>),
+}
+
+/// Minimum length of an override justification.
+pub const MIN_JUSTIFICATION: usize = 10;
+
+/// Decides whether a PR may merge, and where.
+pub fn merge_gate(facts: &MergeFacts, policy: &MergePolicy<'_>) -> MergeDecision {
+    let mut reasons = Vec::new();
+    if !facts.open {
+        reasons.push("the pull request is not open".to_string());
+    }
+
+    let validation = match &facts.validation {
+        None => {
+            reasons.push(
+                "no tfctl validation found on this pull request: validation is stale, re-run"
+                    .into(),
+            );
+            None
+        }
+        Some(v) if v.author != policy.bot_login => {
+            reasons.push(format!(
+                "the validation comment was written by {}, not by {}",
+                v.author, policy.bot_login
+            ));
+            None
+        }
+        Some(v) if v.head_sha != facts.head_sha => {
+            reasons.push(format!(
+                "validation is stale, re-run: it is for {} but the head is {}",
+                short(&v.head_sha),
+                short(&facts.head_sha)
+            ));
+            None
+        }
+        Some(v) => match v.signature {
+            Signature::Invalid => {
+                reasons.push("the validation marker's signature does not verify".into());
+                None
+            }
+            Signature::Missing => {
+                reasons.push(
+                    "the validation marker is unsigned but a signing key is configured".into(),
+                );
+                None
+            }
+            Signature::Valid | Signature::NotChecked => Some(v),
+        },
+    };
+
+    let environment = validation.and_then(|v| match (&v.environment, v.environments.len()) {
+        (Some(env), _) => Some(env.clone()),
+        (None, 0) => {
+            reasons.push("the validation names no environment (no stacks changed)".into());
+            None
+        }
+        (None, _) => {
+            reasons.push(format!(
+                "more than one environment in one pull request: {}; split it",
+                v.environments.join(", ")
+            ));
+            None
+        }
+    });
+
+    // Approvals: latest review per user, on the head commit, not the author.
+    let mut latest: std::collections::BTreeMap<&str, &Review> = std::collections::BTreeMap::new();
+    for review in &facts.reviews {
+        if matches!(review.state, ReviewState::Commented | ReviewState::Pending) {
+            continue;
+        }
+        let newer = latest
+            .get(review.user.as_str())
+            .is_none_or(|r| r.submitted_at <= review.submitted_at);
+        if newer {
+            latest.insert(&review.user, review);
+        }
+    }
+    let approvers: Vec<String> = latest
+        .values()
+        .filter(|r| r.state == ReviewState::Approved && r.commit_id == facts.head_sha)
+        .filter(|r| !r.user.eq_ignore_ascii_case(&facts.pr_author))
+        .map(|r| r.user.clone())
+        .collect();
+    let changes_requested: Vec<&str> = latest
+        .values()
+        .filter(|r| r.state == ReviewState::ChangesRequested)
+        .map(|r| r.user.as_str())
+        .collect();
+    if let Some(env) = &environment {
+        let needed = (policy.approvals_for)(env);
+        if (approvers.len() as u32) < needed {
+            let stale = facts
+                .reviews
+                .iter()
+                .any(|r| r.state == ReviewState::Approved && r.commit_id != facts.head_sha);
+            let author_only = facts.reviews.iter().any(|r| {
+                r.state == ReviewState::Approved && r.user.eq_ignore_ascii_case(&facts.pr_author)
+            });
+            let mut why = format!(
+                "{env} needs {needed} approval(s) on the head commit from someone other than the author; has {}",
+                approvers.len()
+            );
+            if stale {
+                why.push_str(" (approvals of older commits do not count)");
+            }
+            if author_only {
+                why.push_str(" (the author's own approval does not count)");
+            }
+            reasons.push(why);
+        }
+    }
+    if !changes_requested.is_empty() {
+        reasons.push(format!(
+            "changes requested by {}",
+            changes_requested.join(", ")
+        ));
+    }
+
+    // Policy result: passed, or failed with a valid override.
+    let mut overridden_by = None;
+    if let Some(v) = validation {
+        match v.result.as_str() {
+            "passed" => {
+                if !facts.labels.iter().any(|l| l == policy.passed_label) {
+                    reasons.push(format!("label {} is missing", policy.passed_label));
+                }
+            }
+            _ => match &facts.override_request {
+                None => reasons.push(format!(
+                    "policy checks {} ({}): only an `OVERRIDE: <justification>` comment by a special approver can merge it",
+                    v.result, policy.failed_label
+                )),
+                Some(o) => match override_problem(o, facts, v) {
+                    Some(problem) => reasons.push(problem),
+                    None => overridden_by = Some(o.author.clone()),
+                },
+            },
+        }
+    }
+
+    match (reasons.is_empty(), environment) {
+        (true, Some(environment)) => MergeDecision::Merge {
+            branch: (policy.branch_for)(&environment),
+            environment,
+            approvers,
+            overridden_by,
+        },
+        _ => MergeDecision::Blocked(reasons),
+    }
+}
+
+fn override_problem(o: &OverrideRequest, facts: &MergeFacts, v: &Validation) -> Option<String> {
+    if o.author.eq_ignore_ascii_case(&facts.pr_author) {
+        return Some(format!(
+            "override refused: {} is the pull request's author",
+            o.author
+        ));
+    }
+    if !o.author_is_special_approver {
+        return Some(format!(
+            "override refused: {} is not a special approver",
+            o.author
+        ));
+    }
+    if o.justification.chars().count() < MIN_JUSTIFICATION {
+        return Some(format!(
+            "override refused: the justification must be at least {MIN_JUSTIFICATION} characters"
+        ));
+    }
+    if o.created_at <= v.updated_at {
+        return Some(
+            "override refused: it was posted before the validation of the current head; post it again".into(),
+        );
+    }
+    None
+}
+
+/// Parses an override comment body: `OVERRIDE: <justification>`.
+pub fn parse_override(body: &str) -> Option<String> {
+    let rest = body.trim_start().strip_prefix("OVERRIDE:")?;
+    Some(rest.trim().to_string())
+}
+
+/// A label change from the issue events API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelEvent {
+    pub label: String,
+    pub actor: String,
+    pub added: bool,
+    pub created_at: String,
+}
+
+/// Everything the apply gate looks at.
+#[derive(Debug, Clone)]
+pub struct ApplyFacts {
+    pub merged: bool,
+    pub merge_commit_sha: Option<String>,
+    /// The commit checked out for this apply.
+    pub checked_out_sha: String,
+    /// The PR head that was merged.
+    pub merged_head_sha: String,
+    pub labels: Vec<String>,
+    pub label_events: Vec<LabelEvent>,
+    pub validation: Option<Validation>,
+    /// The branch being applied.
+    pub branch: String,
+}
+
+pub struct ApplyPolicy<'a> {
+    pub bot_login: &'a str,
+    pub passed_label: &'a str,
+    pub override_label: &'a str,
+    pub branch_for: &'a dyn Fn(&str) -> String,
+}
+
+/// `Ok(environment)` when the apply may go ahead, else every reason not to.
+pub fn apply_gate(facts: &ApplyFacts, policy: &ApplyPolicy<'_>) -> Result<String, Vec<String>> {
+    let mut reasons = Vec::new();
+    if !facts.merged {
+        reasons.push("the pull request is not merged".to_string());
+    }
+    match &facts.merge_commit_sha {
+        Some(sha) if *sha == facts.checked_out_sha => {}
+        Some(sha) => reasons.push(format!(
+            "the checked-out commit {} is not the merge commit {}",
+            short(&facts.checked_out_sha),
+            short(sha)
+        )),
+        None => reasons.push("the pull request has no merge commit".into()),
+    }
+
+    let bot_added = |label: &str| {
+        facts
+            .label_events
+            .iter()
+            .filter(|e| e.label == label)
+            .max_by(|a, b| a.created_at.cmp(&b.created_at))
+            .is_some_and(|e| e.added && e.actor == policy.bot_login)
+    };
+    let passed = facts.labels.iter().any(|l| l == policy.passed_label);
+    let overridden = facts.labels.iter().any(|l| l == policy.override_label);
+    if !passed && !overridden {
+        reasons.push(format!(
+            "neither {} nor {} is on the pull request",
+            policy.passed_label, policy.override_label
+        ));
+    } else {
+        let trusted = (passed && bot_added(policy.passed_label))
+            || (overridden && bot_added(policy.override_label));
+        if !trusted {
+            reasons.push(format!(
+                "the {} label was not added by {} (a label added by hand is not enough)",
+                if passed {
+                    policy.passed_label
+                } else {
+                    policy.override_label
+                },
+                policy.bot_login
+            ));
+        }
+    }
+
+    let mut environment = None;
+    match &facts.validation {
+        None => reasons.push("no tfctl validation comment on the pull request".into()),
+        Some(v) => {
+            if v.author != policy.bot_login {
+                reasons.push(format!(
+                    "the validation comment was written by {}, not by {}",
+                    v.author, policy.bot_login
+                ));
+            }
+            match v.signature {
+                Signature::Invalid => {
+                    reasons.push("the validation marker's signature does not verify".into())
+                }
+                Signature::Missing => reasons.push(
+                    "the validation marker is unsigned but a signing key is configured".into(),
+                ),
+                Signature::Valid | Signature::NotChecked => {}
+            }
+            if v.head_sha != facts.merged_head_sha {
+                reasons.push(format!(
+                    "the validation is for {} but the merged head is {} (pushed after validation)",
+                    short(&v.head_sha),
+                    short(&facts.merged_head_sha)
+                ));
+            }
+            if v.result != "passed" && !overridden {
+                reasons.push(format!(
+                    "the validation result is {} and there is no override",
+                    v.result
+                ));
+            }
+            match &v.environment {
+                Some(env) => {
+                    let branch = (policy.branch_for)(env);
+                    if branch != facts.branch {
+                        reasons.push(format!(
+                            "the change was validated for {env} (branch {branch}), not for branch {}",
+                            facts.branch
+                        ));
+                    } else {
+                        environment = Some(env.clone());
+                    }
+                }
+                None => reasons.push("the validation names no single environment".into()),
+            }
+        }
+    }
+    match (reasons.is_empty(), environment) {
+        (true, Some(env)) => Ok(env),
+        _ => Err(reasons),
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const OLD: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const BOT: &str = "github-actions[bot]";
+
+    fn validation(result: &str) -> Validation {
+        Validation {
+            author: BOT.into(),
+            updated_at: "2026-11-21T10:00:00Z".into(),
+            head_sha: HEAD.into(),
+            environment: Some("production".into()),
+            environments: vec!["production".into()],
+            result: result.into(),
+            signature: Signature::NotChecked,
+        }
+    }
+
+    fn approve(user: &str, commit: &str, at: &str) -> Review {
+        Review {
+            user: user.into(),
+            state: ReviewState::Approved,
+            commit_id: commit.into(),
+            submitted_at: at.into(),
+        }
+    }
+
+    fn facts() -> MergeFacts {
+        MergeFacts {
+            pr_author: "alice".into(),
+            head_sha: HEAD.into(),
+            open: true,
+            labels: vec!["opa-passed".into()],
+            reviews: vec![
+                approve("bob", HEAD, "2026-11-21T11:00:00Z"),
+                approve("carol", HEAD, "2026-11-21T11:01:00Z"),
+            ],
+            validation: Some(validation("passed")),
+            override_request: None,
+        }
+    }
+
+    fn approvals(env: &str) -> u32 {
+        if env == "production" {
+            2
+        } else {
+            1
+        }
+    }
+
+    fn branch(env: &str) -> String {
+        match env {
+            "production" => "prod".into(),
+            "staging" => "stage".into(),
+            "development" => "dev".into(),
+            _ => "main".into(),
+        }
+    }
+
+    fn decide(f: &MergeFacts) -> MergeDecision {
+        merge_gate(
+            f,
+            &MergePolicy {
+                bot_login: BOT,
+                passed_label: "opa-passed",
+                failed_label: "opa-failed",
+                approvals_for: &approvals,
+                branch_for: &branch,
+            },
+        )
+    }
+
+    fn blocked(f: &MergeFacts) -> String {
+        match decide(f) {
+            MergeDecision::Blocked(r) => r.join("; "),
+            other => panic!("expected blocked, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn approved_validated_pr_merges_into_its_environment_branch() {
+        assert_eq!(
+            decide(&facts()),
+            MergeDecision::Merge {
+                environment: "production".into(),
+                branch: "prod".into(),
+                approvers: vec!["bob".into(), "carol".into()],
+                overridden_by: None
+            }
+        );
+    }
+
+    #[test]
+    fn author_and_stale_approvals_do_not_count() {
+        let mut f = facts();
+        f.reviews = vec![approve("alice", HEAD, "t1"), approve("bob", OLD, "t2")];
+        let why = blocked(&f);
+        assert!(why.contains("needs 2 approval(s)"), "{why}");
+        assert!(why.contains("has 0"), "{why}");
+        assert!(why.contains("older commits"), "{why}");
+        assert!(why.contains("author's own approval"), "{why}");
+    }
+
+    #[test]
+    fn latest_review_per_user_wins() {
+        let mut f = facts();
+        f.reviews.push(Review {
+            user: "bob".into(),
+            state: ReviewState::ChangesRequested,
+            commit_id: HEAD.into(),
+            submitted_at: "2026-11-21T12:00:00Z".into(),
+        });
+        let why = blocked(&f);
+        assert!(why.contains("changes requested by bob"), "{why}");
+        assert!(why.contains("has 1"), "{why}");
+    }
+
+    #[test]
+    fn head_moved_after_validation_is_stale() {
+        let mut f = facts();
+        f.head_sha = OLD.into();
+        f.reviews = vec![approve("bob", OLD, "t"), approve("carol", OLD, "t")];
+        assert!(blocked(&f).contains("validation is stale, re-run"));
+        f.validation = None;
+        assert!(blocked(&f).contains("validation is stale, re-run"));
+    }
+
+    #[test]
+    fn validation_by_someone_else_or_badly_signed_is_refused() {
+        let mut f = facts();
+        f.validation.as_mut().unwrap().author = "mallory".into();
+        assert!(blocked(&f).contains("written by mallory"));
+        let mut f = facts();
+        f.validation.as_mut().unwrap().signature = Signature::Invalid;
+        assert!(blocked(&f).contains("signature does not verify"));
+    }
+
+    #[test]
+    fn several_environments_are_blocked_with_the_list() {
+        let mut f = facts();
+        let v = f.validation.as_mut().unwrap();
+        v.environment = None;
+        v.environments = vec!["development".into(), "production".into()];
+        assert!(blocked(&f)
+            .contains("more than one environment in one pull request: development, production"));
+    }
+
+    #[test]
+    fn unknown_environment_goes_to_the_default_branch() {
+        let mut f = facts();
+        f.validation.as_mut().unwrap().environment = Some("sandbox".into());
+        match decide(&f) {
+            MergeDecision::Merge { branch, .. } => assert_eq!(branch, "main"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn override_by(author: &str, special: bool, why: &str, at: &str) -> OverrideRequest {
+        OverrideRequest {
+            author: author.into(),
+            created_at: at.into(),
+            justification: why.into(),
+            author_is_special_approver: special,
+        }
+    }
+
+    #[test]
+    fn failed_policy_needs_a_valid_override() {
+        let mut f = facts();
+        f.validation = Some(validation("failed"));
+        f.labels = vec!["opa-failed".into()];
+        assert!(blocked(&f).contains("OVERRIDE"));
+
+        let later = "2026-11-21T12:00:00Z";
+        f.override_request = Some(override_by(
+            "sec-lead",
+            true,
+            "incident 4711 needs this now",
+            later,
+        ));
+        match decide(&f) {
+            MergeDecision::Merge { overridden_by, .. } => {
+                assert_eq!(overridden_by.as_deref(), Some("sec-lead"))
+            }
+            other => panic!("{other:?}"),
+        }
+
+        f.override_request = Some(override_by(
+            "alice",
+            true,
+            "incident 4711 needs this now",
+            later,
+        ));
+        assert!(blocked(&f).contains("is the pull request's author"));
+        f.override_request = Some(override_by(
+            "dave",
+            false,
+            "incident 4711 needs this now",
+            later,
+        ));
+        assert!(blocked(&f).contains("is not a special approver"));
+        f.override_request = Some(override_by("sec-lead", true, "  ", later));
+        assert!(blocked(&f).contains("at least 10 characters"));
+        f.override_request = Some(override_by(
+            "sec-lead",
+            true,
+            "incident 4711 needs this now",
+            "2026-11-21T09:00:00Z",
+        ));
+        assert!(blocked(&f).contains("posted before the validation"));
+    }
+
+    #[test]
+    fn override_comment_parsing() {
+        assert_eq!(
+            parse_override("OVERRIDE: hotfix for INC-1").as_deref(),
+            Some("hotfix for INC-1")
+        );
+        assert_eq!(parse_override("  OVERRIDE:   ").as_deref(), Some(""));
+        assert_eq!(parse_override("override: no"), None);
+        assert_eq!(parse_override("LGTM"), None);
+    }
+
+    fn apply_facts() -> ApplyFacts {
+        ApplyFacts {
+            merged: true,
+            merge_commit_sha: Some("cccccccccccccccccccccccccccccccccccccccc".into()),
+            checked_out_sha: "cccccccccccccccccccccccccccccccccccccccc".into(),
+            merged_head_sha: HEAD.into(),
+            labels: vec!["opa-passed".into()],
+            label_events: vec![LabelEvent {
+                label: "opa-passed".into(),
+                actor: BOT.into(),
+                added: true,
+                created_at: "2026-11-21T10:00:01Z".into(),
+            }],
+            validation: Some(validation("passed")),
+            branch: "prod".into(),
+        }
+    }
+
+    fn gate(f: &ApplyFacts) -> Result<String, Vec<String>> {
+        apply_gate(
+            f,
+            &ApplyPolicy {
+                bot_login: BOT,
+                passed_label: "opa-passed",
+                override_label: "opa-override",
+                branch_for: &branch,
+            },
+        )
+    }
+
+    #[test]
+    fn apply_gate_opens_for_a_validated_merged_pr() {
+        assert_eq!(gate(&apply_facts()), Ok("production".into()));
+    }
+
+    #[test]
+    fn apply_gate_refuses_each_spoof() {
+        type Spoil = Box<dyn Fn(&mut ApplyFacts)>;
+        let cases: Vec<(&str, Spoil)> = vec![
+            ("not merged", Box::new(|f| f.merged = false)),
+            (
+                "is not the merge commit",
+                Box::new(|f| f.checked_out_sha = OLD.into()),
+            ),
+            (
+                "neither opa-passed nor opa-override",
+                Box::new(|f| f.labels.clear()),
+            ),
+            (
+                "added by hand",
+                Box::new(|f| {
+                    f.label_events.push(LabelEvent {
+                        label: "opa-passed".into(),
+                        actor: "mallory".into(),
+                        added: true,
+                        created_at: "2026-11-21T10:05:00Z".into(),
+                    })
+                }),
+            ),
+            ("no tfctl validation", Box::new(|f| f.validation = None)),
+            (
+                "written by mallory",
+                Box::new(|f| f.validation.as_mut().unwrap().author = "mallory".into()),
+            ),
+            (
+                "does not verify",
+                Box::new(|f| f.validation.as_mut().unwrap().signature = Signature::Invalid),
+            ),
+            (
+                "pushed after validation",
+                Box::new(|f| f.merged_head_sha = OLD.into()),
+            ),
+            ("not for branch dev", Box::new(|f| f.branch = "dev".into())),
+        ];
+        for (expected, spoil) in cases {
+            let mut f = apply_facts();
+            spoil(&mut f);
+            let reasons = gate(&f).expect_err(expected).join("; ");
+            assert!(
+                reasons.contains(expected),
+                "expected {expected:?} in {reasons:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Test harness for end-to-end tests: a real git repository made from an
+//! example in a temp dir, and a builder that runs the real tfctl binary with
+//! real Terraform (`TFCTL_TERRAFORM`, else `.tools/bin/terraform`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The Terraform shim installed by scripts/install-terraform.sh.
+pub fn terraform() -> PathBuf {
+    if let Ok(path) = std::env::var("TFCTL_TERRAFORM") {
+        return PathBuf::from(path);
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/terraform");
+    assert!(
+        local.exists(),
+        "Terraform not installed: run scripts/install-terraform.sh (or set TFCTL_TERRAFORM)"
+    );
+    local
+}
+
+/// A git repository in a temp dir, on branch `feature` off `main`.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// Copies `examples/<name>` into a fresh repo, commits it on `main`, and
+    /// checks out `feature`.
+    pub fn from_example(name: &str) -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+        copy_dir(&src, dir.path());
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.email", "dev@example.com"]);
+        repo.git(&["config", "user.name", "Dev"]);
+        repo.commit("initial");
+        repo.git(&["checkout", "-q", "-b", "feature"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Repo {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap()
+    }
+
+    /// Appends a line to a file (a change that keeps it valid HCL).
+    pub fn touch_tfvars(&self, rel: &str) -> &Repo {
+        let text = self.read(rel);
+        self.write(rel, &format!("{text}# changed\n"))
+    }
+
+    pub fn remove(&self, rel: &str) -> &Repo {
+        std::fs::remove_file(self.path().join(rel)).unwrap();
+        self
+    }
+
+    pub fn commit(&self, msg: &str) -> &Repo {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
+        self
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git").arg("-C").arg(self.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A tfctl invocation in this repo.
+    pub fn tfctl(&self) -> Tfctl {
+        Tfctl::new(self.path())
+    }
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".tfctl" || name == ".terraform" {
+            continue;
+        }
+        let target = dst.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Builder for one run of the tfctl binary.
+pub struct Tfctl {
+    cmd: Command,
+}
+
+impl Tfctl {
+    pub fn new(cwd: &Path) -> Tfctl {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfctl"));
+        cmd.current_dir(cwd)
+            .env("TFCTL_TERRAFORM", terraform())
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_EVENT_NAME")
+            .env_remove("GITHUB_EVENT_PATH")
+            .env_remove("TFCTL_SIGNING_KEY")
+            .stdin(Stdio::null());
+        Tfctl { cmd }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Tfctl
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Tfctl {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn run(mut self) -> Run {
+        Run(self.cmd.output().unwrap())
+    }
+
+    pub fn spawn(mut self) -> std::process::Child {
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+}
+
+/// A finished run.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    /// stdout parsed as JSON (for `--format json`).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.0.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout(), self.stderr()))
+    }
+
+    /// Asserts the exit code, showing both streams when it differs.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(self.code(), code, "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+}
