@@ -6,6 +6,7 @@
 //! the one place outcomes become exit codes.
 
 pub mod actions;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,0 +1,154 @@
+//! Audit trail: one structured event per decision of validate, merge and
+//! apply (who, what, when, why, head SHA, environment, violations
+//! overridden), as JSON lines in a file, in the job summary, and in a
+//! collapsed block of the PR comment.
+//!
+//! Building and rendering are pure; [`append`] is the one effect.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// RFC 3339 UTC.
+    pub time: String,
+    /// `validation`, `approval`, `merge`, `override`, `blocked`, `apply`, `dispatch`.
+    pub action: String,
+    /// Who caused it (the event's sender or comment author).
+    pub actor: String,
+    /// `owner/repo#number`.
+    pub pull_request: String,
+    pub head_sha: String,
+    pub environment: Option<String>,
+    /// `passed`, `failed`, `merged`, `blocked`, `applied`, ...
+    pub outcome: String,
+    /// Reasons (a block, an override's justification).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// Policy violations a merge overrode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations_overridden: Vec<String>,
+    /// The workflow run that made the decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+}
+
+/// Appends `event` as one JSON line to `path` (created if missing).
+pub fn append(path: &Path, event: &AuditEvent) -> Result<(), Error> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::runtime(format!("{}: {e}", dir.display())))?;
+    }
+    let line = serde_json::to_string(event).expect("audit events serialize");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::runtime(format!("{}: {e}", path.display())))?;
+    writeln!(file, "{line}").map_err(|e| Error::runtime(format!("{}: {e}", path.display())))
+}
+
+/// A collapsed markdown block listing events, oldest first.
+pub fn markdown(events: &[AuditEvent]) -> String {
+    let mut out = String::from("<details><summary>Audit trail</summary>\n\n");
+    out.push_str("| time | action | actor | outcome | environment | head | why |\n|---|---|---|---|---|---|---|\n");
+    for e in events {
+        let why: Vec<String> = e
+            .reasons
+            .iter()
+            .chain(&e.violations_overridden)
+            .map(|r| escape_cell(r))
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | `{}` | {} |\n",
+            e.time,
+            e.action,
+            escape_cell(&e.actor),
+            e.outcome,
+            e.environment.as_deref().unwrap_or("-"),
+            e.head_sha.get(..7).unwrap_or(&e.head_sha),
+            why.join("<br>")
+        ));
+    }
+    out.push_str("\n</details>\n");
+    out
+}
+
+fn escape_cell(text: &str) -> String {
+    text.replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('<', "&lt;")
+}
+
+/// The current time as RFC 3339 UTC (second precision), without a date crate.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_219_200), "2026-11-21T00:00:00Z");
+        assert_eq!(rfc3339(1_795_305_599), "2026-11-21T23:59:59Z");
+    }
+
+    #[test]
+    fn events_append_as_json_lines_and_render_as_a_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/audit.jsonl");
+        let event = AuditEvent {
+            time: "2026-11-21T10:00:00Z".into(),
+            action: "override".into(),
+            actor: "sec-lead".into(),
+            pull_request: "o/r#5".into(),
+            head_sha: "abcdef0123".into(),
+            environment: Some("production".into()),
+            outcome: "merged".into(),
+            reasons: vec!["INC-1 | hotfix".into()],
+            violations_overridden: vec!["bucket must not be public".into()],
+            run_url: None,
+        };
+        append(&path, &event).unwrap();
+        append(&path, &event).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        let back: AuditEvent = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(back, event);
+        let md = markdown(&[event]);
+        assert!(md.contains("| override | sec-lead | merged | production | `abcdef0` | INC-1 \\| hotfix<br>bucket must not be public |"), "{md}");
+    }
+}
