@@ -96,9 +96,15 @@ pub(crate) enum Action {
 }
 
 impl Action {
+    /// The action of one entry of `resource_changes`.
     pub(crate) fn of(resource_change: &Value) -> Action {
-        let actions: Vec<&str> = resource_change
-            .pointer("/change/actions")
+        Action::of_change(resource_change.get("change").unwrap_or(&Value::Null))
+    }
+
+    /// The action of a `change` object (resource or output): its `actions`.
+    pub(crate) fn of_change(change: &Value) -> Action {
+        let actions: Vec<&str> = change
+            .get("actions")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();

@@ -119,12 +119,7 @@ fn entries(plan: &Value) -> Entries {
         .into_iter()
         .flatten()
     {
-        let actions: Vec<&str> = change
-            .get("actions")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        if Action::from_list(&actions) == Action::NoOp {
+        if Action::of_change(change) == Action::NoOp {
             continue;
         }
         outputs.insert(name.clone(), entry(change, &masks.output(name, change)));

@@ -220,12 +220,7 @@ fn output_lines(plan: &Value, masks: &PlanMasks<'_>) -> Vec<String> {
     let mut rows = Vec::new();
     for name in names {
         let change = &outputs[name];
-        let actions: Vec<&str> = change
-            .get("actions")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        if Action::from_list(&actions) == Action::NoOp {
+        if Action::of_change(change) == Action::NoOp {
             continue;
         }
         let m = masks.output(name, change);
