@@ -100,7 +100,11 @@ fn table(report: &RunReport, out: &mut String) {
             code(&s.id),
             inline(&s.action),
             policy_cell(s),
-            duration(s.duration_ms)
+            if s.status == StackStatus::Skipped {
+                "—".to_string()
+            } else {
+                duration(s.duration_ms)
+            }
         );
     }
 }

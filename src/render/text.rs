@@ -109,6 +109,9 @@ pub(crate) fn has_plan(s: &StackReport) -> bool {
 }
 
 fn violations_text(s: &StackReport) -> String {
+    if !has_plan(s) {
+        return " ".repeat(12);
+    }
     match s.violations.len() {
         1 => "1 violation ".to_string(),
         n => format!("{n} violations"),
