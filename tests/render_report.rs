@@ -344,6 +344,9 @@ fn a_huge_comment_is_cut_with_marker_first_and_pointer_last() {
     let found: ValidationMarker = marker::find(&out).unwrap();
     assert_eq!(marker::verify(&found, b"test-key"), Ok(()));
     assert_balanced(&out);
+    // Table and graph come before the plans, so the cut spares them.
+    assert!(out.contains("| `Lambda/ingest` |"));
+    assert!(out.contains("```mermaid\nflowchart LR\n"));
 }
 
 /// Independent check: fences pair up and `<details>` opens match closes.

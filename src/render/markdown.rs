@@ -1,11 +1,14 @@
 //! The PR comment body (and `--format markdown`): a pure function of the
 //! run report and a little context.
 //!
-//! Layout: the hidden marker (first, so [`super::split::fit`] and
-//! `marker::find` meet it before any user text), a ✅/❌ header with
-//! `environment → target branch`, a table of stacks, violations and warnings
-//! grouped by stack, errors, each stack's plan in a collapsed `<details>`
-//! with a `diff` fence, a Mermaid graph by wave, the audit block, a footer.
+//! Layout: the hidden marker (first, so `marker::find` meets it before any
+//! user text), a ✅/❌ header with `environment → target branch`, a table of
+//! stacks, violations and warnings grouped by stack, errors, the audit
+//! block, a Mermaid graph by wave, each stack's plan in a collapsed
+//! `<details>` with a `diff` fence, and a footer linking the run.
+//!
+//! `--format markdown` prints the same body with `run_url` and `marker` set
+//! to None: a marker only means something on a PR, where tfctl signs it.
 //! Must not: show text from plans, policies or terraform unescaped (see
 //! [`super::inline`] and [`super::fenced`]), or cut the body (that is
 //! `split`'s job).
@@ -46,7 +49,13 @@ pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
     table(report, &mut out);
     messages(report, &mut out);
     errors(report, &mut out);
-    plans(report, &mut out);
+    // What a reviewer must see comes before the plans, which are the part
+    // `split::fit` cuts first when the body is too long.
+    if let Some(audit) = &ctx.audit_markdown {
+        out.push('\n');
+        out.push_str(audit.trim_end());
+        out.push('\n');
+    }
     if !report.waves.is_empty() {
         out.push_str("\n#### Dependency graph\n\n");
         let classes: BTreeMap<&str, &str> = report
@@ -57,11 +66,7 @@ pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
         let chart = graph::mermaid_with_classes(&report.waves, &report.edges, &classes);
         out.push_str(&fenced("mermaid", &chart));
     }
-    if let Some(audit) = &ctx.audit_markdown {
-        out.push('\n');
-        out.push_str(audit.trim_end());
-        out.push('\n');
-    }
+    plans(report, &mut out);
     footer(report, ctx, &mut out);
     out
 }
