@@ -1,0 +1,12 @@
+//! `--format json`: the [`RunReport`] as pretty JSON (the `version: 1`
+//! contract lives in `report.rs`). Must not add or rename fields.
+
+use crate::report::RunReport;
+
+/// The report as pretty-printed JSON with a trailing newline.
+pub fn json(report: &RunReport) -> String {
+    let mut out = serde_json::to_string_pretty(report)
+        .expect("a RunReport is plain data and always serializes");
+    out.push('\n');
+    out
+}

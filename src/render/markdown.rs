@@ -1,0 +1,250 @@
+//! The PR comment body (and `--format markdown`): a pure function of the
+//! run report and a little context.
+//!
+//! Layout: the hidden marker (first, so `marker::find` meets it before any
+//! user text), a ✅/❌ header with `environment → target branch`, a table of
+//! stacks, violations and warnings grouped by stack, errors, the audit
+//! block, a Mermaid graph by wave, each stack's plan in a collapsed
+//! `<details>` with a `diff` fence, and a footer linking the run.
+//!
+//! `--format markdown` prints the same body with `run_url` and `marker` set
+//! to None: a marker only means something on a PR, where tfctl signs it.
+//! Must not: show text from plans, policies or terraform unescaped (see
+//! [`super::inline`] and [`super::fenced`]), or cut the body (that is
+//! `split`'s job).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::report::{RunReport, RunResult, StackReport, StackStatus};
+
+use super::text::has_plan;
+use super::{changes, duration, fenced, graph, inline};
+
+/// What the comment says about where the run came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommentContext {
+    /// The PR head the plans were made from; shown short in the footer.
+    pub head_sha: Option<String>,
+    pub environment: String,
+    pub target_branch: String,
+    /// Link to the workflow run (None locally).
+    pub run_url: Option<String>,
+    /// The rendered `<!-- tfctl:validation … -->` marker; None for the job
+    /// summary and `--format markdown`, where nothing reads it back.
+    pub marker: Option<String>,
+    /// A collapsed block appended before the footer (override audit, …);
+    /// trusted markdown made by tfctl itself.
+    pub audit_markdown: Option<String>,
+}
+
+/// The comment body. Always ends with a newline.
+pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
+    let mut out = String::new();
+    if let Some(marker) = &ctx.marker {
+        out.push_str(marker);
+        out.push('\n');
+    }
+    header(report, ctx, &mut out);
+    table(report, &mut out);
+    messages(report, &mut out);
+    errors(report, &mut out);
+    // What a reviewer must see comes before the plans, which are the part
+    // `split::fit` cuts first when the body is too long.
+    if let Some(audit) = &ctx.audit_markdown {
+        out.push('\n');
+        out.push_str(audit.trim_end());
+        out.push('\n');
+    }
+    if !report.waves.is_empty() {
+        out.push_str("\n#### Dependency graph\n\n");
+        let classes: BTreeMap<&str, &str> = report
+            .stacks
+            .iter()
+            .map(|s| (s.id.as_str(), s.status.as_str()))
+            .collect();
+        let chart = graph::mermaid_with_classes(&report.waves, &report.edges, &classes);
+        out.push_str(&fenced("mermaid", &chart));
+    }
+    plans(report, &mut out);
+    footer(report, ctx, &mut out);
+    out
+}
+
+fn header(report: &RunReport, ctx: &CommentContext, out: &mut String) {
+    let (icon, verdict) = match report.result {
+        RunResult::Passed => ("✅", "passed"),
+        RunResult::Failed => ("❌", "failed"),
+        RunResult::Error => ("⚠️", "did not complete"),
+    };
+    let _ = writeln!(
+        out,
+        "### {icon} tfctl validate {verdict}: `{}` → `{}`\n",
+        code(&ctx.environment),
+        code(&ctx.target_branch)
+    );
+    let _ = writeln!(out, "{}\n", inline(&super::text::summary_line(report)));
+}
+
+fn table(report: &RunReport, out: &mut String) {
+    if report.stacks.is_empty() {
+        out.push_str("No stacks changed.\n");
+        return;
+    }
+    out.push_str("| Stack | Action | Changes | Policy | Duration |\n");
+    out.push_str("|---|---|---|---|---|\n");
+    for s in &report.stacks {
+        let changes = if has_plan(s) {
+            format!("`{}`", changes(&s.changes))
+        } else {
+            "—".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {changes} | {} | {} |",
+            code(&s.id),
+            inline(&s.action),
+            policy_cell(s),
+            if s.status == StackStatus::Skipped {
+                "—".to_string()
+            } else {
+                duration(s.duration_ms)
+            }
+        );
+    }
+}
+
+fn policy_cell(s: &StackReport) -> String {
+    let warnings = match s.warnings.len() {
+        0 => String::new(),
+        1 => ", 1 warning".to_string(),
+        n => format!(", {n} warnings"),
+    };
+    match s.status {
+        StackStatus::Passed => format!("✅ passed{warnings}"),
+        StackStatus::Failed => match s.violations.len() {
+            1 => format!("❌ 1 violation{warnings}"),
+            n => format!("❌ {n} violations{warnings}"),
+        },
+        StackStatus::Error => "💥 terraform error".to_string(),
+        StackStatus::Skipped => "⏭️ skipped".to_string(),
+        StackStatus::Cancelled => "🛑 cancelled".to_string(),
+    }
+}
+
+/// Violations and warnings, grouped by stack in report order.
+fn messages(report: &RunReport, out: &mut String) {
+    let with: Vec<&StackReport> = report
+        .stacks
+        .iter()
+        .filter(|s| !s.violations.is_empty() || !s.warnings.is_empty())
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    out.push_str("\n#### Policy\n");
+    for s in with {
+        let _ = writeln!(out, "\n**`{}`**\n", code(&s.id));
+        for v in &s.violations {
+            let _ = writeln!(
+                out,
+                "- ❌ `{}` {}: {}",
+                code(&v.namespace),
+                inline(&v.rule),
+                inline(&v.msg)
+            );
+        }
+        for w in &s.warnings {
+            let _ = writeln!(
+                out,
+                "- ⚠️ `{}` {}: {}",
+                code(&w.namespace),
+                inline(&w.rule),
+                inline(&w.msg)
+            );
+        }
+    }
+}
+
+/// Terraform errors, skip and cancel reasons.
+fn errors(report: &RunReport, out: &mut String) {
+    let with: Vec<(&StackReport, &String)> = report
+        .stacks
+        .iter()
+        .filter_map(|s| s.error.as_ref().map(|e| (s, e)))
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    out.push_str("\n#### Errors\n");
+    for (s, err) in with {
+        if err.lines().count() <= 1 {
+            let _ = writeln!(
+                out,
+                "\n- `{}` {}: {}",
+                code(&s.id),
+                s.status.as_str(),
+                inline(err)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "\n<details><summary><code>{}</code> {}</summary>\n",
+                inline(&s.id),
+                s.status.as_str()
+            );
+            out.push_str(&fenced("text", err));
+            out.push_str("\n</details>\n");
+        }
+    }
+}
+
+/// Each plan collapsed, summary line first so the table stays the focus.
+fn plans(report: &RunReport, out: &mut String) {
+    let with: Vec<(&StackReport, &String)> = report
+        .stacks
+        .iter()
+        .filter_map(|s| s.plan_summary.as_ref().map(|p| (s, p)))
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    out.push_str("\n#### Plans\n");
+    for (s, plan) in with {
+        let _ = writeln!(
+            out,
+            "\n<details><summary><code>{}</code> {}</summary>\n",
+            inline(&s.id),
+            changes(&s.changes)
+        );
+        out.push_str(&fenced("diff", plan));
+        out.push_str("\n</details>\n");
+    }
+}
+
+fn footer(report: &RunReport, ctx: &CommentContext, out: &mut String) {
+    let mut parts = vec!["tfctl".to_string()];
+    if let Some(sha) = &ctx.head_sha {
+        let short: String = sha.chars().take(12).collect();
+        parts.push(format!("head `{}`", code(&short)));
+    }
+    parts.push(format!("{} in total", duration(report.duration_ms)));
+    if let Some(url) = &ctx.run_url {
+        parts.push(format!("[workflow run]({})", url_text(url)));
+    }
+    let _ = writeln!(out, "\n---\n<sub>{}</sub>", parts.join(" · "));
+}
+
+/// Text for inside single backticks: a backtick would end the span.
+fn code(text: &str) -> String {
+    inline(&text.replace('`', "'"))
+}
+
+/// A URL inside `(…)`: parentheses and spaces percent-encoded.
+fn url_text(url: &str) -> String {
+    url.replace(' ', "%20")
+        .replace('(', "%28")
+        .replace(')', "%29")
+        .replace('<', "%3C")
+        .replace('>', "%3E")
+}

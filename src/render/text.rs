@@ -1,0 +1,138 @@
+//! `--format text`: the terminal report.
+//!
+//! One aligned line per stack (status, id, `+add ~change -destroy`,
+//! violation count, duration), its violations, warnings and error under it,
+//! then the waves and a summary line:
+//! `3 stacks: 2 passed, 1 failed (policy) in 4.2s`.
+//! Must not: decide colour itself (the caller says whether the terminal
+//! wants it) or vary between two renders of the same report.
+
+use std::fmt::Write;
+
+use crate::report::{RunReport, StackReport, StackStatus};
+
+use super::{changes, duration};
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// The whole terminal report; ANSI colours only when `color`.
+pub fn report(report: &RunReport, color: bool) -> String {
+    let paint = |code: &str, text: &str| {
+        if color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    };
+    let id_width = report
+        .stacks
+        .iter()
+        .map(|s| s.id.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for s in &report.stacks {
+        let status = format!("{:<9}", s.status.as_str());
+        let _ = write!(
+            out,
+            "{} {:<id_width$}  {:<14}  {}",
+            paint(status_color(s.status), &status),
+            s.id,
+            if has_plan(s) {
+                changes(&s.changes)
+            } else {
+                "-".into()
+            },
+            violations_text(s),
+        );
+        if s.action != "plan" {
+            let _ = write!(out, "  ({})", s.action);
+        }
+        let _ = writeln!(out, "  {}", paint(DIM, &duration(s.duration_ms)));
+        for v in &s.violations {
+            let line = format!("    {} [{}] {}", v.rule, v.namespace, one_line(&v.msg));
+            let _ = writeln!(out, "{}", paint(RED, &line));
+        }
+        for w in &s.warnings {
+            let line = format!("    {} [{}] {}", w.rule, w.namespace, one_line(&w.msg));
+            let _ = writeln!(out, "{}", paint(YELLOW, &line));
+        }
+        if let Some(err) = &s.error {
+            for line in err.lines().filter(|l| !l.trim().is_empty()) {
+                let _ = writeln!(out, "    {}", printable(line));
+            }
+        }
+    }
+    if !report.waves.is_empty() {
+        out.push('\n');
+        for (i, wave) in report.waves.iter().enumerate() {
+            let _ = writeln!(out, "wave {}: {}", i + 1, wave.join(", "));
+        }
+    }
+    out.push('\n');
+    let _ = writeln!(out, "{}", paint(BOLD, &summary_line(report)));
+    out
+}
+
+/// `3 stacks: 2 passed, 1 failed (policy) in 4.2s`.
+pub fn summary_line(report: &RunReport) -> String {
+    let count = |status| report.stacks.iter().filter(|s| s.status == status).count();
+    let total = report.stacks.len();
+    let mut parts = vec![format!("{} passed", count(StackStatus::Passed))];
+    for (status, label) in [
+        (StackStatus::Failed, "failed (policy)"),
+        (StackStatus::Error, "failed (terraform)"),
+        (StackStatus::Skipped, "skipped"),
+        (StackStatus::Cancelled, "cancelled"),
+    ] {
+        let n = count(status);
+        if n > 0 {
+            parts.push(format!("{n} {label}"));
+        }
+    }
+    format!(
+        "{total} stack{}: {} in {}",
+        if total == 1 { "" } else { "s" },
+        parts.join(", "),
+        duration(report.duration_ms)
+    )
+}
+
+/// Whether the stack got as far as a plan (its counts mean something).
+pub(crate) fn has_plan(s: &StackReport) -> bool {
+    matches!(s.status, StackStatus::Passed | StackStatus::Failed)
+}
+
+fn violations_text(s: &StackReport) -> String {
+    if !has_plan(s) {
+        return " ".repeat(12);
+    }
+    match s.violations.len() {
+        1 => "1 violation ".to_string(),
+        n => format!("{n} violations"),
+    }
+}
+
+fn status_color(status: StackStatus) -> &'static str {
+    match status {
+        StackStatus::Passed => GREEN,
+        StackStatus::Failed | StackStatus::Error => RED,
+        StackStatus::Skipped | StackStatus::Cancelled => YELLOW,
+    }
+}
+
+/// Policy messages are shown on one line each, without control characters.
+fn one_line(msg: &str) -> String {
+    printable(&msg.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Text from terraform or policies with control characters (escape
+/// sequences that could restyle or rewrite the terminal) removed.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}

@@ -1,0 +1,438 @@
+//! Snapshot and property tests of every rendered form of a run report:
+//! terminal text, JSON, the PR comment (pass and fail), the job summary,
+//! graph formats, and the 65,536-character cut.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use serde_json::Value;
+use tfctl::plan;
+use tfctl::render::markdown::{comment, CommentContext};
+use tfctl::render::marker::{self, ValidationMarker};
+use tfctl::render::split::{fit, pointer, COMMENT_LIMIT};
+use tfctl::render::{graph, json, summary, text};
+use tfctl::report::{Changes, RunReport, RunResult, StackReport, StackStatus, Violation};
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/terraform/plans/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A stack as the runner would report it after planning `plan_file`.
+fn planned(id: &str, status: StackStatus, plan_file: &str, ms: u64) -> StackReport {
+    let plan = fixture(plan_file);
+    StackReport {
+        changes: plan::changes(&plan),
+        plan_digest: Some(plan::digest(&plan)),
+        plan_summary: Some(plan::summary(&plan)),
+        ..unplanned(id, status, None, ms)
+    }
+}
+
+/// A stack that never got a plan (terraform failed, skipped, cancelled).
+fn unplanned(id: &str, status: StackStatus, error: Option<&str>, ms: u64) -> StackReport {
+    let (service, name) = id.split_once('/').unwrap();
+    StackReport {
+        id: id.into(),
+        service: service.into(),
+        name: name.into(),
+        environment: "production".into(),
+        action: "plan".into(),
+        status,
+        changes: Changes::default(),
+        violations: vec![],
+        warnings: vec![],
+        error: error.map(String::from),
+        duration_ms: ms,
+        plan_digest: None,
+        plan_summary: None,
+    }
+}
+
+fn msg(rule: &str, text: &str) -> Violation {
+    Violation {
+        namespace: "main".into(),
+        rule: rule.into(),
+        msg: text.into(),
+    }
+}
+
+fn waves() -> Vec<Vec<String>> {
+    vec![
+        vec!["IAM/admin-role".into(), "KMS/encryption-key".into()],
+        vec!["S3/data-lake-prod".into()],
+        vec!["Lambda/ingest".into()],
+    ]
+}
+
+fn edges() -> Vec<(String, String)> {
+    [
+        ("IAM/admin-role", "S3/data-lake-prod"),
+        ("KMS/encryption-key", "S3/data-lake-prod"),
+        ("S3/data-lake-prod", "Lambda/ingest"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect()
+}
+
+fn passing() -> RunReport {
+    let mut kms = planned(
+        "KMS/encryption-key",
+        StackStatus::Passed,
+        "tf175.update.terraform_data.json",
+        2_310,
+    );
+    kms.warnings = vec![msg("warn", "KMS key rotation is not enabled")];
+    let stacks = vec![
+        planned(
+            "IAM/admin-role",
+            StackStatus::Passed,
+            "tf1150.replace-tainted.null_resource.json",
+            1_204,
+        ),
+        kms,
+        planned(
+            "S3/data-lake-prod",
+            StackStatus::Passed,
+            "tf175.replace-sensitive.random_bytes.json",
+            3_950,
+        ),
+        planned(
+            "Lambda/ingest",
+            StackStatus::Passed,
+            "tf175.no-resource-changes.json",
+            640,
+        ),
+    ];
+    run(stacks, 6_480)
+}
+
+/// A production run over [`waves`] and [`edges`].
+fn run(stacks: Vec<StackReport>, duration_ms: u64) -> RunReport {
+    RunReport {
+        version: 1,
+        result: RunReport::judge(&stacks),
+        environment: Some("production".into()),
+        waves: waves(),
+        stacks,
+        edges: edges(),
+        duration_ms,
+    }
+}
+
+fn failing() -> RunReport {
+    let mut s3 = planned(
+        "S3/data-lake-prod",
+        StackStatus::Failed,
+        "tf110.modules-count-sensitive-outputs.null_resource.json",
+        2_875,
+    );
+    s3.violations = vec![
+        msg(
+            "deny",
+            "S3 bucket `data-lake-prod` must enable <encryption> | KMS",
+        ),
+        msg("violation", "tag Owner is required"),
+    ];
+    let stacks = vec![
+        unplanned(
+            "IAM/admin-role",
+            StackStatus::Error,
+            Some("terraform plan failed (exit 1):\nError: Invalid value\n  on main.tf line 3:\n```\n<!-- tfctl:validation {\"forged\":true} -->"),
+            911,
+        ),
+        planned(
+            "KMS/encryption-key",
+            StackStatus::Passed,
+            "tf175.delete.terraform_data.json",
+            1_500,
+        ),
+        s3,
+        unplanned(
+            "Lambda/ingest",
+            StackStatus::Skipped,
+            Some("dependency S3/data-lake-prod failed"),
+            0,
+        ),
+    ];
+    run(stacks, 4_210)
+}
+
+fn validation_marker(report: &RunReport) -> ValidationMarker {
+    ValidationMarker {
+        version: 1,
+        head_sha: "9f2c4e1a7b3d5f60718293a4b5c6d7e8f9012345".into(),
+        environment: "production".into(),
+        target_branch: "prod".into(),
+        result: report.result,
+        stacks: report
+            .stacks
+            .iter()
+            .filter_map(|s| s.plan_digest.clone().map(|d| (s.id.clone(), d)))
+            .collect(),
+        signature: None,
+    }
+}
+
+fn context(report: &RunReport) -> CommentContext {
+    CommentContext {
+        head_sha: Some("9f2c4e1a7b3d5f60718293a4b5c6d7e8f9012345".into()),
+        environment: "production".into(),
+        target_branch: "prod".into(),
+        run_url: Some("https://github.com/acme/controller/actions/runs/42".into()),
+        marker: Some(marker::render(
+            &validation_marker(report),
+            Some(b"test-key"),
+        )),
+        audit_markdown: None,
+    }
+}
+
+#[test]
+fn text_report_pass_and_fail() {
+    insta::assert_snapshot!("text_pass", text::report(&passing(), false));
+    insta::assert_snapshot!("text_fail", text::report(&failing(), false));
+    assert_eq!(
+        text::summary_line(&failing()),
+        "4 stacks: 1 passed, 1 failed (policy), 1 failed (terraform), 1 skipped in 4.2s"
+    );
+}
+
+#[test]
+fn text_report_colours_only_when_asked() {
+    assert!(!text::report(&failing(), false).contains('\x1b'));
+    let coloured = text::report(&failing(), true);
+    assert!(coloured.contains("\x1b[31mfailed   \x1b[0m S3/data-lake-prod"));
+    assert!(coloured.contains("\x1b[32mpassed   \x1b[0m KMS/encryption-key"));
+}
+
+#[test]
+fn json_report_is_the_serialized_contract() {
+    let report = failing();
+    let out = json(&report);
+    let back: RunReport = serde_json::from_str(&out).unwrap();
+    assert_eq!(back, report);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["result"],
+        "failed"
+    );
+}
+
+#[test]
+fn comment_pass() {
+    let report = passing();
+    insta::assert_snapshot!("comment_pass", comment(&report, &context(&report)));
+}
+
+#[test]
+fn comment_fail() {
+    let report = failing();
+    let mut ctx = context(&report);
+    ctx.audit_markdown = Some("<details><summary>Audit</summary>\n\nnone\n</details>".into());
+    insta::assert_snapshot!("comment_fail", comment(&report, &ctx));
+}
+
+#[test]
+fn the_comment_marker_is_the_real_one_and_verifies() {
+    let report = failing();
+    let body = comment(&report, &context(&report));
+    // The forged marker inside the terraform error is defanged.
+    assert_eq!(body.matches("<!-- tfctl:").count(), 1, "{body}");
+    let found: ValidationMarker = marker::find(&body).unwrap();
+    assert_eq!(found.stacks.len(), 2);
+    assert_eq!(marker::verify(&found, b"test-key"), Ok(()));
+    assert!(body.starts_with("<!-- tfctl:validation {"));
+}
+
+#[test]
+fn job_summary_has_no_marker() {
+    let report = passing();
+    let out = summary::job_summary(&report, &context(&report));
+    assert!(!out.contains("<!-- tfctl:"));
+    assert!(out.starts_with("### ✅ tfctl validate passed: `production` → `prod`"));
+}
+
+#[test]
+fn graph_formats() {
+    let (w, e) = (waves(), edges());
+    insta::assert_snapshot!("graph_text", graph::text(&w, &e));
+    insta::assert_snapshot!("graph_dot", graph::dot(&w, &e));
+    insta::assert_snapshot!("graph_mermaid", graph::mermaid(&w, &e));
+    insta::assert_snapshot!("graph_json", graph::json(&w, &e));
+}
+
+/// Secrets that the sensitive fixtures hold in the clear.
+const SECRETS: [(&str, &str); 2] = [
+    ("tf175.replace-sensitive.random_bytes.json", "hxk5iA=="),
+    ("tf175.replace-sensitive.random_bytes.json", "87193988"),
+];
+
+#[test]
+fn sensitive_fixture_values_reach_no_rendered_output() {
+    let mut report = passing();
+    for (file, _) in SECRETS {
+        report.stacks[2] = planned("S3/data-lake-prod", StackStatus::Passed, file, 1);
+    }
+    let ctx = context(&report);
+    let outputs = [
+        comment(&report, &ctx),
+        summary::job_summary(&report, &ctx),
+        text::report(&report, false),
+        json(&report),
+        fit(&comment(&report, &ctx), 2_000, &pointer(None)),
+    ];
+    for (file, secret) in SECRETS {
+        assert!(
+            std::fs::read_to_string(format!(
+                "{}/tests/fixtures/terraform/plans/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+            .contains(secret),
+            "the fixture no longer holds {secret}"
+        );
+        for out in &outputs {
+            assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+        }
+    }
+    // The sensitive output of tf110 and sensitive_content of tf154 too.
+    for file in [
+        "tf110.modules-count-sensitive-outputs.null_resource.json",
+        "tf154.modules-checks-sensitive.local_file.json",
+    ] {
+        let mut plan = fixture(file);
+        let secret = "s3cr3t-Value-9d7f";
+        if let Some(out) = plan.pointer_mut("/output_changes/foo/after") {
+            *out = Value::String(secret.into());
+        }
+        for rc in plan["resource_changes"].as_array_mut().unwrap() {
+            if rc["change"]["after_sensitive"]["sensitive_content"] == true {
+                rc["change"]["after"]["sensitive_content"] = Value::String(secret.into());
+            }
+        }
+        assert!(plan.to_string().contains(secret));
+        let mut report = passing();
+        report.stacks[2].plan_summary = Some(plan::summary(&plan));
+        let body = comment(&report, &context(&report));
+        assert!(!body.contains(secret), "{file}:\n{body}");
+        assert!(body.contains("(sensitive)"), "{file}");
+    }
+}
+
+#[test]
+fn a_huge_comment_is_cut_with_marker_first_and_pointer_last() {
+    let mut report = passing();
+    let big = plan::summary_with_limit(
+        &fixture("aws.tf012.create-55-kms-s3-iam-rds-eks.json"),
+        usize::MAX,
+    );
+    for s in &mut report.stacks {
+        s.plan_summary = Some(big.clone());
+    }
+    let body = comment(&report, &context(&report));
+    assert!(body.chars().count() > COMMENT_LIMIT);
+    let url = "https://github.com/acme/controller/actions/runs/42";
+    let out = fit(&body, COMMENT_LIMIT, &pointer(Some(url)));
+    assert!(out.chars().count() <= COMMENT_LIMIT);
+    assert!(out.ends_with(&format!(
+        "> Output truncated: full report in the job summary of {url}\n"
+    )));
+    let found: ValidationMarker = marker::find(&out).unwrap();
+    assert_eq!(marker::verify(&found, b"test-key"), Ok(()));
+    assert_balanced(&out);
+    // Table and graph come before the plans, so the cut spares them.
+    assert!(out.contains("| `Lambda/ingest` |"));
+    assert!(out.contains("```mermaid\nflowchart LR\n"));
+}
+
+/// Independent check: fences pair up and `<details>` opens match closes.
+fn assert_balanced(text: &str) {
+    let mut fence: Option<(char, usize)> = None;
+    let mut details: i64 = 0;
+    for line in text.lines() {
+        let t = line.trim_start();
+        let ch = t.chars().next().unwrap_or(' ');
+        let run = t.chars().take_while(|c| *c == ch).count();
+        let is_fence = (ch == '`' || ch == '~') && run >= 3 && line.len() - t.len() <= 3;
+        match fence {
+            Some((c, n)) if is_fence && ch == c && run >= n && t[run..].trim().is_empty() => {
+                fence = None
+            }
+            Some(_) => {}
+            None if is_fence => fence = Some((ch, run)),
+            None => {
+                details += line.matches("<details").count() as i64;
+                details -= line.matches("</details>").count() as i64;
+                assert!(details >= 0, "</details> without <details>:\n{text}");
+            }
+        }
+    }
+    assert_eq!(fence, None, "open fence:\n{text}");
+    assert_eq!(details, 0, "open <details>:\n{text}");
+}
+
+const MARKER: &str = "<!-- tfctl:validation {\"version\":1} -->";
+
+/// Pieces of a markdown body: balanced structures, loose text, long lines.
+fn piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z |<>]{0,40}\n",
+        "[é漢a]{1,200}\n",
+        (1usize..30, 3usize..6).prop_map(|(n, ticks)| format!(
+            "{f}diff\n{}{f}\n",
+            "+ x ``` y\n".repeat(n),
+            f = "`".repeat(ticks)
+        )),
+        (1usize..20).prop_map(|n| format!(
+            "<details><summary><code>S3/a</code></summary>\n\n```diff\n{}```\n\n</details>\n",
+            "~ attr = 1 -> 2\n".repeat(n)
+        )),
+        (1usize..10).prop_map(|n| format!("~~~~\n{}~~~~\n", "text\n".repeat(n))),
+        Just(format!("{MARKER}\n")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn fit_never_exceeds_the_limit_and_closes_what_it_opens(
+        pieces in prop::collection::vec(piece(), 0..40),
+        limit in 120usize..4_000,
+    ) {
+        let body: String = pieces.concat();
+        let out = fit(&body, limit, "Output truncated: see the job summary.");
+        prop_assert!(out.chars().count() <= limit, "{} > {limit}", out.chars().count());
+        assert_balanced(&out);
+        let markers_in = body.matches(MARKER).count();
+        let tail = "\n> Output truncated: see the job summary.\n".chars().count();
+        let room = markers_in * (MARKER.len() + 1) + tail <= limit;
+        if body.chars().count() <= limit {
+            prop_assert_eq!(&out, &body);
+        } else if room {
+            // Every marker survives, first, and the pointer ends the body.
+            prop_assert!(out.ends_with("> Output truncated: see the job summary.\n"));
+            prop_assert_eq!(out.matches(MARKER).count(), markers_in);
+            if markers_in > 0 {
+                prop_assert!(out.starts_with(MARKER));
+            }
+        }
+    }
+}
+
+#[test]
+fn digests_in_the_marker_match_the_stacks() {
+    let report = passing();
+    let m = validation_marker(&report);
+    let want: BTreeMap<String, String> = report
+        .stacks
+        .iter()
+        .map(|s| (s.id.clone(), s.plan_digest.clone().unwrap()))
+        .collect();
+    assert_eq!(m.stacks, want);
+    assert_eq!(m.result, RunResult::Passed);
+}
