@@ -1,1 +1,360 @@
-//! Placeholder: filled in by its own change.
+//! The runner: runs real terraform for a set of stacks in eager DAG order
+//! with at most `parallelism` stacks at once (DESIGN §3), and stops them
+//! cleanly on cancel (DESIGN §4).
+//!
+//! This file owns the public types and the dispatcher loop, which joins the
+//! pure [`crate::schedule::Schedule`] to the per-stack tasks (`steps`) by a
+//! join set and an approval channel. Command lines live in `terraform`,
+//! processes and signals in `process`. It does no discovery, graph
+//! building, policy checking or rendering: callers hand it jobs and a node
+//! graph, and get one [`StackRun`] per job back.
+
+mod process;
+mod steps;
+pub mod terraform;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::error::Error;
+use crate::schedule::{NodeState, Schedule};
+
+pub use process::{cancel_on_signals, Cancel};
+
+/// One stack to run, with everything terraform needs.
+#[derive(Debug, Clone)]
+pub struct StackJob {
+    pub stack: crate::stack::Stack,
+    /// The root module directory; terraform runs with it as cwd.
+    pub module_dir: PathBuf,
+    /// The stack's tfvars, absolute (terraform resolves relative paths
+    /// against the module directory, not ours).
+    pub var_file: PathBuf,
+    /// `-backend-config=k=v` pairs, in order.
+    pub backend_config: Vec<(String, String)>,
+    /// `-var k=v` pairs (environment variables of tfctl.yaml, say).
+    pub variables: BTreeMap<String, String>,
+    /// Extra environment for terraform (credentials, profile); wins over
+    /// tfctl's defaults except `TF_DATA_DIR`, which isolates stacks.
+    pub env: BTreeMap<String, String>,
+    /// Plan a destroy (`-destroy`).
+    pub destroy: bool,
+}
+
+/// How to run terraform for one run of many stacks.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The terraform binary (see [`locate_terraform`]).
+    pub terraform: PathBuf,
+    /// Per-run scratch directory: each stack's `TF_DATA_DIR`, plan file and
+    /// state snapshot go below it. Created when missing.
+    pub work_dir: PathBuf,
+    /// Most stacks running at once (at least 1).
+    pub parallelism: usize,
+    /// Shared `TF_PLUGIN_CACHE_DIR`; inits that may write it are serialized.
+    pub plugin_cache_dir: Option<PathBuf>,
+    /// Time between SIGINT and SIGKILL on cancel; keep it inside GitHub's
+    /// 7.5 s window before SIGTERM.
+    pub grace_period: Duration,
+    pub init_args: Vec<String>,
+    pub plan_args: Vec<String>,
+    pub apply_args: Vec<String>,
+}
+
+/// What to do with each stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `init`, `plan -out`, `show -json`.
+    Plan,
+    /// Plan, then the approve callback, a state snapshot, `apply` of the
+    /// saved plan and `output -json`.
+    Apply,
+}
+
+/// The result of one stack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackRun {
+    pub outcome: Outcome,
+    /// Wall time from the stack's start to its end; zero if never started.
+    pub duration: Duration,
+    /// `terraform show -json` of the plan.
+    pub plan_json: Option<serde_json::Value>,
+    pub plan_file: Option<PathBuf>,
+    /// `terraform state pull` taken just before the apply.
+    pub state_snapshot: Option<PathBuf>,
+    /// `terraform output -json` after the apply, sensitive outputs removed.
+    pub outputs: Option<serde_json::Value>,
+    /// The last lines terraform printed (no ANSI; never state or outputs).
+    pub log_tail: String,
+}
+
+impl StackRun {
+    fn not_started(outcome: Outcome) -> StackRun {
+        StackRun {
+            outcome,
+            duration: Duration::ZERO,
+            plan_json: None,
+            plan_file: None,
+            state_snapshot: None,
+            outputs: None,
+            log_tail: String::new(),
+        }
+    }
+}
+
+/// How a stack ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    /// A terraform step failed; the reason is short and has no ANSI.
+    Failed(String),
+    /// The approve callback refused the plan: nothing applied, dependents
+    /// skipped.
+    Rejected(String),
+    /// Not run because a stack it depends on (`dependency`, a stack id)
+    /// failed or was rejected.
+    Skipped {
+        dependency: String,
+    },
+    /// Not started before, or stopped by, a cancel.
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Succeeded)
+    }
+}
+
+/// Runs `op` for every job in eager DAG order and returns one [`StackRun`]
+/// per job, indexed like `jobs`.
+///
+/// `nodes[n]` is the job of graph node `n` (`None`: a barrier), `preds[n]`
+/// the nodes that must succeed before `n` starts. Each job must appear in
+/// exactly one node and the graph must be acyclic (the graph module checks
+/// both before anything runs; a violation here is a bug and panics).
+/// `approve` is called once per stack before an apply, on this task, one
+/// stack at a time; `Err(reason)` means [`Outcome::Rejected`].
+pub async fn run_stacks(
+    jobs: &[StackJob],
+    nodes: &[Option<usize>],
+    preds: &[Vec<usize>],
+    op: Operation,
+    opts: &RunOptions,
+    approve: &(dyn Fn(&StackJob, &serde_json::Value) -> Result<(), String> + Sync),
+    cancel: Cancel,
+) -> Vec<StackRun> {
+    let mut seen = vec![0usize; jobs.len()];
+    for &job in nodes.iter().flatten() {
+        seen[job] += 1;
+    }
+    assert!(
+        seen.iter().all(|&n| n == 1),
+        "run_stacks: every job must appear in exactly one node"
+    );
+    let is_task: Vec<bool> = nodes.iter().map(Option::is_some).collect();
+    let mut schedule = Schedule::new(preds, &is_task).unwrap_or_else(|e| panic!("run_stacks: {e}"));
+
+    let shared = match steps::Shared::prepare(opts, cancel.clone()) {
+        Ok(mut shared) => {
+            if opts.plugin_cache_dir.is_some() {
+                shared.warm_modules(jobs).await;
+            }
+            Arc::new(shared)
+        }
+        Err(reason) => {
+            return jobs
+                .iter()
+                .map(|_| StackRun::not_started(Outcome::Failed(reason.clone())))
+                .collect()
+        }
+    };
+    let (approval_tx, mut approval_rx) = mpsc::channel::<steps::ApprovalRequest>(16);
+    let mut tasks = JoinSet::new();
+    let mut results: Vec<Option<StackRun>> = vec![None; jobs.len()];
+    let parallelism = opts.parallelism.max(1);
+
+    loop {
+        if cancel.is_cancelled() {
+            schedule.cancel_pending();
+        }
+        while schedule.running() < parallelism {
+            let Some(node) = schedule.pop_ready() else {
+                break;
+            };
+            let index = nodes[node].expect("the schedule hands out task nodes only");
+            let job = jobs[index].clone();
+            let (shared, approvals) = (Arc::clone(&shared), approval_tx.clone());
+            tasks.spawn(async move {
+                let run = steps::run_job(index, job, op, shared, approvals).await;
+                (node, index, run)
+            });
+        }
+        if schedule.running() == 0 {
+            break;
+        }
+        tokio::select! {
+            joined = tasks.join_next() => {
+                let (node, index, run) = match joined.expect("a task is running") {
+                    Ok(done) => done,
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                };
+                schedule.finish(node, run.outcome.is_success());
+                results[index] = Some(run);
+            }
+            Some(request) = approval_rx.recv() => {
+                let decision = approve(&jobs[request.job], &request.plan);
+                // The stack task may be gone if it panicked; nothing to tell.
+                let _ = request.reply.send(decision);
+            }
+            // Wakes the loop so pending stacks are cancelled at once; the
+            // guard stops it from firing again once it has.
+            () = cancel.cancelled(), if !cancel.is_cancelled() => {
+                schedule.cancel_pending();
+            }
+        }
+    }
+    debug_assert!(schedule.is_done());
+
+    nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(node, job)| job.map(|job| (node, job)))
+        .for_each(|(node, index)| {
+            if results[index].is_none() {
+                let outcome = match schedule.state(node) {
+                    NodeState::Skipped { cause } => Outcome::Skipped {
+                        dependency: nodes[cause]
+                            .map(|j| jobs[j].stack.id.clone())
+                            .expect("a skip is caused by a task"),
+                    },
+                    _ => Outcome::Cancelled,
+                };
+                results[index] = Some(StackRun::not_started(outcome));
+            }
+        });
+    results
+        .into_iter()
+        .map(|r| r.expect("every job has a result"))
+        .collect()
+}
+
+/// Finds terraform: the `--terraform` flag, then `TFCTL_TERRAFORM` (read by
+/// the caller), then `terraform.binary` of tfctl.yaml, then `terraform` on
+/// `PATH`. A configured path that does not exist is an input error naming
+/// where it came from.
+pub fn locate_terraform(
+    flag: Option<&Path>,
+    env_value: Option<&str>,
+    config_binary: Option<&str>,
+) -> Result<PathBuf, Error> {
+    let configured = [
+        (flag.map(Path::to_path_buf), "--terraform"),
+        (
+            env_value.filter(|v| !v.is_empty()).map(PathBuf::from),
+            "TFCTL_TERRAFORM",
+        ),
+        (
+            config_binary.filter(|v| !v.is_empty()).map(PathBuf::from),
+            "tfctl.yaml terraform.binary",
+        ),
+    ];
+    if let Some((path, source)) = configured
+        .into_iter()
+        .find_map(|(path, source)| path.map(|p| (p, source)))
+    {
+        // A bare name (`terraform1.9`) is looked up on PATH like a shell would.
+        if path.components().count() == 1 && !path.is_absolute() {
+            if let Some(found) = search_path(path.as_os_str(), std::env::var_os("PATH")) {
+                return Ok(found);
+            }
+        }
+        return if is_executable(&path) {
+            Ok(path)
+        } else {
+            Err(Error::input(format!(
+                "{source}: terraform binary `{}` does not exist or is not executable",
+                path.display()
+            )))
+        };
+    }
+    search_path("terraform".as_ref(), std::env::var_os("PATH")).ok_or_else(|| {
+        Error::input(
+            "terraform not found on PATH; install it with `scripts/install-terraform.sh` \
+             and set TFCTL_TERRAFORM=.tools/bin/terraform (or pass --terraform, or set \
+             terraform.binary in tfctl.yaml)",
+        )
+    })
+}
+
+fn search_path(name: &std::ffi::OsStr, path_var: Option<OsString>) -> Option<PathBuf> {
+    std::env::split_paths(&path_var?)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_prefers_flag_then_env_then_config() {
+        let sh = Path::new("/bin/sh");
+        assert_eq!(
+            locate_terraform(Some(sh), Some("/nope"), Some("/nope")).unwrap(),
+            sh
+        );
+        assert_eq!(
+            locate_terraform(None, Some("/bin/sh"), Some("/nope")).unwrap(),
+            sh
+        );
+        assert_eq!(locate_terraform(None, None, Some("/bin/sh")).unwrap(), sh);
+        // An empty env value counts as unset.
+        assert_eq!(
+            locate_terraform(None, Some(""), Some("/bin/sh")).unwrap(),
+            sh
+        );
+        // A bare name is looked up on PATH.
+        assert!(locate_terraform(None, None, Some("sh"))
+            .unwrap()
+            .ends_with("sh"));
+    }
+
+    #[test]
+    fn locate_names_the_source_of_a_bad_path() {
+        let err = locate_terraform(None, Some("/no/such/terraform"), None).unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Input);
+        assert!(err
+            .message
+            .starts_with("TFCTL_TERRAFORM: terraform binary `/no/such/terraform`"));
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("terraform");
+        std::fs::write(&plain, "not executable").unwrap();
+        let err = locate_terraform(None, None, plain.to_str()).unwrap_err();
+        assert!(err.message.starts_with("tfctl.yaml terraform.binary:"));
+    }
+
+    #[test]
+    fn search_path_finds_executables_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("terraform");
+        std::fs::write(&plain, "not executable").unwrap();
+        let path = Some(dir.path().as_os_str().to_owned());
+        assert_eq!(search_path("terraform".as_ref(), path.clone()), None);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(search_path("terraform".as_ref(), path), Some(plain));
+        assert_eq!(search_path("terraform".as_ref(), None), None);
+    }
+}

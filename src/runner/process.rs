@@ -1,0 +1,322 @@
+//! Child processes and cancellation: each terraform runs in its own process
+//! group; on cancel the whole group gets SIGINT, its output keeps being
+//! drained for the grace period, then the group gets SIGKILL (DESIGN §4,
+//! the shape of cargo-nextest's `runner/unix.rs`).
+//!
+//! Owns [`Cancel`], the signal handlers and [`run`]. It knows nothing of
+//! terraform's arguments or stacks, and never builds a shell string.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+use tokio::sync::watch;
+
+/// How long to keep reading a finished command's pipes: a grandchild that
+/// inherited them (a backgrounded provisioner command) could hold them open
+/// forever.
+const PIPE_DRAIN_AFTER_EXIT: Duration = Duration::from_secs(5);
+
+/// A cancellation handle shared by the caller and every running command.
+/// Cloning shares the same flag; triggering it is permanent.
+#[derive(Debug, Clone)]
+pub struct Cancel {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Cancel {
+    fn default() -> Self {
+        Cancel::new()
+    }
+}
+
+impl Cancel {
+    /// A handle that has not been triggered.
+    pub fn new() -> Cancel {
+        Cancel {
+            tx: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Cancels the run: running terraform processes get SIGINT, stacks not
+    /// started are not started.
+    pub fn trigger(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// Whether [`Cancel::trigger`] has been called.
+    pub fn is_cancelled(&self) -> bool {
+        *self.tx.borrow()
+    }
+
+    /// Completes once the handle is triggered (at once if it already was).
+    pub async fn cancelled(&self) {
+        let mut rx = self.tx.subscribe();
+        // The sender lives in `self`, so `wait_for` cannot fail.
+        let _ = rx.wait_for(|&cancelled| cancelled).await;
+    }
+}
+
+/// Installs SIGINT and SIGTERM handlers that trigger the returned handle.
+/// GitHub cancels a step with SIGINT, then SIGTERM 7.5 s later; both mean
+/// "stop", and the first one is forwarded to terraform by [`run`]. Must be
+/// called inside a tokio runtime.
+pub fn cancel_on_signals() -> io::Result<Cancel> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let cancel = Cancel::new();
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let handle = cancel.clone();
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = sigint.recv() => "SIGINT",
+            _ = sigterm.recv() => "SIGTERM",
+        };
+        eprintln!("tfctl: {name} received; asking terraform to stop");
+        handle.trigger();
+        // Keep the handlers installed so a second signal does not kill tfctl
+        // before terraform has released its state locks.
+        loop {
+            tokio::select! {
+                _ = sigint.recv() => {},
+                _ = sigterm.recv() => {},
+            }
+        }
+    });
+    Ok(cancel)
+}
+
+/// What a finished command left behind.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// The command was still running when the run was cancelled, and got
+    /// SIGINT (and SIGKILL after the grace period).
+    pub interrupted: bool,
+}
+
+impl Finished {
+    /// `exit status 1`, `killed by signal 9`: for failure reasons.
+    pub fn describe_status(&self) -> String {
+        use std::os::unix::process::ExitStatusExt;
+        match (self.status.code(), self.status.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(sig)) => format!("killed by signal {sig}"),
+            (None, None) => "unknown exit".into(),
+        }
+    }
+}
+
+/// Runs `program args` in `cwd` with `env` added to the inherited
+/// environment, stdin closed, stdout and stderr captured, in a new process
+/// group. When `cancel` triggers while it runs: SIGINT to the group, wait up
+/// to `grace`, then SIGKILL to the group. Output is read throughout, so a
+/// process that prints while shutting down never blocks on a full pipe.
+pub async fn run(
+    program: &Path,
+    args: &[OsString],
+    cwd: &Path,
+    env: &[(OsString, OsString)],
+    cancel: &Cancel,
+    grace: Duration,
+) -> io::Result<Finished> {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Own group: a terminal's Ctrl-C does not reach terraform behind our
+        // back, and one signal reaches terraform with its providers and
+        // provisioner commands.
+        .process_group(0)
+        // Last resort if this future is dropped mid-run.
+        .kill_on_drop(true)
+        .spawn()?;
+    let pgid = child
+        .id()
+        .and_then(|id| libc::pid_t::try_from(id).ok())
+        .ok_or_else(|| io::Error::other("spawned child has no pid"))?;
+    let stdout = Drain::start(child.stdout.take());
+    let stderr = Drain::start(child.stderr.take());
+
+    let (status, interrupted) = tokio::select! {
+        status = child.wait() => (status?, false),
+        () = cancel.cancelled() => {
+            // The child has not been reaped (we are not past `wait`), so its
+            // pid is still ours and the group id cannot have been reused.
+            signal_group(pgid, libc::SIGINT);
+            let status = match tokio::time::timeout(grace, child.wait()).await {
+                Ok(status) => status?,
+                Err(_) => {
+                    signal_group(pgid, libc::SIGKILL);
+                    child.wait().await?
+                }
+            };
+            (status, true)
+        }
+    };
+    Ok(Finished {
+        status,
+        stdout: stdout.finish().await,
+        stderr: stderr.finish().await,
+        interrupted,
+    })
+}
+
+fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: killpg has no memory-safety preconditions. ESRCH (the group
+    // is already gone) is the expected race and needs no handling.
+    unsafe {
+        libc::killpg(pgid, signal);
+    }
+}
+
+/// A pipe read to its end on a task of its own, into a shared buffer so
+/// what was read survives giving up on a pipe that never closes.
+struct Drain {
+    buf: Arc<Mutex<Vec<u8>>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drain {
+    fn start<R>(pipe: Option<R>) -> Drain
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let task = pipe.map(|mut pipe| {
+            let buf = Arc::clone(&buf);
+            tokio::spawn(async move {
+                let mut chunk = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut chunk).await {
+                    if n == 0 {
+                        break;
+                    }
+                    buf.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend_from_slice(&chunk[..n]);
+                }
+            })
+        });
+        Drain { buf, task }
+    }
+
+    async fn finish(mut self) -> Vec<u8> {
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(PIPE_DRAIN_AFTER_EXIT, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[tokio::test]
+    async fn captures_output_status_and_env_without_a_shell() {
+        let env = vec![(OsString::from("TFCTL_PROBE"), OsString::from("a b;c"))];
+        let out = run(
+            Path::new("/bin/sh"),
+            &os(&["-c", "printf '%s' \"$TFCTL_PROBE\"; echo err >&2; exit 3"]),
+            Path::new("/"),
+            &env,
+            &Cancel::new(),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.stdout, b"a b;c");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(out.describe_status(), "exit status 3");
+        assert!(!out.interrupted);
+    }
+
+    /// A handle that triggers after `delay`, once the child set its traps.
+    fn cancel_after(delay: Duration) -> Cancel {
+        let cancel = Cancel::new();
+        let trigger = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            trigger.trigger();
+        });
+        cancel
+    }
+
+    #[tokio::test]
+    async fn cancel_sends_sigint_to_the_group_and_keeps_draining() {
+        let cancel = cancel_after(Duration::from_millis(300));
+        let started = Instant::now();
+        // The shell traps INT, prints while shutting down, and exits 7; its
+        // foreground `sleep` is in the same group and dies of the SIGINT.
+        let out = run(
+            Path::new("/bin/sh"),
+            &os(&[
+                "-c",
+                "trap 'echo stopping; exit 7' INT; echo started; sleep 30; echo never",
+            ]),
+            Path::new("/"),
+            &[],
+            &cancel,
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        assert!(out.interrupted);
+        assert_eq!(out.status.code(), Some(7));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "started\nstopping\n");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn sigkill_after_the_grace_period() {
+        let cancel = cancel_after(Duration::from_millis(300));
+        let started = Instant::now();
+        let out = run(
+            Path::new("/bin/sh"),
+            &os(&["-c", "trap '' INT; sleep 30"]),
+            Path::new("/"),
+            &[],
+            &cancel,
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap();
+        assert!(out.interrupted);
+        assert_eq!(out.describe_status(), "killed by signal 9");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn cancelled_resolves_for_every_clone() {
+        let cancel = Cancel::new();
+        assert!(!cancel.is_cancelled());
+        let other = cancel.clone();
+        let waiter = tokio::spawn(async move { other.cancelled().await });
+        cancel.trigger();
+        waiter.await.unwrap();
+        assert!(cancel.is_cancelled());
+        // Already triggered: completes at once.
+        cancel.cancelled().await;
+    }
+}
