@@ -1,6 +1,7 @@
 //! Command wiring: each subcommand composes pure decisions with effects.
 //! No decision logic lives here.
 
+pub mod policy;
 pub mod schema;
 
 use crate::cli::{Cli, Command};
@@ -15,7 +16,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Merge(_) => not_built("merge"),
         Command::Apply(_) => not_built("apply"),
         Command::Graph(_) => not_built("graph"),
-        Command::Policy(_) => not_built("policy"),
+        Command::Policy(ref args) => policy::run(&cli, &args.command),
     }
 }
 

@@ -1,0 +1,82 @@
+# Naming: resource names follow `<environment>-<service>-<name>`.
+#
+# Every created or updated resource whose name attribute is known in the
+# plan must match `pattern`. Placeholders {environment}, {service} and
+# {stack} are filled from data.tfctl.stack, lowercased, with any character
+# other than a-z, 0-9 and "-" turned into "-" (service "S3" → "s3"); without
+# a tfctl context they match any lowercase word, so the shape is still
+# checked under plain conftest. Sensitive names are never shown or checked.
+#
+# Settings (data.tfctl_policy.naming):
+#   enforcement       "deny" (default), "warn" or "off"
+#   pattern           regex with placeholders (default below)
+#   convention        how the rule is described in messages
+#   name_attributes   {resource type: attribute}; other types use "name"
+#   exempt_types      resource types not checked (kms aliases are "alias/…")
+#   exempt_addresses  resource addresses not checked
+package terraform.naming
+
+import data.terraform.lib
+
+defaults := {
+	"enforcement": "deny",
+	"pattern": "^{environment}-{service}-[a-z0-9]+(-[a-z0-9]+)*$",
+	"convention": "{environment}-{service}-<name>",
+	"name_attributes": {
+		"aws_s3_bucket": "bucket",
+		"aws_lambda_function": "function_name",
+		"aws_db_instance": "identifier",
+		"aws_rds_cluster": "cluster_identifier",
+		"aws_elasticache_cluster": "cluster_id",
+		"aws_elasticsearch_domain": "domain_name",
+		"aws_opensearch_domain": "domain_name",
+	},
+	"exempt_types": [
+		"aws_kms_alias",
+		"aws_iam_role_policy_attachment",
+		"aws_ssm_parameter",
+	],
+	"exempt_addresses": [],
+}
+
+cfg := lib.settings("naming", defaults)
+
+placeholder(value) := regex.replace(lower(value), `[^a-z0-9-]`, "-")
+
+# context_word(key, fallback): data.tfctl.stack[key] as a name part, or
+# fallback when tfctl gave no context.
+context_word(key, _) := placeholder(data.tfctl.stack[key])
+
+context_word(key, fallback) := fallback if not data.tfctl.stack[key]
+
+fill(text, word) := replace(
+	replace(
+		replace(text, "{environment}", context_word("environment", word)),
+		"{service}", context_word("service", word),
+	),
+	"{stack}", context_word("name", word),
+)
+
+name_attribute(rc) := object.get(cfg.name_attributes, rc.type, "name")
+
+findings contains msg if {
+	some rc in input.resource_changes
+	lib.writes(rc)
+	not lib.exempt(cfg, rc)
+	attr := name_attribute(rc)
+	name := rc.change.after[attr]
+	is_string(name)
+	not lib.sensitive(rc, attr)
+	not regex.match(fill(cfg.pattern, "[a-z0-9]+"), name)
+	msg := sprintf("%s: %s \"%s\" does not follow the naming convention %s", [rc.address, attr, name, fill(cfg.convention, "<word>")])
+}
+
+deny contains msg if {
+	cfg.enforcement == "deny"
+	some msg in findings
+}
+
+warn contains msg if {
+	cfg.enforcement == "warn"
+	some msg in findings
+}
