@@ -15,6 +15,7 @@ pub mod error;
 pub mod gates;
 pub mod github;
 pub mod graph;
+pub mod pipeline;
 pub mod plan;
 pub mod policy;
 pub mod render;

@@ -1,25 +1,82 @@
 //! Command wiring: each subcommand composes pure decisions with effects.
 //! No decision logic lives here.
 
+pub mod graph;
 pub mod policy;
 pub mod schema;
+pub mod validate;
 
-use crate::cli::{Cli, Command};
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, Command, SelectArgs};
+use crate::config::Config;
+use crate::discovery::ChangedFile;
 use crate::error::{Error, ExitStatus, Result};
+use crate::select::ChangeSource;
 
 /// Dispatches a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitStatus> {
+    let config = cli.config.clone();
+    let config = config.as_deref();
     match cli.command {
         Command::Schema => schema::run(),
+        Command::Validate(args) => validate::run(config, args),
+        Command::Graph(args) => graph::run(config, args),
         Command::Dispatch(_) => not_built("dispatch"),
-        Command::Validate(_) => not_built("validate"),
         Command::Merge(_) => not_built("merge"),
         Command::Apply(_) => not_built("apply"),
-        Command::Graph(_) => not_built("graph"),
         Command::Policy(ref args) => policy::run(&cli, &args.command),
     }
 }
 
 fn not_built(name: &str) -> Result<ExitStatus> {
     Err(Error::input(format!("`tfctl {name}` is not built yet")))
+}
+
+/// Finds and loads tfctl.yaml (`--config`, else walking up from the cwd).
+pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config> {
+    let cwd =
+        std::env::current_dir().map_err(|e| Error::runtime(format!("current directory: {e}")))?;
+    let path = crate::config::locate(explicit, &cwd)?;
+    crate::config::load(&path)
+}
+
+/// The config root: `--config-root`, else the config's.
+pub(crate) fn config_root(cfg: &Config, select: &SelectArgs) -> PathBuf {
+    select
+        .config_root
+        .clone()
+        .unwrap_or_else(|| cfg.config_root.clone())
+}
+
+/// Where changed files come from, by the selection flags.
+pub(crate) fn change_source(cfg: &Config, select: &SelectArgs) -> ChangeSource {
+    if select.all {
+        ChangeSource::All
+    } else if !select.files.is_empty() {
+        ChangeSource::Files {
+            files: select
+                .files
+                .iter()
+                .map(|f| ChangedFile::modified(f.clone()))
+                .collect(),
+            old_rev: None,
+        }
+    } else {
+        ChangeSource::Git {
+            base: select
+                .base
+                .clone()
+                .unwrap_or_else(|| cfg.default_branch.clone()),
+        }
+    }
+}
+
+/// The async runtime for commands that run processes or HTTP.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot start the async runtime: {e}")))
 }

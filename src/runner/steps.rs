@@ -37,6 +37,7 @@ pub(super) struct Shared {
     base_env: Vec<(OsString, OsString)>,
     /// The empty CLI config file, when [`tf::needs_empty_cli_config`] may
     /// apply (decided per job: a job's env can name its own).
+    /// CLI config for runs when the user has none: the installer's, else empty.
     empty_cli_config: Option<PathBuf>,
     inits: InitGate,
 }
@@ -62,11 +63,27 @@ impl Shared {
         let home_rc = std::env::var_os("HOME")
             .map(|home| Path::new(&home).join(".terraformrc").exists())
             .unwrap_or(false);
-        let empty_cli_config = if std::env::var_os("TF_CLI_CONFIG_FILE").is_none() && !home_rc {
-            let file = opts.work_dir.join("terraformrc.empty");
-            std::fs::write(&file, "")
-                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-            Some(file)
+        // A TF_CLI_CONFIG_FILE naming a missing file counts as unset (this
+        // happens on hosted runners), else terraform warns on every command.
+        let configured = std::env::var_os("TF_CLI_CONFIG_FILE").filter(|p| Path::new(p).is_file());
+        let empty_cli_config = if configured.is_none() && !home_rc {
+            // scripts/install-terraform.sh puts its CLI config (the offline
+            // provider mirror) at <tools>/terraformrc beside <tools>/bin.
+            let beside_binary = opts
+                .terraform
+                .parent()
+                .and_then(Path::parent)
+                .map(|tools| tools.join("terraformrc"))
+                .filter(|rc| rc.is_file());
+            match beside_binary {
+                Some(rc) => Some(rc),
+                None => {
+                    let file = opts.work_dir.join("terraformrc.empty");
+                    std::fs::write(&file, "")
+                        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    Some(file)
+                }
+            }
         } else {
             None
         };

@@ -8,12 +8,6 @@ variable "environment" {
   type        = string
 }
 
-variable "depends_on" {
-  description = "Stack ids this stack needs first; read by tfctl, unused by Terraform."
-  type        = list(string)
-  default     = []
-}
-
 variable "tags" {
   description = "Tags every resource carries; policies require Owner and CostCenter."
   type        = map(string)

@@ -1,0 +1,208 @@
+//! The shared middle of `validate` and `apply`: stacks of a selection →
+//! terraform jobs → runs → a judged [`RunReport`].
+//!
+//! Job building and judging are pure; running is delegated to `runner`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::model::TemplateVars;
+use crate::config::Config;
+use crate::error::Error;
+use crate::policy::{PolicyContext, PolicyEngine};
+use crate::report::{Changes, RunReport, StackReport, StackStatus};
+use crate::runner::{Outcome, StackJob, StackRun};
+use crate::select::Selection;
+use crate::stack::{Stack, StackAction};
+
+/// Terraform jobs for every stack of `sel`, in stack order. Deleted tfvars
+/// are written under `work_dir` so their destroy can be planned.
+pub fn build_jobs(
+    cfg: &Config,
+    config_root: &Path,
+    sel: &Selection,
+    work_dir: &Path,
+) -> Result<Vec<StackJob>, Error> {
+    let mut jobs = Vec::with_capacity(sel.dag.stacks.len());
+    for stack in &sel.dag.stacks {
+        let module_rel = cfg.modules.module_for(&stack.service);
+        let module_dir = cfg.modules_root.join(&module_rel);
+        if !module_dir.is_dir() {
+            return Err(Error::input(format!(
+                "{}: root module {} for service {} not found (set modules.services.{} in {})",
+                stack.id,
+                module_dir.display(),
+                stack.service,
+                stack.service,
+                cfg.file.display()
+            )));
+        }
+        let var_file = match stack.action {
+            StackAction::Plan => absolute(&config_root.join(&stack.tfvars)),
+            StackAction::Destroy => {
+                let text = sel.destroyed_tfvars.get(&stack.id).ok_or_else(|| {
+                    Error::input(format!(
+                        "{}: last contents of the deleted tfvars are unknown",
+                        stack.id
+                    ))
+                })?;
+                let path = work_dir
+                    .join("destroyed")
+                    .join(format!("{}.tfvars", stack.id.replace('/', "__")));
+                std::fs::create_dir_all(path.parent().expect("has parent"))
+                    .and_then(|()| std::fs::write(&path, text))
+                    .map_err(|e| Error::runtime(format!("{}: {e}", path.display())))?;
+                path
+            }
+        };
+        let env = cfg
+            .environments
+            .get(&stack.environment)
+            .cloned()
+            .unwrap_or_default();
+        let vars = TemplateVars {
+            id: &stack.id,
+            service: &stack.service,
+            name: &stack.name,
+            environment: &stack.environment,
+        };
+        jobs.push(StackJob {
+            stack: stack.clone(),
+            module_dir: absolute(&module_dir),
+            var_file,
+            backend_config: cfg.backend.settings_for(&vars, &cfg.base_dir),
+            variables: env.variables,
+            env: env.env,
+            destroy: stack.action == StackAction::Destroy,
+        });
+    }
+    Ok(jobs)
+}
+
+/// What the policy evaluation of a run needs besides the plans.
+pub struct JudgeContext<'a> {
+    pub engine: &'a PolicyEngine,
+    pub changed_files: &'a [String],
+    pub pr_author: Option<&'a str>,
+}
+
+/// Turns runs into stack reports: counts, plan summary, digest, policy
+/// verdict. A Rego runtime error is an input error (the policy is wrong).
+pub fn judge(
+    sel: &Selection,
+    runs: &[StackRun],
+    ctx: &JudgeContext<'_>,
+) -> Result<Vec<StackReport>, Error> {
+    let stacks = &sel.dag.stacks;
+    let mut environments: Vec<String> = stacks.iter().map(|s| s.environment.clone()).collect();
+    environments.sort();
+    environments.dedup();
+
+    let mut reports = Vec::with_capacity(stacks.len());
+    for (stack, run) in stacks.iter().zip(runs) {
+        let mut report = empty_report(stack, run.duration);
+        match (&run.outcome, &run.plan_json) {
+            (Outcome::Succeeded, Some(plan)) => {
+                report.changes = crate::plan::changes(plan);
+                report.plan_summary = Some(crate::plan::summary(plan));
+                report.plan_digest = Some(crate::plan::digest(plan));
+                let verdict = ctx.engine.evaluate(
+                    plan,
+                    &PolicyContext {
+                        stack_id: stack.id.clone(),
+                        service: stack.service.clone(),
+                        name: stack.name.clone(),
+                        environment: stack.environment.clone(),
+                        changed_files: ctx.changed_files.to_vec(),
+                        pr_author: ctx.pr_author.map(str::to_string),
+                        environments_in_change: environments.clone(),
+                    },
+                )?;
+                report.status = if verdict.violations.is_empty() {
+                    StackStatus::Passed
+                } else {
+                    StackStatus::Failed
+                };
+                report.violations = verdict.violations;
+                report.warnings = verdict.warnings;
+            }
+            (Outcome::Succeeded, None) => {
+                report.status = StackStatus::Error;
+                report.error = Some("terraform produced no plan".into());
+            }
+            (Outcome::Failed(why), _) | (Outcome::Rejected(why), _) => {
+                report.status = StackStatus::Error;
+                report.error = Some(why.clone());
+            }
+            (Outcome::Skipped { dependency }, _) => {
+                report.status = StackStatus::Skipped;
+                report.error = Some(format!("dependency {dependency} failed"));
+            }
+            (Outcome::Cancelled, _) => {
+                report.status = StackStatus::Cancelled;
+                report.error = Some("cancelled".into());
+            }
+        }
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// A report for `stack` before anything is known about its run.
+pub fn empty_report(stack: &Stack, duration: Duration) -> StackReport {
+    StackReport {
+        id: stack.id.clone(),
+        service: stack.service.clone(),
+        name: stack.name.clone(),
+        environment: stack.environment.clone(),
+        action: stack.action.as_str().to_string(),
+        status: StackStatus::Skipped,
+        changes: Changes::default(),
+        violations: Vec::new(),
+        warnings: Vec::new(),
+        error: None,
+        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        plan_digest: None,
+        plan_summary: None,
+    }
+}
+
+/// Assembles the run report, stacks ordered as in the waves.
+pub fn report(sel: &Selection, stacks: Vec<StackReport>, duration: Duration) -> RunReport {
+    let mut by_id: BTreeMap<String, StackReport> =
+        stacks.into_iter().map(|s| (s.id.clone(), s)).collect();
+    let waves = sel.dag.wave_ids();
+    let ordered: Vec<StackReport> = waves
+        .iter()
+        .flatten()
+        .filter_map(|id| by_id.remove(id))
+        .collect();
+    let mut envs: Vec<&str> = ordered.iter().map(|s| s.environment.as_str()).collect();
+    envs.sort_unstable();
+    envs.dedup();
+    RunReport {
+        version: 1,
+        result: RunReport::judge(&ordered),
+        environment: (envs.len() == 1).then(|| envs[0].to_string()),
+        waves,
+        edges: sel.dag.stack_edges(),
+        stacks: ordered,
+        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// A per-run scratch directory under `.tfctl/run/` next to tfctl.yaml.
+pub fn work_dir(cfg: &Config, command: &str) -> Result<PathBuf, Error> {
+    let dir = cfg
+        .base_dir
+        .join(".tfctl")
+        .join("run")
+        .join(format!("{command}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::runtime(format!("{}: {e}", dir.display())))?;
+    Ok(absolute(&dir))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
