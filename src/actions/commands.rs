@@ -1,0 +1,257 @@
+//! GitHub Actions workflow commands: `::add-mask::`, `::error …::`, step
+//! outputs (`$GITHUB_OUTPUT`) and the job summary (`$GITHUB_STEP_SUMMARY`).
+//!
+//! The builders are pure string functions; the `write_*`/`append_*`
+//! functions are thin appenders to the files Actions gives us. Escaping
+//! follows GitHub's toolkit (`@actions/core` `command.ts`): message data
+//! escapes `%`, `\r`, `\n`; property values also escape `:` and `,`.
+//! This module does not decide *what* to report.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+use rand::Rng;
+
+use crate::error::{Error, Result};
+
+/// GitHub refuses a step summary over 1 MiB (the upload fails).
+pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
+
+const TRUNCATION_NOTE: &str =
+    "\n\n> **Note:** summary truncated: GitHub limits a step summary to 1 MiB.\n";
+
+/// Escapes a command's message (the part after `::`).
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a command property value (`file=…`, `title=…`).
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `::add-mask::` lines for a secret. A multi-line secret (a PEM key) is
+/// masked line by line, because the runner masks single lines only.
+pub fn add_mask(secret: &str) -> Vec<String> {
+    secret
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("::add-mask::{}", escape_data(l)))
+        .collect()
+}
+
+/// Severity of an annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+}
+
+impl Level {
+    fn command(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+        }
+    }
+}
+
+/// Where an annotation points; every part is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Location {
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub col: Option<u32>,
+    pub title: Option<String>,
+}
+
+/// `::error file=…,line=…,col=…::message` (or warning/notice).
+pub fn annotation(level: Level, location: &Location, message: &str) -> String {
+    let mut props = Vec::new();
+    if let Some(t) = &location.title {
+        props.push(format!("title={}", escape_property(t)));
+    }
+    if let Some(f) = &location.file {
+        props.push(format!("file={}", escape_property(f)));
+    }
+    if let Some(l) = location.line {
+        props.push(format!("line={l}"));
+    }
+    if let Some(c) = location.col {
+        props.push(format!("col={c}"));
+    }
+    let props = if props.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", props.join(","))
+    };
+    format!("::{}{props}::{}", level.command(), escape_data(message))
+}
+
+/// One `$GITHUB_OUTPUT` entry in the heredoc form, which is safe for any
+/// value. The delimiter must not occur in the name or value (else the
+/// runner would cut the value there).
+pub fn output_entry(name: &str, value: &str, delimiter: &str) -> Result<String> {
+    if name.is_empty() || name.contains(['\n', '\r']) || name.contains(delimiter) {
+        return Err(Error::runtime(format!("invalid step output name `{name}`")));
+    }
+    if value.contains(delimiter) {
+        return Err(Error::runtime(format!(
+            "step output `{name}` contains its delimiter"
+        )));
+    }
+    Ok(format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"))
+}
+
+/// A fresh random heredoc delimiter, like `@actions/core`'s `ghadelimiter_<uuid>`.
+pub fn random_delimiter() -> String {
+    let n: u128 = rand::thread_rng().gen();
+    format!("ghadelimiter_{n:032x}")
+}
+
+/// Appends `name=value` to the `$GITHUB_OUTPUT` file.
+pub fn set_output(output_file: &Path, name: &str, value: &str) -> Result<()> {
+    // A random delimiter that happens to occur in the value is redrawn.
+    let mut delimiter = random_delimiter();
+    while value.contains(&delimiter) {
+        delimiter = random_delimiter();
+    }
+    append(output_file, &output_entry(name, value, &delimiter)?)
+}
+
+/// What to append to a step summary that already holds `existing_len`
+/// bytes so the total stays within [`STEP_SUMMARY_LIMIT`]: the markdown
+/// itself, or a prefix cut at a line end with a note saying so.
+pub fn fit_summary(existing_len: usize, markdown: &str) -> String {
+    if existing_len + markdown.len() <= STEP_SUMMARY_LIMIT {
+        return markdown.to_owned();
+    }
+    let budget = STEP_SUMMARY_LIMIT
+        .saturating_sub(existing_len)
+        .saturating_sub(TRUNCATION_NOTE.len());
+    let mut cut = budget.min(markdown.len());
+    while !markdown.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    // Prefer a line end so a table row or code line is not split.
+    if let Some(nl) = markdown[..cut].rfind('\n') {
+        cut = nl + 1;
+    }
+    if budget == 0 {
+        return String::new();
+    }
+    format!("{}{TRUNCATION_NOTE}", &markdown[..cut])
+}
+
+/// Appends markdown to `$GITHUB_STEP_SUMMARY`, respecting the 1 MiB limit.
+pub fn append_summary(summary_file: &Path, markdown: &str) -> Result<()> {
+    let existing = std::fs::metadata(summary_file)
+        .map(|m| m.len() as usize)
+        .unwrap_or(0);
+    append(summary_file, &fit_summary(existing, markdown))
+}
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::runtime(format!("cannot open {}: {e}", path.display())))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| Error::runtime(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_data_and_properties() {
+        assert_eq!(escape_data("50%\r\nnext"), "50%25%0D%0Anext");
+        assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+    }
+
+    #[test]
+    fn error_annotation_with_location() {
+        let loc = Location {
+            file: Some("S3/a,b/x:y.tfvars".into()),
+            line: Some(3),
+            col: Some(5),
+            title: None,
+        };
+        assert_eq!(
+            annotation(Level::Error, &loc, "bucket is public\nfix it"),
+            "::error file=S3/a%2Cb/x%3Ay.tfvars,line=3,col=5::bucket is public%0Afix it"
+        );
+        assert_eq!(
+            annotation(Level::Warning, &Location::default(), "plain"),
+            "::warning::plain"
+        );
+    }
+
+    #[test]
+    fn masks_each_line() {
+        assert_eq!(
+            add_mask("-----BEGIN-----\nabc\n\n"),
+            vec!["::add-mask::-----BEGIN-----", "::add-mask::abc"]
+        );
+    }
+
+    #[test]
+    fn output_heredoc_and_delimiter_guard() {
+        assert_eq!(
+            output_entry("stacks", "[1,\n2]", "EOF_X").unwrap(),
+            "stacks<<EOF_X\n[1,\n2]\nEOF_X\n"
+        );
+        assert!(output_entry("s", "a EOF_X b", "EOF_X").is_err());
+        assert!(output_entry("", "v", "EOF_X").is_err());
+        assert_ne!(random_delimiter(), random_delimiter());
+    }
+
+    #[test]
+    fn set_output_appends_parseable_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("out");
+        set_output(&f, "result", "success").unwrap();
+        set_output(&f, "stacks", "{\"a\":\n1}").unwrap();
+        let text = std::fs::read_to_string(&f).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let (name, delim) = lines[0].split_once("<<").unwrap();
+        assert_eq!((name, lines[1], lines[2]), ("result", "success", delim));
+        assert!(lines[3].starts_with("stacks<<"));
+        assert_eq!(&lines[4..6], &["{\"a\":", "1}"]);
+    }
+
+    #[test]
+    fn summary_within_limit_is_unchanged() {
+        assert_eq!(fit_summary(10, "# ok\n"), "# ok\n");
+    }
+
+    #[test]
+    fn summary_over_limit_is_cut_at_a_line_with_a_note() {
+        let line = "| row | ✅ |\n";
+        let big = line.repeat(STEP_SUMMARY_LIMIT / line.len() + 10);
+        let out = fit_summary(100, &big);
+        assert!(100 + out.len() <= STEP_SUMMARY_LIMIT);
+        assert!(out.ends_with(TRUNCATION_NOTE));
+        let body = out.strip_suffix(TRUNCATION_NOTE).unwrap();
+        assert!(body.ends_with('\n') && body.lines().all(|l| l == "| row | ✅ |"));
+        assert_eq!(fit_summary(STEP_SUMMARY_LIMIT, "x"), "");
+    }
+
+    #[test]
+    fn append_summary_accounts_for_existing_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("summary.md");
+        std::fs::write(&f, "a".repeat(STEP_SUMMARY_LIMIT - 200)).unwrap();
+        append_summary(&f, &"line\n".repeat(100)).unwrap();
+        let len = std::fs::metadata(&f).unwrap().len() as usize;
+        assert!(len <= STEP_SUMMARY_LIMIT, "{len}");
+    }
+}

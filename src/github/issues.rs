@@ -1,0 +1,464 @@
+//! Issue-side calls: issues, comments, labels, issue events, search, and
+//! the two helpers every reporting command needs: [`Client::upsert_comment`]
+//! (one sticky comment, found by a marker) and
+//! [`Client::set_exclusive_label`] (a verdict label xor its opposite).
+//!
+//! The pure parts (which comment carries the marker, which label calls are
+//! needed, who added a label) are plain functions so they are tested
+//! without a server. Bodies over GitHub's 65,536-character limit are
+//! refused before sending; cutting them is the renderer's job.
+
+use serde_json::{json, Value};
+
+use super::client::Client;
+use super::models::{Comment, Issue, IssueEvent, IssueSearch, Label};
+use super::routes::{self, Route};
+use super::{GithubError, GithubErrorKind, RepoRef};
+
+/// GitHub's maximum comment / issue / PR body, in characters.
+pub const COMMENT_BODY_LIMIT: usize = 65_536;
+
+/// Refuses a body GitHub would reject with 422.
+pub(crate) fn check_body(route: Route, path: &str, body: &str) -> Result<(), GithubError> {
+    let chars = body.chars().count();
+    if chars > COMMENT_BODY_LIMIT {
+        return Err(GithubError {
+            call: format!("{} {path}", route.method),
+            kind: GithubErrorKind::Invalid,
+            message: format!("body is {chars} characters; GitHub allows {COMMENT_BODY_LIMIT}"),
+            attempts: 1,
+        });
+    }
+    Ok(())
+}
+
+/// What [`Client::upsert_comment`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertAction {
+    Created,
+    Updated,
+    /// The comment already had exactly this body: no write.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsertOutcome {
+    pub action: UpsertAction,
+    pub comment: Comment,
+}
+
+/// The comment a re-run must update: the oldest one whose body contains
+/// `marker_prefix`, written by `author` when given (so a user quoting the
+/// marker can't hijack it).
+pub fn find_marked_comment<'a>(
+    comments: &'a [Comment],
+    marker_prefix: &str,
+    author: Option<&str>,
+) -> Option<&'a Comment> {
+    comments.iter().find(|c| {
+        c.body.as_deref().is_some_and(|b| b.contains(marker_prefix))
+            && author.is_none_or(|a| c.author() == Some(a))
+    })
+}
+
+/// Label calls needed to reach "`add` present, every `remove` absent" from
+/// `current`: (labels to remove, whether to add).
+pub fn label_plan<'a>(current: &[String], add: &str, remove: &[&'a str]) -> (Vec<&'a str>, bool) {
+    let present = |name: &str| current.iter().any(|c| c.eq_ignore_ascii_case(name));
+    let removes = remove
+        .iter()
+        .copied()
+        .filter(|r| !r.eq_ignore_ascii_case(add) && present(r))
+        .collect();
+    (removes, !present(add))
+}
+
+/// Who put `label` on the issue: the actor of the last `labeled` event for
+/// it, provided no `unlabeled` came after. `None` when it isn't on, or the
+/// actor is unknown.
+pub fn label_added_by<'a>(events: &'a [IssueEvent], label: &str) -> Option<&'a str> {
+    let last = events.iter().rev().find(|e| {
+        (e.event == "labeled" || e.event == "unlabeled")
+            && e.label
+                .as_ref()
+                .is_some_and(|l| l.name.eq_ignore_ascii_case(label))
+    })?;
+    if last.event != "labeled" {
+        return None;
+    }
+    last.actor.as_ref().map(|a| a.login.as_str())
+}
+
+impl Client {
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}` (PRs are issues too).
+    pub async fn get_issue(&self, repo: &RepoRef, number: u64) -> Result<Issue, GithubError> {
+        let n = number.to_string();
+        self.json(
+            routes::ISSUES_GET,
+            &[&repo.owner, &repo.name, &n],
+            &[],
+            None,
+        )
+        .await
+    }
+
+    /// Opens an issue (drift reports).
+    pub async fn create_issue(
+        &self,
+        repo: &RepoRef,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+    ) -> Result<Issue, GithubError> {
+        let route = routes::ISSUES_CREATE;
+        check_body(route, &format!("/repos/{repo}/issues"), body)?;
+        let payload = json!({"title": title, "body": body, "labels": labels});
+        self.json(route, &[&repo.owner, &repo.name], &[], Some(&payload))
+            .await
+    }
+
+    /// First page (≤100) of `GET /search/issues?q=…`, e.g.
+    /// `repo:o/r is:issue is:open label:drift in:title "S3/a"`.
+    pub async fn search_issues(&self, query: &str) -> Result<IssueSearch, GithubError> {
+        self.json(
+            routes::SEARCH_ISSUES,
+            &[],
+            &[("q", query), ("per_page", "100")],
+            None,
+        )
+        .await
+    }
+
+    /// Every comment of an issue or PR, oldest first.
+    pub async fn list_comments(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+    ) -> Result<Vec<Comment>, GithubError> {
+        let n = number.to_string();
+        self.get_all(
+            routes::ISSUES_LIST_COMMENTS,
+            &[&repo.owner, &repo.name, &n],
+            &[],
+        )
+        .await
+    }
+
+    pub async fn create_comment(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        body: &str,
+    ) -> Result<Comment, GithubError> {
+        let route = routes::ISSUES_CREATE_COMMENT;
+        check_body(
+            route,
+            &format!("/repos/{repo}/issues/{number}/comments"),
+            body,
+        )?;
+        let n = number.to_string();
+        self.json(
+            route,
+            &[&repo.owner, &repo.name, &n],
+            &[],
+            Some(&json!({"body": body})),
+        )
+        .await
+    }
+
+    pub async fn update_comment(
+        &self,
+        repo: &RepoRef,
+        comment_id: u64,
+        body: &str,
+    ) -> Result<Comment, GithubError> {
+        let route = routes::ISSUES_UPDATE_COMMENT;
+        check_body(
+            route,
+            &format!("/repos/{repo}/issues/comments/{comment_id}"),
+            body,
+        )?;
+        let id = comment_id.to_string();
+        self.json(
+            route,
+            &[&repo.owner, &repo.name, &id],
+            &[],
+            Some(&json!({"body": body})),
+        )
+        .await
+    }
+
+    /// Creates the comment carrying `marker_prefix`, or updates it in place
+    /// when one exists (by `author`, if given): a re-run never duplicates.
+    /// Costs one list (all pages) plus at most one write.
+    pub async fn upsert_comment(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        marker_prefix: &str,
+        author: Option<&str>,
+        body: &str,
+    ) -> Result<UpsertOutcome, GithubError> {
+        // Check before the list call so an oversized body costs nothing.
+        check_body(
+            routes::ISSUES_CREATE_COMMENT,
+            &format!("/repos/{repo}/issues/{number}/comments"),
+            body,
+        )?;
+        let comments = self.list_comments(repo, number).await?;
+        match find_marked_comment(&comments, marker_prefix, author) {
+            Some(existing) if existing.body.as_deref() == Some(body) => Ok(UpsertOutcome {
+                action: UpsertAction::Unchanged,
+                comment: existing.clone(),
+            }),
+            Some(existing) => Ok(UpsertOutcome {
+                action: UpsertAction::Updated,
+                comment: self.update_comment(repo, existing.id, body).await?,
+            }),
+            None => Ok(UpsertOutcome {
+                action: UpsertAction::Created,
+                comment: self.create_comment(repo, number, body).await?,
+            }),
+        }
+    }
+
+    /// Labels on an issue or PR (all pages).
+    pub async fn list_labels(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+    ) -> Result<Vec<Label>, GithubError> {
+        let n = number.to_string();
+        self.get_all(
+            routes::ISSUES_LIST_LABELS,
+            &[&repo.owner, &repo.name, &n],
+            &[],
+        )
+        .await
+    }
+
+    /// Adds labels (GitHub creates unknown ones); returns all labels now on.
+    pub async fn add_labels(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        labels: &[&str],
+    ) -> Result<Vec<Label>, GithubError> {
+        let n = number.to_string();
+        self.json(
+            routes::ISSUES_ADD_LABELS,
+            &[&repo.owner, &repo.name, &n],
+            &[],
+            Some(&json!({"labels": labels})),
+        )
+        .await
+    }
+
+    /// Removes a label; `Ok(false)` when it wasn't there (GitHub's 404),
+    /// which is the state the caller wanted anyway.
+    pub async fn remove_label(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        label: &str,
+    ) -> Result<bool, GithubError> {
+        let n = number.to_string();
+        let resp = self
+            .call(
+                routes::ISSUES_REMOVE_LABEL,
+                &[&repo.owner, &repo.name, &n, label],
+                &[],
+                None,
+            )
+            .await?;
+        match resp.status {
+            404 => Ok(false),
+            _ if resp.is_success() => Ok(true),
+            _ => Err(resp.error()),
+        }
+    }
+
+    /// Creates a repository label; `Ok(false)` when it already exists.
+    pub async fn create_label_if_missing(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<bool, GithubError> {
+        let payload = json!({"name": name, "color": color, "description": description});
+        let resp = self
+            .call(
+                routes::LABELS_CREATE,
+                &[&repo.owner, &repo.name],
+                &[],
+                Some(&payload),
+            )
+            .await?;
+        if resp.is_success() {
+            return Ok(true);
+        }
+        let exists = resp.status == 422
+            && serde_json::from_slice::<Value>(&resp.body)
+                .ok()
+                .and_then(|v| v.get("errors").cloned())
+                .is_some_and(|errors| errors.to_string().contains("already_exists"));
+        if exists {
+            Ok(false)
+        } else {
+            Err(resp.error())
+        }
+    }
+
+    /// Ensures `add` is on the issue and every label in `remove` is off.
+    /// `known` is the current label set when the caller has it (from the PR
+    /// just fetched), saving a list call. Removes go first: if a later call
+    /// fails, the issue has no verdict label rather than two.
+    /// Returns the label names now on the issue.
+    pub async fn set_exclusive_label(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        known: Option<&[String]>,
+        add: &str,
+        remove: &[&str],
+    ) -> Result<Vec<String>, GithubError> {
+        let mut current: Vec<String> = match known {
+            Some(k) => k.to_vec(),
+            None => self
+                .list_labels(repo, number)
+                .await?
+                .into_iter()
+                .map(|l| l.name)
+                .collect(),
+        };
+        let (removes, needs_add) = label_plan(&current, add, remove);
+        for r in removes {
+            self.remove_label(repo, number, r).await?;
+            current.retain(|c| !c.eq_ignore_ascii_case(r));
+        }
+        if needs_add {
+            current = self
+                .add_labels(repo, number, &[add])
+                .await?
+                .into_iter()
+                .map(|l| l.name)
+                .collect();
+        }
+        Ok(current)
+    }
+
+    /// Issue events, oldest first (who added which label, and when).
+    pub async fn list_issue_events(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+    ) -> Result<Vec<IssueEvent>, GithubError> {
+        let n = number.to_string();
+        self.get_all(
+            routes::ISSUES_LIST_EVENTS,
+            &[&repo.owner, &repo.name, &n],
+            &[],
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::models::User;
+
+    fn comment(id: u64, login: &str, body: &str) -> Comment {
+        Comment {
+            id,
+            body: Some(body.into()),
+            user: Some(User {
+                login: login.into(),
+                kind: None,
+            }),
+            created_at: "2024-01-01T00:00:00Z".into(),
+            updated_at: None,
+            html_url: None,
+        }
+    }
+
+    #[test]
+    fn marked_comment_by_author_only() {
+        let cs = vec![
+            comment(1, "alice", "quoting <!-- tfctl:validation {} -->"),
+            comment(2, "tfctl[bot]", "hello"),
+            comment(3, "tfctl[bot]", "x <!-- tfctl:validation {\"a\":1} -->"),
+            comment(4, "tfctl[bot]", "<!-- tfctl:validation {} --> newer"),
+        ];
+        let m = "<!-- tfctl:validation";
+        assert_eq!(
+            find_marked_comment(&cs, m, Some("tfctl[bot]")).unwrap().id,
+            3
+        );
+        assert_eq!(find_marked_comment(&cs, m, None).unwrap().id, 1);
+        assert!(find_marked_comment(&cs, "<!-- other", None).is_none());
+    }
+
+    #[test]
+    fn label_plan_is_minimal() {
+        let cur = vec!["opa-failed".to_string(), "team-a".to_string()];
+        assert_eq!(
+            label_plan(&cur, "opa-passed", &["opa-failed"]),
+            (vec!["opa-failed"], true)
+        );
+        let cur = vec!["OPA-PASSED".to_string()];
+        assert_eq!(
+            label_plan(&cur, "opa-passed", &["opa-failed"]),
+            (vec![], false)
+        );
+        // Never remove the label being added.
+        assert_eq!(label_plan(&[], "a", &["a", "b"]), (vec![], true));
+    }
+
+    #[test]
+    fn label_actor_is_the_last_labeler() {
+        let ev = |id, event: &str, label: &str, who: &str| IssueEvent {
+            id,
+            event: event.into(),
+            actor: Some(User {
+                login: who.into(),
+                kind: None,
+            }),
+            label: Some(Label {
+                name: label.into(),
+                color: None,
+            }),
+            created_at: format!("2024-01-0{id}T00:00:00Z"),
+        };
+        let events = vec![
+            ev(1, "labeled", "opa-passed", "tfctl[bot]"),
+            ev(2, "unlabeled", "opa-passed", "mallory"),
+            ev(3, "labeled", "opa-passed", "mallory"),
+            ev(4, "labeled", "other", "bob"),
+        ];
+        assert_eq!(label_added_by(&events, "opa-passed"), Some("mallory"));
+        assert_eq!(label_added_by(&events[..2], "opa-passed"), None);
+        assert_eq!(
+            label_added_by(&events[..1], "opa-passed"),
+            Some("tfctl[bot]")
+        );
+        assert_eq!(label_added_by(&events, "missing"), None);
+    }
+
+    #[test]
+    fn body_guard_counts_characters_not_bytes() {
+        let ok = "é".repeat(COMMENT_BODY_LIMIT);
+        assert!(check_body(routes::ISSUES_CREATE_COMMENT, "/x", &ok).is_ok());
+        let err = check_body(
+            routes::ISSUES_CREATE_COMMENT,
+            "/repos/o/r/issues/5/comments",
+            &format!("{ok}a"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GitHub: POST /repos/o/r/issues/5/comments not sent: body is 65537 characters; GitHub allows 65536"
+        );
+    }
+}

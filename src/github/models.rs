@@ -1,0 +1,351 @@
+//! Response models of the REST calls tfctl makes: only the fields tfctl
+//! reads, unknown fields ignored. Data only; tested against GitHub's own
+//! examples in `tests/fixtures/github/api-responses/`.
+//!
+//! Timestamps stay ISO-8601 strings (`2019-05-15T15:20:38Z`): GitHub always
+//! writes them in UTC with `Z`, so they compare correctly as strings.
+
+use serde::{Deserialize, Serialize};
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct User {
+    pub login: String,
+    /// `User`, `Bot`, `Organization`.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Label {
+    pub name: String,
+    #[serde(default)]
+    pub color: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RepoSummary {
+    pub full_name: String,
+}
+
+/// A PR's head or base.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct PrBranch {
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub sha: String,
+    /// Null when a fork was deleted.
+    #[serde(default)]
+    pub repo: Option<RepoSummary>,
+}
+
+/// A pull request (`pulls/get`, `pulls/list`, `commits/{sha}/pulls`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct PullRequest {
+    pub number: u64,
+    /// `open` or `closed`.
+    pub state: String,
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    pub user: User,
+    pub head: PrBranch,
+    pub base: PrBranch,
+    #[serde(default)]
+    pub draft: Option<bool>,
+    /// Only in `pulls/get`; list endpoints omit it (use `merged_at`).
+    #[serde(default)]
+    pub merged: Option<bool>,
+    #[serde(default)]
+    pub merged_at: Option<String>,
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+    /// Only in `pulls/get`; null while GitHub computes it.
+    #[serde(default)]
+    pub mergeable: Option<bool>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+}
+
+impl PullRequest {
+    /// Merged, whichever endpoint the PR came from.
+    pub fn is_merged(&self) -> bool {
+        self.merged == Some(true) || self.merged_at.is_some()
+    }
+
+    pub fn label_names(&self) -> Vec<String> {
+        self.labels.iter().map(|l| l.name.clone()).collect()
+    }
+}
+
+/// One changed file of a PR or a compare.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ChangedFile {
+    pub filename: String,
+    /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed`, `unchanged`.
+    pub status: String,
+    /// Set on renames: the old path (whose stack may need a destroy).
+    #[serde(default)]
+    pub previous_filename: Option<String>,
+}
+
+/// A PR review.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Review {
+    pub id: u64,
+    /// Null for a deleted account.
+    #[serde(default)]
+    pub user: Option<User>,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
+    pub state: String,
+    /// The head commit the review was made on.
+    #[serde(default)]
+    pub commit_id: Option<String>,
+    #[serde(default)]
+    pub submitted_at: Option<String>,
+}
+
+impl Review {
+    pub fn is_approval(&self) -> bool {
+        self.state.eq_ignore_ascii_case("approved")
+    }
+}
+
+/// An issue or PR comment.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Comment {
+    pub id: u64,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub user: Option<User>,
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+impl Comment {
+    pub fn author(&self) -> Option<&str> {
+        self.user.as_ref().map(|u| u.login.as_str())
+    }
+}
+
+/// Present on issues that are pull requests.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct IssuePrLink {
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// An issue (`issues/get`, `issues/create`, search results).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Issue {
+    pub number: u64,
+    pub title: String,
+    pub state: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub user: Option<User>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    #[serde(default)]
+    pub pull_request: Option<IssuePrLink>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+/// `search/issues` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct IssueSearch {
+    pub total_count: u64,
+    pub items: Vec<Issue>,
+}
+
+/// An issue timeline event (`labeled`, `unlabeled`, `closed`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct IssueEvent {
+    pub id: u64,
+    pub event: String,
+    #[serde(default)]
+    pub actor: Option<User>,
+    /// Set on `labeled` / `unlabeled`.
+    #[serde(default)]
+    pub label: Option<Label>,
+    pub created_at: String,
+}
+
+/// A commit status.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CommitStatus {
+    pub id: u64,
+    pub state: String,
+    #[serde(default)]
+    pub context: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub target_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct GitAuthor {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CommitDetail {
+    pub message: String,
+    #[serde(default)]
+    pub author: Option<GitAuthor>,
+}
+
+/// A commit in a compare.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CommitSummary {
+    pub sha: String,
+    pub commit: CommitDetail,
+}
+
+/// `repos/compare-commits` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Comparison {
+    /// `ahead`, `behind`, `identical`, `diverged`.
+    pub status: String,
+    pub ahead_by: u64,
+    pub behind_by: u64,
+    pub total_commits: u64,
+    #[serde(default)]
+    pub commits: Vec<CommitSummary>,
+    #[serde(default)]
+    pub files: Vec<ChangedFile>,
+}
+
+/// `pulls/merge` success answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MergeResult {
+    /// The merge commit.
+    pub sha: String,
+    pub merged: bool,
+    pub message: String,
+}
+
+/// `teams/get-membership-for-user-in-org` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct TeamMembership {
+    /// `active` or `pending` (invited, not yet a member).
+    pub state: String,
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// `apps/get-repo-installation` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Installation {
+    pub id: u64,
+}
+
+/// `apps/create-installation-access-token` answer (the token is wrapped by
+/// the client at once).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct InstallationToken {
+    pub token: String,
+}
+
+impl std::fmt::Debug for InstallationToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InstallationToken(***)")
+    }
+}
+
+/// GitHub's error body: `{"message": …, "errors": [...]}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ErrorBody {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub errors: Vec<ErrorDetail>,
+}
+
+/// One `errors[]` item: a message, or a code about a field.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ErrorDetail {
+    Full {
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default)]
+        field: Option<String>,
+    },
+    Text(String),
+}
+
+impl ErrorBody {
+    /// `Validation Failed: body is too long (maximum is 65536 characters)`.
+    pub fn describe(&self) -> Option<String> {
+        let mut out = self.message.clone()?;
+        let details: Vec<String> = self
+            .errors
+            .iter()
+            .filter_map(|e| match e {
+                ErrorDetail::Text(t) => Some(t.clone()),
+                ErrorDetail::Full {
+                    message: Some(m), ..
+                } => Some(m.clone()),
+                ErrorDetail::Full {
+                    code: Some(c),
+                    field,
+                    ..
+                } => Some(match field {
+                    Some(f) => format!("{f} {c}"),
+                    None => c.clone(),
+                }),
+                ErrorDetail::Full { .. } => None,
+            })
+            .collect();
+        if !details.is_empty() {
+            out.push_str(": ");
+            out.push_str(&details.join("; "));
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_describes_details() {
+        let b: ErrorBody = serde_json::from_str(
+            r#"{"message":"Validation Failed","errors":[{"resource":"IssueComment","code":"custom","field":"body","message":"body is too long (maximum is 65536 characters)"},{"resource":"Label","code":"already_exists","field":"name"},"plain"],"documentation_url":"x"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            b.describe().unwrap(),
+            "Validation Failed: body is too long (maximum is 65536 characters); name already_exists; plain"
+        );
+        let b: ErrorBody = serde_json::from_str(r#"{"message":"Not Found"}"#).unwrap();
+        assert_eq!(b.describe().unwrap(), "Not Found");
+    }
+
+    #[test]
+    fn merged_from_either_field() {
+        let pr: PullRequest = serde_json::from_str(
+            r#"{"number":1,"state":"closed","title":"t","user":{"login":"u"},
+                "head":{"ref":"h","sha":"1","repo":null},"base":{"ref":"main","sha":"2"},
+                "merged_at":"2020-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        assert!(pr.is_merged());
+    }
+}

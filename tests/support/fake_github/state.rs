@@ -1,0 +1,435 @@
+//! The fake GitHub's data: repositories, branches, commits, PRs, issues,
+//! comments, labels, issue events, reviews, statuses, dispatches, team
+//! memberships, App installations, faults and the request log.
+//!
+//! Plain data plus the JSON shapes GitHub returns for it; no HTTP here.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// A deterministic 40-hex "commit SHA" for a seed string.
+pub fn fake_sha(seed: &str) -> String {
+    hex::encode(Sha256::digest(seed.as_bytes()))[..40].to_owned()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC).
+pub fn iso(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// One changed file, as seeded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRec {
+    pub filename: String,
+    /// `added`, `modified`, `removed`, `renamed`.
+    pub status: String,
+    pub previous_filename: Option<String>,
+}
+
+impl FileRec {
+    pub fn json(&self) -> Value {
+        json!({
+            "sha": fake_sha(&self.filename),
+            "filename": self.filename,
+            "status": self.status,
+            "additions": 1, "deletions": 0, "changes": 1,
+            "previous_filename": self.previous_filename,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitRec {
+    pub sha: String,
+    pub parents: Vec<String>,
+    pub message: String,
+    pub files: Vec<FileRec>,
+    pub date: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrRec {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub user: String,
+    pub head_ref: String,
+    pub head_sha: String,
+    /// `owner/name` the head lives in (a fork when different).
+    pub head_repo: String,
+    pub base_ref: String,
+    pub state: String,
+    pub draft: bool,
+    pub merged: bool,
+    pub merged_at: Option<String>,
+    pub merge_commit_sha: Option<String>,
+    /// `Some(false)` makes a merge answer 405.
+    pub mergeable: Option<bool>,
+    pub files: Vec<FileRec>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssueRec {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub user: String,
+    pub state: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommentRec {
+    pub id: u64,
+    pub issue: u64,
+    pub user: String,
+    pub body: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelRec {
+    pub name: String,
+    pub color: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRec {
+    pub id: u64,
+    pub issue: u64,
+    /// `labeled` / `unlabeled` / `merged` / `closed`.
+    pub event: String,
+    pub actor: String,
+    pub label: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewRec {
+    pub id: u64,
+    pub user: String,
+    /// REST spelling: `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`.
+    pub state: String,
+    pub commit_id: String,
+    pub submitted_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusRec {
+    pub id: u64,
+    pub sha: String,
+    pub state: String,
+    pub context: String,
+    pub description: Option<String>,
+    pub target_url: Option<String>,
+    pub creator: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DispatchRec {
+    pub event_type: String,
+    pub client_payload: Value,
+    pub sender: String,
+}
+
+/// One repository's state.
+#[derive(Debug, Clone, Default)]
+pub struct RepoState {
+    pub full_name: String,
+    pub default_branch: String,
+    pub branches: BTreeMap<String, String>,
+    pub commits: BTreeMap<String, CommitRec>,
+    pub next_number: u64,
+    pub prs: BTreeMap<u64, PrRec>,
+    pub issues: BTreeMap<u64, IssueRec>,
+    pub comments: Vec<CommentRec>,
+    pub labels: Vec<LabelRec>,
+    pub issue_labels: BTreeMap<u64, Vec<String>>,
+    pub events: Vec<EventRec>,
+    pub reviews: BTreeMap<u64, Vec<ReviewRec>>,
+    pub statuses: Vec<StatusRec>,
+    pub dispatches: Vec<DispatchRec>,
+}
+
+impl RepoState {
+    pub fn new(full_name: &str) -> RepoState {
+        RepoState {
+            full_name: full_name.to_owned(),
+            default_branch: "main".into(),
+            next_number: 1,
+            ..RepoState::default()
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        self.full_name.split('/').next().unwrap_or_default()
+    }
+
+    /// Issue or PR with this number exists.
+    pub fn has_issue(&self, n: u64) -> bool {
+        self.prs.contains_key(&n) || self.issues.contains_key(&n)
+    }
+
+    pub fn labels_of(&self, n: u64) -> Vec<Value> {
+        self.issue_labels
+            .get(&n)
+            .map(|names| names.iter().map(|name| self.label_json(name)).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn label_json(&self, name: &str) -> Value {
+        let rec = self
+            .labels
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name));
+        json!({
+            "id": fake_id(name),
+            "name": rec.map_or(name, |l| l.name.as_str()),
+            "color": rec.map_or("ededed", |l| l.color.as_str()),
+            "description": rec.and_then(|l| l.description.clone()),
+            "default": false,
+        })
+    }
+
+    /// Resolves a branch name or a SHA.
+    pub fn resolve(&self, r: &str) -> Option<String> {
+        if let Some(sha) = self.branches.get(r) {
+            return Some(sha.clone());
+        }
+        self.commits.contains_key(r).then(|| r.to_owned())
+    }
+
+    pub fn pr_json(&self, pr: &PrRec, api: &str) -> Value {
+        let repo_json = |name: &str| json!({"full_name": name, "name": name.split('/').nth(1), "owner": {"login": name.split('/').next()}});
+        let base_sha = self.branches.get(&pr.base_ref).cloned().unwrap_or_default();
+        json!({
+            "url": format!("{api}/repos/{}/pulls/{}", self.full_name, pr.number),
+            "id": 1000 + pr.number,
+            "number": pr.number,
+            "state": pr.state,
+            "title": pr.title,
+            "body": pr.body,
+            "html_url": format!("https://github.test/{}/pull/{}", self.full_name, pr.number),
+            "user": user_json(&pr.user),
+            "draft": pr.draft,
+            "labels": self.labels_of(pr.number),
+            "created_at": pr.created_at,
+            "merged": pr.merged,
+            "merged_at": pr.merged_at,
+            "merge_commit_sha": pr.merge_commit_sha,
+            "mergeable": pr.mergeable,
+            "head": {"ref": pr.head_ref, "sha": pr.head_sha, "label": format!("{}:{}", pr.head_repo.split('/').next().unwrap_or_default(), pr.head_ref), "repo": repo_json(&pr.head_repo)},
+            "base": {"ref": pr.base_ref, "sha": base_sha, "label": format!("{}:{}", self.owner(), pr.base_ref), "repo": repo_json(&self.full_name)},
+        })
+    }
+
+    pub fn issue_json(&self, n: u64, api: &str) -> Option<Value> {
+        let html = format!("https://github.test/{}/issues/{n}", self.full_name);
+        if let Some(pr) = self.prs.get(&n) {
+            return Some(json!({
+                "number": n, "title": pr.title, "state": pr.state, "body": pr.body,
+                "user": user_json(&pr.user), "labels": self.labels_of(n), "html_url": html,
+                "created_at": pr.created_at,
+                "pull_request": {"url": format!("{api}/repos/{}/pulls/{n}", self.full_name), "merged_at": pr.merged_at},
+            }));
+        }
+        let i = self.issues.get(&n)?;
+        Some(json!({
+            "number": n, "title": i.title, "state": i.state, "body": i.body,
+            "user": user_json(&i.user), "labels": self.labels_of(n), "html_url": html,
+            "created_at": i.created_at,
+        }))
+    }
+}
+
+pub fn fake_id(seed: &str) -> u64 {
+    let d = Sha256::digest(seed.as_bytes());
+    u64::from_be_bytes(d[..8].try_into().unwrap()) >> 16
+}
+
+pub fn user_json(login: &str) -> Value {
+    let kind = if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    };
+    json!({"login": login, "id": fake_id(login), "type": kind})
+}
+
+impl CommentRec {
+    pub fn json(&self, repo: &str) -> Value {
+        json!({
+            "id": self.id,
+            "body": self.body,
+            "user": user_json(&self.user),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "html_url": format!("https://github.test/{repo}/issues/{}#issuecomment-{}", self.issue, self.id),
+        })
+    }
+}
+
+impl ReviewRec {
+    pub fn json(&self) -> Value {
+        json!({"id": self.id, "user": user_json(&self.user), "state": self.state,
+               "commit_id": self.commit_id, "submitted_at": self.submitted_at, "body": ""})
+    }
+}
+
+impl EventRec {
+    pub fn json(&self) -> Value {
+        json!({"id": self.id, "event": self.event, "actor": user_json(&self.actor),
+               "label": self.label.as_ref().map(|l| json!({"name": l, "color": "ededed"})),
+               "created_at": self.created_at})
+    }
+}
+
+impl StatusRec {
+    pub fn json(&self) -> Value {
+        json!({"id": self.id, "state": self.state, "context": self.context,
+               "description": self.description, "target_url": self.target_url,
+               "creator": user_json(&self.creator), "created_at": self.created_at})
+    }
+}
+
+/// How a route misbehaves, before it touches any state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status (502, 503, 500...) and an HTML body.
+    Status(u16),
+    /// 403 "secondary rate limit" with `retry-after: secs`.
+    SecondaryRateLimit { retry_after: u64 },
+    /// 403 with `x-ratelimit-remaining: 0` and a reset `secs` from now.
+    PrimaryRateLimit { reset_in: u64 },
+    /// The connection drops while the response body is being sent.
+    Drop,
+}
+
+/// An injected fault and how many requests per route it still hits.
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    pub fault: Fault,
+    pub times: u32,
+    /// Hits so far, per concrete route (so `POST *` fails every POST route
+    /// `times` times).
+    pub used: BTreeMap<String, u32>,
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestRecord {
+    pub method: String,
+    /// The path as sent (percent-encoded).
+    pub path: String,
+    pub query: Option<String>,
+    pub body: Option<Value>,
+    /// `METHOD /template` as the client's `ROUTES` spell it; empty when no
+    /// route matched.
+    pub route: String,
+    /// Final status (0 for a dropped connection).
+    pub status: u16,
+}
+
+/// A GitHub App the fake knows.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub app_id: String,
+    pub slug: String,
+    pub public_key_pem: String,
+    pub installation_id: u64,
+}
+
+/// Everything the fake holds.
+#[derive(Debug, Default)]
+pub struct State {
+    pub api_url: String,
+    /// token → login.
+    pub tokens: BTreeMap<String, String>,
+    pub repos: BTreeMap<String, RepoState>,
+    /// (org, team slug, user) → `active` | `pending`.
+    pub teams: BTreeMap<(String, String, String), String>,
+    pub app: Option<AppState>,
+    pub faults: BTreeMap<String, FaultRule>,
+    pub requests: Vec<RequestRecord>,
+    pub next_id: u64,
+    /// Seconds since the epoch; every write advances it by one.
+    pub clock: u64,
+}
+
+impl State {
+    pub fn new() -> State {
+        State {
+            next_id: 1,
+            // 2024-01-01T00:00:00Z
+            clock: 1_704_067_200,
+            ..State::default()
+        }
+    }
+
+    pub fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn tick(&mut self) -> String {
+        self.clock += 1;
+        iso(self.clock)
+    }
+
+    pub fn repo_mut(&mut self, full_name: &str) -> &mut RepoState {
+        self.repos
+            .entry(full_name.to_owned())
+            .or_insert_with(|| RepoState::new(full_name))
+    }
+
+    /// The fault to apply to `route` now, if any (counting the hit).
+    pub fn take_fault(&mut self, method: &str, route: &str) -> Option<Fault> {
+        let keys = [route.to_owned(), format!("{method} *"), "* *".to_owned()];
+        for key in keys {
+            if let Some(rule) = self.faults.get_mut(&key) {
+                let used = rule.used.entry(route.to_owned()).or_insert(0);
+                if *used < rule.times {
+                    *used += 1;
+                    return Some(rule.fault);
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_formats_utc() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso(1_704_067_200), "2024-01-01T00:00:00Z");
+        assert_eq!(iso(951_825_600), "2000-02-29T12:00:00Z");
+    }
+}
