@@ -167,6 +167,7 @@ fn validation_marker(report: &RunReport) -> ValidationMarker {
         version: 1,
         head_sha: "9f2c4e1a7b3d5f60718293a4b5c6d7e8f9012345".into(),
         environment: "production".into(),
+        environments: vec!["production".into()],
         target_branch: "prod".into(),
         result: report.result,
         stacks: report

@@ -34,7 +34,12 @@ pub struct ValidationMarker {
     /// Marker format version (1).
     pub version: u32,
     pub head_sha: String,
+    /// The single environment of the validated stacks; empty when they span
+    /// several (then `environments` lists them and merge refuses).
     pub environment: String,
+    /// Every environment of the validated stacks, sorted.
+    #[serde(default)]
+    pub environments: Vec<String>,
     pub target_branch: String,
     pub result: RunResult,
     /// Plan digest (see `plan::digest`) by stack id.
@@ -146,6 +151,7 @@ mod tests {
             version: 1,
             head_sha: "0123abc".into(),
             environment: "production".into(),
+            environments: vec!["production".into()],
             target_branch: "prod".into(),
             result: RunResult::Passed,
             stacks: BTreeMap::from([("S3/logs".into(), "ab".repeat(32))]),
