@@ -1,6 +1,7 @@
 //! Command wiring: each subcommand composes pure decisions with effects.
 //! No decision logic lives here.
 
+pub mod gh;
 pub mod graph;
 pub mod policy;
 pub mod schema;
