@@ -206,3 +206,60 @@ pub fn work_dir(cfg: &Config, command: &str) -> Result<PathBuf, Error> {
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
+
+/// The marker the validation comment carries: what merge and apply trust.
+/// `environment` is empty and `target_branch` empty when the stacks span
+/// several environments (merge then refuses, naming them).
+pub fn validation_marker(
+    cfg: &Config,
+    report: &RunReport,
+    head_sha: &str,
+) -> crate::render::marker::ValidationMarker {
+    let environments: Vec<String> = report
+        .environments()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let environment = report.environment.clone().unwrap_or_default();
+    let target_branch = if environment.is_empty() {
+        String::new()
+    } else {
+        cfg.branch_for(&environment)
+    };
+    crate::render::marker::ValidationMarker {
+        version: 1,
+        head_sha: head_sha.to_string(),
+        environment,
+        environments,
+        target_branch,
+        result: report.result,
+        stacks: report
+            .stacks
+            .iter()
+            .filter_map(|s| s.plan_digest.clone().map(|d| (s.id.clone(), d)))
+            .collect(),
+        signature: None,
+    }
+}
+
+/// Maps PR files (as the files API reports them) to changed files; a
+/// rename is a delete of the old path plus a change of the new one.
+pub fn changed_files_from_pr(
+    files: &[crate::github::models::ChangedFile],
+) -> Vec<crate::discovery::ChangedFile> {
+    use crate::discovery::ChangedFile;
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        match f.status.as_str() {
+            "removed" => out.push(ChangedFile::deleted(f.filename.clone())),
+            "renamed" => {
+                if let Some(old) = &f.previous_filename {
+                    out.push(ChangedFile::deleted(old.clone()));
+                }
+                out.push(ChangedFile::modified(f.filename.clone()));
+            }
+            _ => out.push(ChangedFile::modified(f.filename.clone())),
+        }
+    }
+    out
+}

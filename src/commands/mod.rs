@@ -6,6 +6,7 @@ pub mod graph;
 pub mod policy;
 pub mod schema;
 pub mod validate;
+pub mod validate_pr;
 
 use std::path::{Path, PathBuf};
 

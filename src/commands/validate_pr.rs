@@ -1,0 +1,322 @@
+//! `tfctl validate` inside GitHub Actions: on `repository_dispatch`
+//! `tfctl-validate` (controller repo) or `pull_request`. Plans exactly the
+//! checked-out PR head, then — only once the verdict is complete — reports:
+//! one sticky comment, `opa-passed` xor `opa-failed`, commit status
+//! `tfctl/validate`, job summary, annotations, step outputs, audit event.
+
+use std::path::Path;
+
+use crate::actions::commands::{self as workflow, Level, Location};
+use crate::actions::event::Event;
+use crate::audit::{self, AuditEvent};
+use crate::cli::ValidateArgs;
+use crate::config::Config;
+use crate::error::{Error, ExitStatus, Result};
+use crate::github::{CommitState, RepoRef};
+use crate::pipeline;
+use crate::policy::PolicyEngine;
+use crate::render::{markdown, marker, split};
+use crate::report::{RunReport, RunResult, StackStatus};
+use crate::select::{self, ChangeSource};
+
+use super::gh::GhSession;
+
+/// Where the PR is and which commit to validate.
+struct Target {
+    repo: RepoRef,
+    number: u64,
+    head_sha: String,
+}
+
+/// The status context tfctl writes.
+pub const STATUS_CONTEXT: &str = "tfctl/validate";
+
+pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<ExitStatus> {
+    let target = target(&session)?;
+    let config_root = super::config_root(cfg, &args.select);
+
+    // A plan of anything but the PR head would be vouched for wrongly:
+    // refuse before any API call or terraform run.
+    let checked_out = crate::repo::Git::open(&config_root)?.head()?;
+    if checked_out != target.head_sha {
+        return Err(Error::input(format!(
+            "checked-out commit {checked_out} is not the PR head {} (check out the payload's head_sha)",
+            target.head_sha
+        )));
+    }
+
+    let runtime = GhSession::runtime()?;
+    let client = &session.client;
+    let pr = runtime
+        .block_on(client.get_pull(&target.repo, target.number))
+        .map_err(Error::from)?;
+    let from_fork = pr
+        .head
+        .repo
+        .as_ref()
+        .is_none_or(|r| r.full_name != target.repo.to_string());
+    if from_fork && !cfg.github.allow_forks {
+        return Err(Error::input(format!(
+            "{}#{}: the head is a fork; set github.allow_forks to validate PRs from forks",
+            target.repo, target.number
+        )));
+    }
+    let files = runtime
+        .block_on(client.list_pull_files(&target.repo, target.number))
+        .map_err(Error::from)?;
+
+    let changes = pipeline::changed_files_from_pr(&files);
+    let sel = select::select(
+        cfg,
+        &config_root,
+        ChangeSource::Files {
+            files: changes,
+            old_rev: Some(pr.base.sha.clone()),
+        },
+    )
+    .inspect_err(|e| annotate_input_error(e))?;
+    let engine = PolicyEngine::load(&cfg.policy.paths, &cfg.policy.data, &cfg.policy.namespaces)?;
+    let report = super::validate::plan_and_judge(
+        cfg,
+        &config_root,
+        &sel,
+        &engine,
+        args,
+        Some(&pr.user.login),
+    )?;
+    if report
+        .stacks
+        .iter()
+        .any(|s| s.status == StackStatus::Cancelled)
+    {
+        // A cancelled run vouches for nothing: report nothing on the PR.
+        super::validate::print_report(&report, args.format)?;
+        return Ok(ExitStatus::Cancelled);
+    }
+
+    // The verdict is complete; now report it.
+    let marker = pipeline::validation_marker(cfg, &report, &target.head_sha);
+    let run_url = session.env.run_url();
+    let event = AuditEvent {
+        time: audit::now_rfc3339(),
+        action: "validation".into(),
+        actor: session
+            .event
+            .sender()
+            .map(|u| u.login.clone())
+            .unwrap_or_default(),
+        pull_request: format!("{}#{}", target.repo, target.number),
+        head_sha: target.head_sha.clone(),
+        environment: report.environment.clone(),
+        outcome: result_word(report.result).into(),
+        reasons: Vec::new(),
+        violations_overridden: Vec::new(),
+        run_url: run_url.clone(),
+    };
+    let ctx = markdown::CommentContext {
+        head_sha: Some(target.head_sha.clone()),
+        environment: display_environment(&marker),
+        target_branch: marker.target_branch.clone(),
+        run_url: run_url.clone(),
+        marker: Some(marker::render(&marker, session.signing_key.as_deref())),
+        audit_markdown: Some(audit::markdown(std::slice::from_ref(&event))),
+    };
+    let body = split::fit(
+        &markdown::comment(&report, &ctx),
+        split::COMMENT_LIMIT,
+        &split::pointer(run_url.as_deref()),
+    );
+    let passed = report.result == RunResult::Passed;
+    let (add, remove) = if passed {
+        (cfg.labels.passed.as_str(), cfg.labels.failed.as_str())
+    } else {
+        (cfg.labels.failed.as_str(), cfg.labels.passed.as_str())
+    };
+    let known_labels = pr.label_names();
+    runtime
+        .block_on(async {
+            client
+                .upsert_comment(
+                    &target.repo,
+                    target.number,
+                    "<!-- tfctl:validation",
+                    Some(&cfg.github.bot_login),
+                    &body,
+                )
+                .await?;
+            client
+                .set_exclusive_label(
+                    &target.repo,
+                    target.number,
+                    Some(&known_labels),
+                    add,
+                    &[remove],
+                )
+                .await?;
+            client
+                .create_status(
+                    &target.repo,
+                    &target.head_sha,
+                    if passed {
+                        CommitState::Success
+                    } else {
+                        CommitState::Failure
+                    },
+                    STATUS_CONTEXT,
+                    Some(&crate::render::text::summary_line(&report)),
+                    run_url.as_deref(),
+                )
+                .await?;
+            Ok::<_, crate::github::GithubError>(())
+        })
+        .map_err(Error::from)?;
+
+    let summary_ctx = markdown::CommentContext {
+        marker: None,
+        ..ctx
+    };
+    session.append_summary(&crate::render::summary::job_summary(&report, &summary_ctx))?;
+    annotate(&report, &sel.dag.stacks, &config_root);
+    session.set_outputs(&outputs(&report, &marker))?;
+    audit::append(&session.audit_log, &event)?;
+    super::validate::print_report(&report, args.format)?;
+    Ok(super::validate::exit_status(&report))
+}
+
+fn target(session: &GhSession) -> Result<Target> {
+    match &session.event {
+        Event::RepositoryDispatch(e) if e.action == "tfctl-validate" => {
+            let path = session.env.event_path.clone().unwrap_or_default();
+            let payload = e.tfctl_payload(&path)?;
+            Ok(Target {
+                repo: RepoRef::parse(&payload.source_repo).map_err(|err| {
+                    Error::input(format!("client_payload.source_repo: {}", err.message))
+                })?,
+                number: payload.pr_number,
+                head_sha: payload.head_sha,
+            })
+        }
+        Event::PullRequest(e) => Ok(Target {
+            repo: session.repo.clone(),
+            number: e.number,
+            head_sha: e.pull_request.head.sha.clone(),
+        }),
+        other => Err(Error::input(format!(
+            "tfctl validate runs on repository_dispatch `tfctl-validate` or pull_request, not {}{}",
+            other.name(),
+            match other {
+                Event::RepositoryDispatch(e) => format!(" `{}`", e.action),
+                _ => String::new(),
+            }
+        ))),
+    }
+}
+
+fn result_word(result: RunResult) -> &'static str {
+    match result {
+        RunResult::Passed => "passed",
+        RunResult::Failed => "failed",
+        RunResult::Error => "error",
+    }
+}
+
+fn display_environment(m: &marker::ValidationMarker) -> String {
+    if m.environment.is_empty() {
+        m.environments.join(", ")
+    } else {
+        m.environment.clone()
+    }
+}
+
+/// Step outputs: `result`, `environment`, `target-branch`, `stacks` (JSON).
+fn outputs(report: &RunReport, m: &marker::ValidationMarker) -> Vec<(&'static str, String)> {
+    let stacks: Vec<serde_json::Value> = report
+        .stacks
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "id": s.id, "environment": s.environment, "action": s.action,
+                "status": s.status, "changes": s.changes,
+            })
+        })
+        .collect();
+    vec![
+        ("result", result_word(report.result).to_string()),
+        ("environment", m.environment.clone()),
+        ("target-branch", m.target_branch.clone()),
+        ("stacks", serde_json::Value::Array(stacks).to_string()),
+    ]
+}
+
+/// `::error file=<tfvars>::` for each violation and terraform failure, so
+/// they show on the PR's files.
+fn annotate(report: &RunReport, stacks: &[crate::stack::Stack], config_root: &Path) {
+    let prefix = crate::repo::Git::open(config_root)
+        .map(|g| g.prefix)
+        .unwrap_or_default();
+    for s in &report.stacks {
+        let Some(stack) = stacks.iter().find(|st| st.id == s.id) else {
+            continue;
+        };
+        let rel = stack.tfvars.to_string_lossy();
+        let file = if prefix.is_empty() {
+            rel.into_owned()
+        } else {
+            format!("{prefix}/{rel}")
+        };
+        let location = Location {
+            file: Some(file),
+            line: Some(1),
+            col: None,
+            title: Some(format!("tfctl: {}", s.id)),
+        };
+        for v in &s.violations {
+            println!(
+                "{}",
+                workflow::annotation(
+                    Level::Error,
+                    &location,
+                    &format!("[{}] {}", v.namespace, v.msg)
+                )
+            );
+        }
+        for w in &s.warnings {
+            println!(
+                "{}",
+                workflow::annotation(
+                    Level::Warning,
+                    &location,
+                    &format!("[{}] {}", w.namespace, w.msg)
+                )
+            );
+        }
+        if let (StackStatus::Error, Some(why)) = (s.status, &s.error) {
+            println!("{}", workflow::annotation(Level::Error, &location, why));
+        }
+    }
+}
+
+/// An input error of the form `file:line[:col]: message` as an annotation.
+fn annotate_input_error(e: &Error) {
+    let mut parts = e.message.splitn(4, ':');
+    let (Some(file), Some(line)) = (parts.next(), parts.next()) else {
+        return;
+    };
+    let Ok(line) = line.trim().parse::<u32>() else {
+        return;
+    };
+    let rest: Vec<&str> = parts.collect();
+    let (col, msg) = match rest.as_slice() {
+        [col, msg] if col.trim().parse::<u32>().is_ok() => {
+            (col.trim().parse().ok(), msg.trim().to_string())
+        }
+        _ => (None, rest.join(":").trim().to_string()),
+    };
+    let location = Location {
+        file: Some(file.to_string()),
+        line: Some(line),
+        col,
+        title: Some("tfctl".into()),
+    };
+    println!("{}", workflow::annotation(Level::Error, &location, &msg));
+}
