@@ -78,7 +78,7 @@ step() {
 step "actionlint (${#workflows[@]} workflows)" \
   actionlint -no-color -oneline -shellcheck "$venv/bin/shellcheck" -pyflakes '' "${workflows[@]}"
 step "zizmor (${#workflows[@]} workflows, ${#actions[@]} actions)" \
-  zizmor --offline --no-progress --color never --persona regular "${workflows[@]}" "${actions[@]}"
+  zizmor --offline --no-progress --color never --persona pedantic "${workflows[@]}" "${actions[@]}"
 step "shellcheck (${#scripts[@]} scripts)" shellcheck --severity=style "${scripts[@]}"
 step "run: blocks (no \${{ }}, shellcheck, final exec)" "$venv/bin/python3" scripts/lint_run_blocks.py "${actions[@]}" -- "${workflows[@]}"
 step "tfctl.yaml against \`tfctl schema\` (${#configs[@]} files)" \

@@ -93,7 +93,10 @@ source_id() {
   root=$(action_path)
   (
     cd "$root"
-    find Cargo.toml Cargo.lock src -type f 2>/dev/null | LC_ALL=C sort | while IFS= read -r f; do
+    # Only what exists: a source tree without Cargo.lock or src/ still gets an id.
+    for path in Cargo.toml Cargo.lock src; do
+      [ ! -e "$path" ] || find "$path" -type f
+    done | LC_ALL=C sort | while IFS= read -r f; do
       sha256_of "$f"
     done
   ) | {
