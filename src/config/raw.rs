@@ -108,8 +108,11 @@ pub struct RawPolicy {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLabels {
+    /// Label of a PR whose validation passed. Default `opa-passed`.
     pub passed: Option<String>,
+    /// Label of a PR whose validation failed. Default `opa-failed`.
     pub failed: Option<String>,
+    /// Label of a failed PR merged by an `OVERRIDE:`. Default `opa-override`.
     #[serde(rename = "override")]
     pub overridden: Option<String>,
 }
@@ -120,8 +123,11 @@ pub struct RawLabels {
 pub struct RawTerraform {
     /// Binary name or path. Default: `TFCTL_TERRAFORM`, else `terraform` on `PATH`.
     pub binary: Option<String>,
+    /// Extra arguments of every `terraform init`.
     pub init_args: Option<Vec<String>>,
+    /// Extra arguments of every `terraform plan`.
     pub plan_args: Option<Vec<String>>,
+    /// Extra arguments of every `terraform apply`.
     pub apply_args: Option<Vec<String>>,
     /// Shared provider plugin cache directory.
     pub plugin_cache_dir: Option<String>,
