@@ -718,3 +718,113 @@ async fn github_app_with_a_wrong_key_is_401() {
         "GitHub: POST /app/installations/77/access_tokens failed: 401 Bad credentials"
     );
 }
+
+#[tokio::test]
+async fn ghes_base_url_with_a_path_prefix_paginates() {
+    let gh = FakeGithub::start_with_prefix("/api/v3");
+    assert!(gh.url().ends_with("/api/v3"));
+    let files: Vec<String> = (0..130).map(|i| format!("f{i:03}")).collect();
+    let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main").files(&refs));
+
+    let got = client(&gh).list_pull_files(&repo(), n).await.unwrap();
+
+    assert_eq!(got.len(), 130);
+    let reqs = gh.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs
+        .iter()
+        .all(|r| r.path == "/api/v3/repos/o/r/pulls/1/files"));
+    assert_eq!(
+        reqs[0].route,
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/files"
+    );
+}
+
+#[tokio::test]
+async fn a_hung_request_times_out_and_is_retried() {
+    let gh = FakeGithub::start();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main"));
+    gh.inject_fault(
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}",
+        Fault::Hang { millis: 3_000 },
+        1,
+    );
+    let mut config = ClientConfig::new(gh.url(), Credentials::Token(Secret::new(TOKEN)));
+    config.retry = fast_retry();
+    config.request_timeout = Duration::from_millis(300);
+    let started = Instant::now();
+
+    let pr = Client::new(config)
+        .unwrap()
+        .get_pull(&repo(), n)
+        .await
+        .unwrap();
+
+    assert_eq!(pr.number, n);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        count(&gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_hung_request_that_never_answers_names_the_timeout() {
+    let gh = FakeGithub::start();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main"));
+    gh.inject_fault("* *", Fault::Hang { millis: 2_000 }, 10);
+    let mut config = ClientConfig::new(gh.url(), Credentials::Token(Secret::new(TOKEN)));
+    config.retry = RetryPolicy {
+        max_retries: 1,
+        ..fast_retry()
+    };
+    config.request_timeout = Duration::from_millis(200);
+
+    let err = Client::new(config)
+        .unwrap()
+        .get_pull(&repo(), n)
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        err.to_string(),
+        "GitHub: GET /repos/o/r/pulls/1 failed after 2 attempts: timed out after 200ms"
+    );
+}
+
+/// The lead's tests drive the fake from plain (non-async) test code while a
+/// separate process talks to it: the server must not need the test's runtime.
+#[test]
+fn the_fake_serves_sync_tests_and_other_runtimes() {
+    let gh = FakeGithub::start();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main"));
+    let env: std::collections::BTreeMap<String, String> = gh
+        .env_vars()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .chain([("GITHUB_REPOSITORY".to_owned(), "o/r".to_owned())])
+        .collect();
+    let config = tfctl::actions::ActionsEnv::from_env(&env)
+        .client_config()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pr = rt.block_on(async {
+        Client::new(config)
+            .unwrap()
+            .get_pull(&repo(), n)
+            .await
+            .unwrap()
+    });
+    assert_eq!(pr.number, n);
+    drop(rt);
+    // Still up after that runtime is gone.
+    assert_eq!(gh.pr("o/r", n).number, n);
+}

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use crate::actions::event::{self, Event};
 use crate::cli::GithubArgs;
 use crate::error::{Error, Result};
-use crate::github::{AppCredentials, Credentials, RepoRef, Secret};
+use crate::github::{AppCredentials, ClientConfig, Credentials, RepoRef, Secret};
 
 /// Default REST base URL when `GITHUB_API_URL` is unset.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -212,6 +212,28 @@ impl ActionsEnv {
             .flatten()
             .collect()
     }
+
+    /// The `::add-mask::` lines for every secret, to print first thing
+    /// inside Actions (empty outside, where no runner reads them).
+    pub fn mask_commands(&self) -> Vec<String> {
+        if !self.in_actions {
+            return Vec::new();
+        }
+        self.secrets()
+            .into_iter()
+            .flat_map(|s| crate::actions::commands::add_mask(s.expose()))
+            .collect()
+    }
+
+    /// A REST client configuration for this context: base URL, credentials
+    /// (an App looks its installation up on this run's repository when no
+    /// id is given), and masking of minted tokens inside Actions.
+    pub fn client_config(&self) -> Result<ClientConfig> {
+        let mut config = ClientConfig::new(self.api_url.clone(), self.credentials()?);
+        config.installation_repo = self.repo().ok();
+        config.mask_minted_tokens = self.in_actions;
+        Ok(config)
+    }
 }
 
 #[cfg(test)]
@@ -290,6 +312,24 @@ mod tests {
             assert!(!debug.contains(secret), "{debug}");
         }
         assert_eq!(e.secrets().len(), 3);
+    }
+
+    #[test]
+    fn masks_only_inside_actions_and_configures_the_client() {
+        let outside = env(&[("GITHUB_TOKEN", "t0k")]);
+        assert!(outside.mask_commands().is_empty());
+        let inside = env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_TOKEN", "t0k"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_API_URL", "https://ghe.example/api/v3"),
+        ]);
+        assert_eq!(inside.mask_commands(), vec!["::add-mask::t0k"]);
+        let config = inside.client_config().unwrap();
+        assert_eq!(config.api_url, "https://ghe.example/api/v3");
+        assert_eq!(config.installation_repo.unwrap().to_string(), "o/r");
+        assert!(config.mask_minted_tokens);
+        assert!(env(&[]).client_config().is_err());
     }
 
     #[test]

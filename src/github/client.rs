@@ -145,7 +145,11 @@ fn status_error(
 /// `reqwest::Error` and its causes on one line (the URL holds no secret).
 fn transport_message(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
-        return format!("timed out after {}s", timeout.as_secs());
+        return if timeout < Duration::from_secs(1) {
+            format!("timed out after {}ms", timeout.as_millis())
+        } else {
+            format!("timed out after {}s", timeout.as_secs())
+        };
     }
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);

@@ -144,13 +144,24 @@ fn encode(s: &str) -> String {
 /// Auth, faults and the request log, around every matched route.
 pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Next) -> Response {
     let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().map(str::to_owned);
+    // The path as sent (a nested GHES-style router strips its prefix from uri()).
+    let uri = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| req.uri().clone(), |o| o.0.clone());
+    let path = uri.path().to_owned();
+    let query = uri.query().map(str::to_owned);
     let template = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
+    // Under a GHES-style prefix, key routes by GitHub's own template.
+    let prefix = st.lock().unwrap().prefix.clone();
+    let template = template
+        .strip_prefix(prefix.as_str())
+        .map(str::to_owned)
+        .unwrap_or(template);
     let route = format!("{method} {template}");
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
@@ -206,7 +217,9 @@ pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Ne
     };
 
     let fault = st.lock().unwrap().take_fault(&method, &route);
-    if let Some(f) = fault {
+    if let Some(Fault::Hang { millis }) = fault {
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    } else if let Some(f) = fault {
         let resp = fault_response(f, st.lock().unwrap().clock);
         let status = if f == Fault::Drop {
             0
@@ -279,6 +292,7 @@ fn fault_response(f: Fault, now: u64) -> Response {
             );
             r
         }
+        Fault::Hang { .. } => unreachable!("a hang answers normally"),
         Fault::Drop => Response::builder()
             .status(200)
             .header("content-type", "application/json")
