@@ -828,3 +828,47 @@ fn the_fake_serves_sync_tests_and_other_runtimes() {
     // Still up after that runtime is gone.
     assert_eq!(gh.pr("o/r", n).number, n);
 }
+
+#[tokio::test]
+async fn a_merge_whose_answer_was_lost_is_confirmed_not_reported_blocked() {
+    let gh = FakeGithub::start();
+    let head = fake_sha("head");
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "prod").head_sha(&head));
+    gh.inject_fault(
+        "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        Fault::DropAfterWrite,
+        1,
+    );
+
+    let outcome = client(&gh)
+        .merge_pull(&repo(), n, &head, MergeMethod::Merge, None)
+        .await
+        .unwrap();
+
+    let MergeOutcome::Merged(result) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(Some(result.sha), gh.pr("o/r", n).merge_commit_sha);
+    let statuses: Vec<u16> = gh.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![0, 405, 200]);
+}
+
+#[tokio::test]
+async fn a_lost_create_answer_duplicates_once_and_the_next_run_heals_it() {
+    let gh = FakeGithub::start();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main"));
+    gh.inject_fault(COMMENTS, Fault::DropAfterWrite, 1);
+    let c = client(&gh);
+
+    // GitHub created the comment but the answer was lost; the retry creates
+    // it again (the client can't know), as any HTTP client would.
+    upsert_run(&c, n, 1).await;
+    assert_eq!(gh.comments("o/r", n).len(), 2);
+
+    let next = upsert_run(&c, n, 2).await;
+
+    let left = gh.comments("o/r", n);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, next.comment.id);
+    assert!(left[0].body.ends_with("v2"));
+}

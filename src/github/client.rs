@@ -265,6 +265,17 @@ impl Client {
         Ok(())
     }
 
+    /// A DELETE whose 404 means "already gone", which is what the caller
+    /// wanted: `Ok(true)` when it deleted, `Ok(false)` when nothing was there.
+    pub(crate) async fn delete(&self, route: Route, values: &[&str]) -> Result<bool, GithubError> {
+        let resp = self.call(route, values, &[], None).await?;
+        match resp.status {
+            404 => Ok(false),
+            _ if resp.is_success() => Ok(true),
+            _ => Err(resp.error()),
+        }
+    }
+
     /// GETs every page of a list route (`per_page=100`, following `Link:
     /// rel="next"`), concatenated in GitHub's order.
     pub(crate) async fn get_all<T: DeserializeOwned>(

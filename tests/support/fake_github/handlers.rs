@@ -219,7 +219,7 @@ pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Ne
     let fault = st.lock().unwrap().take_fault(&method, &route);
     if let Some(Fault::Hang { millis }) = fault {
         tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-    } else if let Some(f) = fault {
+    } else if let Some(f) = fault.filter(|f| *f != Fault::DropAfterWrite) {
         let resp = fault_response(f, st.lock().unwrap().clock);
         let status = if f == Fault::Drop {
             0
@@ -232,6 +232,10 @@ pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Ne
     req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(Caller(caller));
     let resp = next.run(req).await;
+    if fault == Some(Fault::DropAfterWrite) {
+        // The work is done; only the answer is lost on the way back.
+        return finish(fault_response(Fault::Drop, 0), 0);
+    }
     let status = resp.status().as_u16();
     finish(resp, status)
 }
@@ -292,7 +296,7 @@ fn fault_response(f: Fault, now: u64) -> Response {
             );
             r
         }
-        Fault::Hang { .. } => unreachable!("a hang answers normally"),
+        Fault::Hang { .. } | Fault::DropAfterWrite => unreachable!("handled around the route"),
         Fault::Drop => Response::builder()
             .status(200)
             .header("content-type", "application/json")
@@ -341,7 +345,7 @@ pub fn router(st: Shared) -> Router {
         )
         .route(
             "/repos/{owner}/{repo}/issues/comments/{comment_id}",
-            axum::routing::patch(update_comment),
+            axum::routing::patch(update_comment).delete(delete_comment),
         )
         .route(
             "/repos/{owner}/{repo}/issues/{issue_number}/labels",
@@ -808,6 +812,21 @@ async fn update_comment(
         c.body = text.to_owned();
         c.updated_at = now;
         ok(200, c.json(&name))
+    })
+}
+
+async fn delete_comment(
+    AxState(st): AxState<Shared>,
+    Path((o, r, id)): Path<(String, String, u64)>,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let repo = s.repos.get_mut(&name).unwrap();
+        let before = repo.comments.len();
+        repo.comments.retain(|c| c.id != id);
+        if repo.comments.len() == before {
+            return not_found();
+        }
+        StatusCode::NO_CONTENT.into_response()
     })
 }
 

@@ -327,6 +327,9 @@ pub enum Fault {
     PrimaryRateLimit { reset_in: u64 },
     /// The connection drops while the response body is being sent.
     Drop,
+    /// The request is carried out, then the connection drops before the
+    /// answer arrives: the client can't know the write happened.
+    DropAfterWrite,
     /// GitHub is slow: the answer comes after `millis` (then normally).
     /// Use on reads: a client that timed out may retry while this one
     /// still goes on to change state.
