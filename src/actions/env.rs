@@ -14,6 +14,8 @@
 //! workflow passes explicitly: `GITHUB_TOKEN`, `TFCTL_SIGNING_KEY`, and for a
 //! GitHub App `TFCTL_APP_ID`, `TFCTL_APP_PRIVATE_KEY` (PEM text) and the
 //! optional `TFCTL_APP_INSTALLATION_ID` (else looked up from the repository).
+//! `TFCTL_GITHUB_RETRY_BASE_MS` sets the first retry backoff (default 1000;
+//! tests use a few milliseconds so injected faults don't slow them down).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -53,6 +55,8 @@ pub struct ActionsEnv {
     pub app_id: Option<String>,
     pub app_private_key: Option<Secret>,
     pub app_installation_id: Option<String>,
+    /// First retry backoff, in milliseconds (`TFCTL_GITHUB_RETRY_BASE_MS`).
+    pub retry_base_ms: Option<String>,
 }
 
 impl fmt::Debug for ActionsEnv {
@@ -76,6 +80,7 @@ impl fmt::Debug for ActionsEnv {
             .field("app_id", &self.app_id)
             .field("app_private_key", &self.app_private_key)
             .field("app_installation_id", &self.app_installation_id)
+            .field("retry_base_ms", &self.retry_base_ms)
             .finish()
     }
 }
@@ -109,6 +114,7 @@ impl ActionsEnv {
             app_id: string("TFCTL_APP_ID"),
             app_private_key: secret("TFCTL_APP_PRIVATE_KEY"),
             app_installation_id: string("TFCTL_APP_INSTALLATION_ID"),
+            retry_base_ms: string("TFCTL_GITHUB_RETRY_BASE_MS"),
         }
     }
 
@@ -232,6 +238,18 @@ impl ActionsEnv {
         let mut config = ClientConfig::new(self.api_url.clone(), self.credentials()?);
         config.installation_repo = self.repo().ok();
         config.mask_minted_tokens = self.in_actions;
+        if let Some(raw) = &self.retry_base_ms {
+            let ms: u64 = raw.parse().map_err(|_| {
+                Error::input(format!(
+                    "TFCTL_GITHUB_RETRY_BASE_MS: expected milliseconds, got `{raw}`"
+                ))
+            })?;
+            config.retry.base_delay = std::time::Duration::from_millis(ms);
+            config.retry.secondary_min_wait = config
+                .retry
+                .secondary_min_wait
+                .min(std::time::Duration::from_millis(ms.saturating_mul(60)));
+        }
         Ok(config)
     }
 }
@@ -330,6 +348,16 @@ mod tests {
         assert_eq!(config.installation_repo.unwrap().to_string(), "o/r");
         assert!(config.mask_minted_tokens);
         assert!(env(&[]).client_config().is_err());
+        let fast = env(&[("GITHUB_TOKEN", "t"), ("TFCTL_GITHUB_RETRY_BASE_MS", "5")]);
+        let retry = fast.client_config().unwrap().retry;
+        assert_eq!(retry.base_delay.as_millis(), 5);
+        assert_eq!(retry.secondary_min_wait.as_millis(), 300);
+        let bad = env(&[("GITHUB_TOKEN", "t"), ("TFCTL_GITHUB_RETRY_BASE_MS", "x")]);
+        assert!(bad
+            .client_config()
+            .unwrap_err()
+            .message
+            .contains("TFCTL_GITHUB_RETRY_BASE_MS"));
     }
 
     #[test]

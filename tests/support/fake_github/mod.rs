@@ -177,11 +177,13 @@ impl FakeGithub {
         &self.url
     }
 
-    /// Env vars that point the tfctl binary at this fake (API URL + token).
+    /// Env vars that point the tfctl binary at this fake: API URL, token,
+    /// and millisecond retry backoffs so injected faults cost little time.
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
         vec![
             ("GITHUB_API_URL", self.url.clone()),
             ("GITHUB_TOKEN", TOKEN.to_owned()),
+            ("TFCTL_GITHUB_RETRY_BASE_MS", "5".to_owned()),
         ]
     }
 
