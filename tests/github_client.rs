@@ -872,3 +872,50 @@ async fn a_lost_create_answer_duplicates_once_and_the_next_run_heals_it() {
     assert_eq!(left[0].id, next.comment.id);
     assert!(left[0].body.ends_with("v2"));
 }
+
+/// The calls `tfctl validate` makes to report on a PR (read PR, files,
+/// sticky comment, verdict label, status), counted on a first run and a
+/// re-run: the API-economy budget of issue 3 is 8 requests each.
+#[tokio::test]
+async fn validate_reporting_calls_fit_the_request_budget() {
+    let gh = FakeGithub::start();
+    let files: Vec<String> = (0..12)
+        .map(|i| format!("S3/s{}/f{i}.tfvars", i % 5))
+        .collect();
+    let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main").files(&refs));
+    let c = client(&gh);
+    let mut counts = Vec::new();
+    for run in 1..=2 {
+        gh.clear_requests();
+        let pr = c.get_pull(&repo(), n).await.unwrap();
+        assert_eq!(c.list_pull_files(&repo(), n).await.unwrap().len(), 12);
+        let body = format!("{MARKER} {{\"run\":{run}}} -->\nplan took {run}s");
+        c.upsert_comment(&repo(), n, MARKER, Some(BOT_LOGIN), &body)
+            .await
+            .unwrap();
+        c.set_exclusive_label(
+            &repo(),
+            n,
+            Some(&pr.label_names()),
+            "opa-passed",
+            &["opa-failed"],
+        )
+        .await
+        .unwrap();
+        c.create_status(
+            &repo(),
+            &pr.head.sha,
+            CommitState::Success,
+            "tfctl/validate",
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+        counts.push(gh.requests().len());
+    }
+    eprintln!("requests: first run {}, re-run {}", counts[0], counts[1]);
+    assert_eq!(counts, vec![6, 5]);
+    assert_eq!(gh.comments("o/r", n).len(), 1);
+}
