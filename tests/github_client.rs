@@ -718,3 +718,204 @@ async fn github_app_with_a_wrong_key_is_401() {
         "GitHub: POST /app/installations/77/access_tokens failed: 401 Bad credentials"
     );
 }
+
+#[tokio::test]
+async fn ghes_base_url_with_a_path_prefix_paginates() {
+    let gh = FakeGithub::start_with_prefix("/api/v3");
+    assert!(gh.url().ends_with("/api/v3"));
+    let files: Vec<String> = (0..130).map(|i| format!("f{i:03}")).collect();
+    let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main").files(&refs));
+
+    let got = client(&gh).list_pull_files(&repo(), n).await.unwrap();
+
+    assert_eq!(got.len(), 130);
+    let reqs = gh.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs
+        .iter()
+        .all(|r| r.path == "/api/v3/repos/o/r/pulls/1/files"));
+    assert_eq!(
+        reqs[0].route,
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/files"
+    );
+}
+
+#[tokio::test]
+async fn a_hung_request_times_out_and_is_retried() {
+    let gh = FakeGithub::start();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main"));
+    gh.inject_fault(
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}",
+        Fault::Hang { millis: 3_000 },
+        1,
+    );
+    let mut config = ClientConfig::new(gh.url(), Credentials::Token(Secret::new(TOKEN)));
+    config.retry = fast_retry();
+    config.request_timeout = Duration::from_millis(300);
+    let started = Instant::now();
+
+    let pr = Client::new(config)
+        .unwrap()
+        .get_pull(&repo(), n)
+        .await
+        .unwrap();
+
+    assert_eq!(pr.number, n);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        count(&gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_hung_request_that_never_answers_names_the_timeout() {
+    let gh = FakeGithub::start();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main"));
+    gh.inject_fault("* *", Fault::Hang { millis: 2_000 }, 10);
+    let mut config = ClientConfig::new(gh.url(), Credentials::Token(Secret::new(TOKEN)));
+    config.retry = RetryPolicy {
+        max_retries: 1,
+        ..fast_retry()
+    };
+    config.request_timeout = Duration::from_millis(200);
+
+    let err = Client::new(config)
+        .unwrap()
+        .get_pull(&repo(), n)
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        err.to_string(),
+        "GitHub: GET /repos/o/r/pulls/1 failed after 2 attempts: timed out after 200ms"
+    );
+}
+
+/// The lead's tests drive the fake from plain (non-async) test code while a
+/// separate process talks to it: the server must not need the test's runtime.
+#[test]
+fn the_fake_serves_sync_tests_and_other_runtimes() {
+    let gh = FakeGithub::start();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main"));
+    let env: std::collections::BTreeMap<String, String> = gh
+        .env_vars()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .chain([("GITHUB_REPOSITORY".to_owned(), "o/r".to_owned())])
+        .collect();
+    let config = tfctl::actions::ActionsEnv::from_env(&env)
+        .client_config()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pr = rt.block_on(async {
+        Client::new(config)
+            .unwrap()
+            .get_pull(&repo(), n)
+            .await
+            .unwrap()
+    });
+    assert_eq!(pr.number, n);
+    drop(rt);
+    // Still up after that runtime is gone.
+    assert_eq!(gh.pr("o/r", n).number, n);
+}
+
+#[tokio::test]
+async fn a_merge_whose_answer_was_lost_is_confirmed_not_reported_blocked() {
+    let gh = FakeGithub::start();
+    let head = fake_sha("head");
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "prod").head_sha(&head));
+    gh.inject_fault(
+        "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        Fault::DropAfterWrite,
+        1,
+    );
+
+    let outcome = client(&gh)
+        .merge_pull(&repo(), n, &head, MergeMethod::Merge, None)
+        .await
+        .unwrap();
+
+    let MergeOutcome::Merged(result) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(Some(result.sha), gh.pr("o/r", n).merge_commit_sha);
+    let statuses: Vec<u16> = gh.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![0, 405, 200]);
+}
+
+#[tokio::test]
+async fn a_lost_create_answer_duplicates_once_and_the_next_run_heals_it() {
+    let gh = FakeGithub::start();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main"));
+    gh.inject_fault(COMMENTS, Fault::DropAfterWrite, 1);
+    let c = client(&gh);
+
+    // GitHub created the comment but the answer was lost; the retry creates
+    // it again (the client can't know), as any HTTP client would.
+    upsert_run(&c, n, 1).await;
+    assert_eq!(gh.comments("o/r", n).len(), 2);
+
+    let next = upsert_run(&c, n, 2).await;
+
+    let left = gh.comments("o/r", n);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, next.comment.id);
+    assert!(left[0].body.ends_with("v2"));
+}
+
+/// The calls `tfctl validate` makes to report on a PR (read PR, files,
+/// sticky comment, verdict label, status), counted on a first run and a
+/// re-run: the API-economy budget of issue 3 is 8 requests each.
+#[tokio::test]
+async fn validate_reporting_calls_fit_the_request_budget() {
+    let gh = FakeGithub::start();
+    let files: Vec<String> = (0..12)
+        .map(|i| format!("S3/s{}/f{i}.tfvars", i % 5))
+        .collect();
+    let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main").files(&refs));
+    let c = client(&gh);
+    let mut counts = Vec::new();
+    for run in 1..=2 {
+        gh.clear_requests();
+        let pr = c.get_pull(&repo(), n).await.unwrap();
+        assert_eq!(c.list_pull_files(&repo(), n).await.unwrap().len(), 12);
+        let body = format!("{MARKER} {{\"run\":{run}}} -->\nplan took {run}s");
+        c.upsert_comment(&repo(), n, MARKER, Some(BOT_LOGIN), &body)
+            .await
+            .unwrap();
+        c.set_exclusive_label(
+            &repo(),
+            n,
+            Some(&pr.label_names()),
+            "opa-passed",
+            &["opa-failed"],
+        )
+        .await
+        .unwrap();
+        c.create_status(
+            &repo(),
+            &pr.head.sha,
+            CommitState::Success,
+            "tfctl/validate",
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+        counts.push(gh.requests().len());
+    }
+    eprintln!("requests: first run {}, re-run {}", counts[0], counts[1]);
+    assert_eq!(counts, vec![6, 5]);
+    assert_eq!(gh.comments("o/r", n).len(), 1);
+}

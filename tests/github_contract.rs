@@ -202,6 +202,20 @@ async fn exercise(gh: &FakeGithub) {
     c.list_pull_files(&repo, n).await.unwrap();
     c.list_reviews(&repo, n).await.unwrap();
     c.get_issue(&repo, n).await.unwrap();
+    c.create_comment(&repo, n, "a plain comment").await.unwrap();
+    // Duplicates left by an earlier run are cleaned up by the next upsert.
+    gh.seed_comment(
+        "o/config",
+        n,
+        support::fake_github::BOT_LOGIN,
+        "<!-- m --> dup",
+    );
+    gh.seed_comment(
+        "o/config",
+        n,
+        support::fake_github::BOT_LOGIN,
+        "<!-- m --> dup",
+    );
     c.upsert_comment(&repo, n, "<!-- m", None, "<!-- m --> one")
         .await
         .unwrap();

@@ -14,6 +14,8 @@
 //! workflow passes explicitly: `GITHUB_TOKEN`, `TFCTL_SIGNING_KEY`, and for a
 //! GitHub App `TFCTL_APP_ID`, `TFCTL_APP_PRIVATE_KEY` (PEM text) and the
 //! optional `TFCTL_APP_INSTALLATION_ID` (else looked up from the repository).
+//! `TFCTL_GITHUB_RETRY_BASE_MS` sets the first retry backoff (default 1000;
+//! tests use a few milliseconds so injected faults don't slow them down).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,7 +24,7 @@ use std::path::PathBuf;
 use crate::actions::event::{self, Event};
 use crate::cli::GithubArgs;
 use crate::error::{Error, Result};
-use crate::github::{AppCredentials, Credentials, RepoRef, Secret};
+use crate::github::{AppCredentials, ClientConfig, Credentials, RepoRef, Secret};
 
 /// Default REST base URL when `GITHUB_API_URL` is unset.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -53,6 +55,8 @@ pub struct ActionsEnv {
     pub app_id: Option<String>,
     pub app_private_key: Option<Secret>,
     pub app_installation_id: Option<String>,
+    /// First retry backoff, in milliseconds (`TFCTL_GITHUB_RETRY_BASE_MS`).
+    pub retry_base_ms: Option<String>,
 }
 
 impl fmt::Debug for ActionsEnv {
@@ -76,6 +80,7 @@ impl fmt::Debug for ActionsEnv {
             .field("app_id", &self.app_id)
             .field("app_private_key", &self.app_private_key)
             .field("app_installation_id", &self.app_installation_id)
+            .field("retry_base_ms", &self.retry_base_ms)
             .finish()
     }
 }
@@ -109,6 +114,7 @@ impl ActionsEnv {
             app_id: string("TFCTL_APP_ID"),
             app_private_key: secret("TFCTL_APP_PRIVATE_KEY"),
             app_installation_id: string("TFCTL_APP_INSTALLATION_ID"),
+            retry_base_ms: string("TFCTL_GITHUB_RETRY_BASE_MS"),
         }
     }
 
@@ -212,6 +218,40 @@ impl ActionsEnv {
             .flatten()
             .collect()
     }
+
+    /// The `::add-mask::` lines for every secret, to print first thing
+    /// inside Actions (empty outside, where no runner reads them).
+    pub fn mask_commands(&self) -> Vec<String> {
+        if !self.in_actions {
+            return Vec::new();
+        }
+        self.secrets()
+            .into_iter()
+            .flat_map(|s| crate::actions::commands::add_mask(s.expose()))
+            .collect()
+    }
+
+    /// A REST client configuration for this context: base URL, credentials
+    /// (an App looks its installation up on this run's repository when no
+    /// id is given), and masking of minted tokens inside Actions.
+    pub fn client_config(&self) -> Result<ClientConfig> {
+        let mut config = ClientConfig::new(self.api_url.clone(), self.credentials()?);
+        config.installation_repo = self.repo().ok();
+        config.mask_minted_tokens = self.in_actions;
+        if let Some(raw) = &self.retry_base_ms {
+            let ms: u64 = raw.parse().map_err(|_| {
+                Error::input(format!(
+                    "TFCTL_GITHUB_RETRY_BASE_MS: expected milliseconds, got `{raw}`"
+                ))
+            })?;
+            config.retry.base_delay = std::time::Duration::from_millis(ms);
+            config.retry.secondary_min_wait = config
+                .retry
+                .secondary_min_wait
+                .min(std::time::Duration::from_millis(ms.saturating_mul(60)));
+        }
+        Ok(config)
+    }
 }
 
 #[cfg(test)]
@@ -290,6 +330,34 @@ mod tests {
             assert!(!debug.contains(secret), "{debug}");
         }
         assert_eq!(e.secrets().len(), 3);
+    }
+
+    #[test]
+    fn masks_only_inside_actions_and_configures_the_client() {
+        let outside = env(&[("GITHUB_TOKEN", "t0k")]);
+        assert!(outside.mask_commands().is_empty());
+        let inside = env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_TOKEN", "t0k"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_API_URL", "https://ghe.example/api/v3"),
+        ]);
+        assert_eq!(inside.mask_commands(), vec!["::add-mask::t0k"]);
+        let config = inside.client_config().unwrap();
+        assert_eq!(config.api_url, "https://ghe.example/api/v3");
+        assert_eq!(config.installation_repo.unwrap().to_string(), "o/r");
+        assert!(config.mask_minted_tokens);
+        assert!(env(&[]).client_config().is_err());
+        let fast = env(&[("GITHUB_TOKEN", "t"), ("TFCTL_GITHUB_RETRY_BASE_MS", "5")]);
+        let retry = fast.client_config().unwrap().retry;
+        assert_eq!(retry.base_delay.as_millis(), 5);
+        assert_eq!(retry.secondary_min_wait.as_millis(), 300);
+        let bad = env(&[("GITHUB_TOKEN", "t"), ("TFCTL_GITHUB_RETRY_BASE_MS", "x")]);
+        assert!(bad
+            .client_config()
+            .unwrap_err()
+            .message
+            .contains("TFCTL_GITHUB_RETRY_BASE_MS"));
     }
 
     #[test]

@@ -364,6 +364,18 @@ impl Event {
         }
     }
 
+    /// The pull request the event is about, when the payload says: a PR or
+    /// review event, or a comment on a PR. (`repository_dispatch` carries it
+    /// in `client_payload`: see [`RepositoryDispatchEvent::tfctl_payload`].)
+    pub fn pr_number(&self) -> Option<u64> {
+        match self {
+            Event::PullRequest(e) => Some(e.number),
+            Event::PullRequestReview(e) => Some(e.pull_request.number),
+            Event::IssueComment(e) if e.is_on_pull_request() => Some(e.issue.number),
+            _ => None,
+        }
+    }
+
     /// Who triggered it, when the payload says.
     pub fn sender(&self) -> Option<&User> {
         match self {
@@ -526,12 +538,14 @@ mod tests {
             panic!()
         };
         assert!(!plain.is_on_pull_request());
+        assert_eq!(Event::IssueComment(plain.clone()).pr_number(), None);
         v["issue"]["pull_request"] = json!({"url": "https://api.github.com/repos/o/r/pulls/1"});
         let Event::IssueComment(on_pr) = parse("issue_comment", &v.to_string(), path()).unwrap()
         else {
             panic!()
         };
         assert!(on_pr.is_on_pull_request());
+        assert_eq!(Event::IssueComment(on_pr).pr_number(), Some(1));
     }
 
     #[test]
@@ -630,6 +644,10 @@ mod tests {
             panic!()
         };
         assert!(!r.review.is_approval());
+        assert_eq!(
+            Event::PullRequestReview(r.clone()).pr_number(),
+            Some(r.pull_request.number)
+        );
         let mut review = r.review.clone();
         review.state = "APPROVED".into();
         assert!(review.is_approval());

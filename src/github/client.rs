@@ -145,7 +145,11 @@ fn status_error(
 /// `reqwest::Error` and its causes on one line (the URL holds no secret).
 fn transport_message(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
-        return format!("timed out after {}s", timeout.as_secs());
+        return if timeout < Duration::from_secs(1) {
+            format!("timed out after {}ms", timeout.as_millis())
+        } else {
+            format!("timed out after {}s", timeout.as_secs())
+        };
     }
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -259,6 +263,17 @@ impl Client {
             return Err(resp.error());
         }
         Ok(())
+    }
+
+    /// A DELETE whose 404 means "already gone", which is what the caller
+    /// wanted: `Ok(true)` when it deleted, `Ok(false)` when nothing was there.
+    pub(crate) async fn delete(&self, route: Route, values: &[&str]) -> Result<bool, GithubError> {
+        let resp = self.call(route, values, &[], None).await?;
+        match resp.status {
+            404 => Ok(false),
+            _ if resp.is_success() => Ok(true),
+            _ => Err(resp.error()),
+        }
     }
 
     /// GETs every page of a list route (`per_page=100`, following `Link:

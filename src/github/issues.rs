@@ -47,18 +47,22 @@ pub struct UpsertOutcome {
     pub comment: Comment,
 }
 
-/// The comment a re-run must update: the oldest one whose body contains
-/// `marker_prefix`, written by `author` when given (so a user quoting the
-/// marker can't hijack it).
-pub fn find_marked_comment<'a>(
+/// The comments carrying `marker_prefix` (by `author`, when given, so a
+/// user quoting the marker can't hijack it), oldest first. A re-run updates
+/// the first; any others are duplicates (a create whose answer was lost and
+/// was retried) to delete.
+pub fn find_marked_comments<'a>(
     comments: &'a [Comment],
     marker_prefix: &str,
     author: Option<&str>,
-) -> Option<&'a Comment> {
-    comments.iter().find(|c| {
-        c.body.as_deref().is_some_and(|b| b.contains(marker_prefix))
-            && author.is_none_or(|a| c.author() == Some(a))
-    })
+) -> Vec<&'a Comment> {
+    comments
+        .iter()
+        .filter(|c| {
+            c.body.as_deref().is_some_and(|b| b.contains(marker_prefix))
+                && author.is_none_or(|a| c.author() == Some(a))
+        })
+        .collect()
 }
 
 /// Label calls needed to reach "`add` present, every `remove` absent" from
@@ -189,8 +193,9 @@ impl Client {
     }
 
     /// Creates the comment carrying `marker_prefix`, or updates it in place
-    /// when one exists (by `author`, if given): a re-run never duplicates.
-    /// Costs one list (all pages) plus at most one write.
+    /// when one exists (by `author`, if given): a re-run never duplicates,
+    /// and deletes duplicates an earlier run may have left. Costs one list
+    /// (all pages) plus at most one write (and one delete per duplicate).
     pub async fn upsert_comment(
         &self,
         repo: &RepoRef,
@@ -206,10 +211,14 @@ impl Client {
             body,
         )?;
         let comments = self.list_comments(repo, number).await?;
-        match find_marked_comment(&comments, marker_prefix, author) {
+        let marked = find_marked_comments(&comments, marker_prefix, author);
+        for duplicate in marked.iter().skip(1) {
+            self.delete_comment(repo, duplicate.id).await?;
+        }
+        match marked.first() {
             Some(existing) if existing.body.as_deref() == Some(body) => Ok(UpsertOutcome {
                 action: UpsertAction::Unchanged,
-                comment: existing.clone(),
+                comment: (*existing).clone(),
             }),
             Some(existing) => Ok(UpsertOutcome {
                 action: UpsertAction::Updated,
@@ -220,6 +229,20 @@ impl Client {
                 comment: self.create_comment(repo, number, body).await?,
             }),
         }
+    }
+
+    /// Deletes a comment; `Ok(false)` when it was already gone.
+    pub async fn delete_comment(
+        &self,
+        repo: &RepoRef,
+        comment_id: u64,
+    ) -> Result<bool, GithubError> {
+        let id = comment_id.to_string();
+        self.delete(
+            routes::ISSUES_DELETE_COMMENT,
+            &[&repo.owner, &repo.name, &id],
+        )
+        .await
     }
 
     /// Labels on an issue or PR (all pages).
@@ -263,19 +286,11 @@ impl Client {
         label: &str,
     ) -> Result<bool, GithubError> {
         let n = number.to_string();
-        let resp = self
-            .call(
-                routes::ISSUES_REMOVE_LABEL,
-                &[&repo.owner, &repo.name, &n, label],
-                &[],
-                None,
-            )
-            .await?;
-        match resp.status {
-            404 => Ok(false),
-            _ if resp.is_success() => Ok(true),
-            _ => Err(resp.error()),
-        }
+        self.delete(
+            routes::ISSUES_REMOVE_LABEL,
+            &[&repo.owner, &repo.name, &n, label],
+        )
+        .await
     }
 
     /// Creates a repository label; `Ok(false)` when it already exists.
@@ -392,12 +407,13 @@ mod tests {
             comment(4, "tfctl[bot]", "<!-- tfctl:validation {} --> newer"),
         ];
         let m = "<!-- tfctl:validation";
+        let ids = |v: Vec<&Comment>| v.iter().map(|c| c.id).collect::<Vec<_>>();
         assert_eq!(
-            find_marked_comment(&cs, m, Some("tfctl[bot]")).unwrap().id,
-            3
+            ids(find_marked_comments(&cs, m, Some("tfctl[bot]"))),
+            vec![3, 4]
         );
-        assert_eq!(find_marked_comment(&cs, m, None).unwrap().id, 1);
-        assert!(find_marked_comment(&cs, "<!-- other", None).is_none());
+        assert_eq!(ids(find_marked_comments(&cs, m, None)), vec![1, 3, 4]);
+        assert!(find_marked_comments(&cs, "<!-- other", None).is_empty());
     }
 
     #[test]

@@ -173,7 +173,9 @@ impl Client {
         .await
     }
 
-    /// Merges a PR only if its head is still `sha`.
+    /// Merges a PR only if its head is still `sha`. A merge whose answer was
+    /// lost and retried is confirmed by reading the PR back, so it is
+    /// reported `Merged`, not "not mergeable".
     pub async fn merge_pull(
         &self,
         repo: &RepoRef,
@@ -197,6 +199,22 @@ impl Client {
             .await?;
         let message = || resp.error().message;
         match resp.status {
+            // A retried merge whose first attempt went through (the answer was
+            // lost) sees 405 "not mergeable": ask the PR what really happened.
+            405 if resp.attempts > 1 => {
+                let pr = self.get_pull(repo, number).await?;
+                match (pr.is_merged(), pr.merge_commit_sha) {
+                    (true, Some(merge_sha)) if pr.head.sha == sha => {
+                        Ok(MergeOutcome::Merged(MergeResult {
+                            sha: merge_sha,
+                            merged: true,
+                            message: "Pull Request successfully merged (confirmed after a retry)"
+                                .into(),
+                        }))
+                    }
+                    _ => Ok(MergeOutcome::NotMergeable { message: message() }),
+                }
+            }
             405 => Ok(MergeOutcome::NotMergeable { message: message() }),
             409 => Ok(MergeOutcome::HeadMoved { message: message() }),
             _ if resp.is_success() => Ok(MergeOutcome::Merged(resp.json()?)),

@@ -87,6 +87,10 @@ pub const ISSUES_UPDATE_COMMENT: Route = Route::new(
     "PATCH",
     "/repos/{owner}/{repo}/issues/comments/{comment_id}",
 );
+pub const ISSUES_DELETE_COMMENT: Route = Route::new(
+    "DELETE",
+    "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+);
 pub const ISSUES_LIST_LABELS: Route =
     Route::new("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels");
 pub const ISSUES_ADD_LABELS: Route =
@@ -126,6 +130,7 @@ pub const ROUTES: &[Route] = &[
     ISSUES_LIST_COMMENTS,
     ISSUES_CREATE_COMMENT,
     ISSUES_UPDATE_COMMENT,
+    ISSUES_DELETE_COMMENT,
     ISSUES_LIST_LABELS,
     ISSUES_ADD_LABELS,
     ISSUES_REMOVE_LABEL,

@@ -144,13 +144,24 @@ fn encode(s: &str) -> String {
 /// Auth, faults and the request log, around every matched route.
 pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Next) -> Response {
     let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().map(str::to_owned);
+    // The path as sent (a nested GHES-style router strips its prefix from uri()).
+    let uri = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| req.uri().clone(), |o| o.0.clone());
+    let path = uri.path().to_owned();
+    let query = uri.query().map(str::to_owned);
     let template = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
+    // Under a GHES-style prefix, key routes by GitHub's own template.
+    let prefix = st.lock().unwrap().prefix.clone();
+    let template = template
+        .strip_prefix(prefix.as_str())
+        .map(str::to_owned)
+        .unwrap_or(template);
     let route = format!("{method} {template}");
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
@@ -206,7 +217,9 @@ pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Ne
     };
 
     let fault = st.lock().unwrap().take_fault(&method, &route);
-    if let Some(f) = fault {
+    if let Some(Fault::Hang { millis }) = fault {
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    } else if let Some(f) = fault.filter(|f| *f != Fault::DropAfterWrite) {
         let resp = fault_response(f, st.lock().unwrap().clock);
         let status = if f == Fault::Drop {
             0
@@ -219,6 +232,10 @@ pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Ne
     req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(Caller(caller));
     let resp = next.run(req).await;
+    if fault == Some(Fault::DropAfterWrite) {
+        // The work is done; only the answer is lost on the way back.
+        return finish(fault_response(Fault::Drop, 0), 0);
+    }
     let status = resp.status().as_u16();
     finish(resp, status)
 }
@@ -279,6 +296,7 @@ fn fault_response(f: Fault, now: u64) -> Response {
             );
             r
         }
+        Fault::Hang { .. } | Fault::DropAfterWrite => unreachable!("handled around the route"),
         Fault::Drop => Response::builder()
             .status(200)
             .header("content-type", "application/json")
@@ -327,7 +345,7 @@ pub fn router(st: Shared) -> Router {
         )
         .route(
             "/repos/{owner}/{repo}/issues/comments/{comment_id}",
-            axum::routing::patch(update_comment),
+            axum::routing::patch(update_comment).delete(delete_comment),
         )
         .route(
             "/repos/{owner}/{repo}/issues/{issue_number}/labels",
@@ -794,6 +812,21 @@ async fn update_comment(
         c.body = text.to_owned();
         c.updated_at = now;
         ok(200, c.json(&name))
+    })
+}
+
+async fn delete_comment(
+    AxState(st): AxState<Shared>,
+    Path((o, r, id)): Path<(String, String, u64)>,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let repo = s.repos.get_mut(&name).unwrap();
+        let before = repo.comments.len();
+        repo.comments.retain(|c| c.id != id);
+        if repo.comments.len() == before {
+            return not_found();
+        }
+        StatusCode::NO_CONTENT.into_response()
     })
 }
 

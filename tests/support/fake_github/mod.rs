@@ -116,6 +116,13 @@ impl FakeGithub {
     /// Starts the server on 127.0.0.1 with an ephemeral port, accepting
     /// [`TOKEN`]. Blocks until it listens.
     pub fn start() -> FakeGithub {
+        FakeGithub::start_with_prefix("")
+    }
+
+    /// Like [`FakeGithub::start`], serving the API under a path prefix, as
+    /// GitHub Enterprise Server does (`/api/v3`).
+    pub fn start_with_prefix(prefix: &str) -> FakeGithub {
+        let prefix = prefix.trim_end_matches('/').to_owned();
         let state = Arc::new(Mutex::new(State::new()));
         state
             .lock()
@@ -124,6 +131,7 @@ impl FakeGithub {
             .insert(TOKEN.into(), BOT_LOGIN.into());
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        state.lock().unwrap().prefix = prefix.clone();
         let shared = state.clone();
         std::thread::Builder::new()
             .name("fake-github".into())
@@ -138,7 +146,12 @@ impl FakeGithub {
                         .await
                         .expect("bind 127.0.0.1");
                     addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                    let app = handlers::router(shared);
+                    let routes = handlers::router(shared);
+                    let app = if prefix.is_empty() {
+                        routes
+                    } else {
+                        axum::Router::new().nest(&prefix, routes)
+                    };
                     axum::serve(listener, app)
                         .with_graceful_shutdown(async {
                             let _ = stop_rx.await;
@@ -149,7 +162,7 @@ impl FakeGithub {
             })
             .expect("spawn fake GitHub");
         let addr = addr_rx.recv().expect("fake GitHub did not start");
-        let url = format!("http://{addr}");
+        let url = format!("http://{addr}{}", state.lock().unwrap().prefix);
         state.lock().unwrap().api_url = url.clone();
         FakeGithub {
             url,
@@ -158,9 +171,20 @@ impl FakeGithub {
         }
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    /// API base URL, e.g. `http://127.0.0.1:41234` (with the prefix, if
+    /// any; no trailing slash): what `GITHUB_API_URL` should be.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Env vars that point the tfctl binary at this fake: API URL, token,
+    /// and millisecond retry backoffs so injected faults cost little time.
+    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("GITHUB_API_URL", self.url.clone()),
+            ("GITHUB_TOKEN", TOKEN.to_owned()),
+            ("TFCTL_GITHUB_RETRY_BASE_MS", "5".to_owned()),
+        ]
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {

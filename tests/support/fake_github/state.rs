@@ -327,6 +327,13 @@ pub enum Fault {
     PrimaryRateLimit { reset_in: u64 },
     /// The connection drops while the response body is being sent.
     Drop,
+    /// The request is carried out, then the connection drops before the
+    /// answer arrives: the client can't know the write happened.
+    DropAfterWrite,
+    /// GitHub is slow: the answer comes after `millis` (then normally).
+    /// Use on reads: a client that timed out may retry while this one
+    /// still goes on to change state.
+    Hang { millis: u64 },
 }
 
 /// An injected fault and how many requests per route it still hits.
@@ -367,6 +374,8 @@ pub struct AppState {
 #[derive(Debug, Default)]
 pub struct State {
     pub api_url: String,
+    /// Path prefix the API is served under (`/api/v3` for GHES), or empty.
+    pub prefix: String,
     /// token → login.
     pub tokens: BTreeMap<String, String>,
     pub repos: BTreeMap<String, RepoState>,
