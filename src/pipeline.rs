@@ -242,24 +242,40 @@ pub fn validation_marker(
     }
 }
 
-/// Maps PR files (as the files API reports them) to changed files; a
-/// rename is a delete of the old path plus a change of the new one.
+/// Maps PR files (as the files API reports them, relative to the repository
+/// root) to changed files relative to the config root, which sits at
+/// `prefix` inside the repository (`""` when they are the same). Files
+/// outside the config root are dropped; a rename is a delete of the old path
+/// plus a change of the new one.
 pub fn changed_files_from_pr(
     files: &[crate::github::models::ChangedFile],
+    prefix: &str,
 ) -> Vec<crate::discovery::ChangedFile> {
     use crate::discovery::ChangedFile;
+    let relative = |path: &str| -> Option<String> {
+        if prefix.is_empty() {
+            Some(path.to_string())
+        } else {
+            path.strip_prefix(prefix)
+                .and_then(|p| p.strip_prefix('/'))
+                .map(str::to_string)
+        }
+    };
     let mut out = Vec::with_capacity(files.len());
     for f in files {
-        match f.status.as_str() {
-            "removed" => out.push(ChangedFile::deleted(f.filename.clone())),
-            "renamed" => {
-                if let Some(old) = &f.previous_filename {
-                    out.push(ChangedFile::deleted(old.clone()));
-                }
-                out.push(ChangedFile::modified(f.filename.clone()));
+        if f.status == "renamed" {
+            if let Some(old) = f.previous_filename.as_deref().and_then(relative) {
+                out.push(ChangedFile::deleted(old));
             }
-            _ => out.push(ChangedFile::modified(f.filename.clone())),
         }
+        let Some(path) = relative(&f.filename) else {
+            continue;
+        };
+        out.push(if f.status == "removed" {
+            ChangedFile::deleted(path)
+        } else {
+            ChangedFile::modified(path)
+        });
     }
     out
 }

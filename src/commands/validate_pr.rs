@@ -4,8 +4,6 @@
 //! one sticky comment, `opa-passed` xor `opa-failed`, commit status
 //! `tfctl/validate`, job summary, annotations, step outputs, audit event.
 
-use std::path::Path;
-
 use crate::actions::commands::{self as workflow, Level, Location};
 use crate::actions::event::Event;
 use crate::audit::{self, AuditEvent};
@@ -37,7 +35,8 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
 
     // A plan of anything but the PR head would be vouched for wrongly:
     // refuse before any API call or terraform run.
-    let checked_out = crate::repo::Git::open(&config_root)?.head()?;
+    let git = crate::repo::Git::open(&config_root)?;
+    let checked_out = git.head()?;
     if checked_out != target.head_sha {
         return Err(Error::input(format!(
             "checked-out commit {checked_out} is not the PR head {} (check out the payload's head_sha)",
@@ -65,7 +64,7 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
         .block_on(client.list_pull_files(&target.repo, target.number))
         .map_err(Error::from)?;
 
-    let changes = pipeline::changed_files_from_pr(&files);
+    let changes = pipeline::changed_files_from_pr(&files, &git.prefix);
     let sel = select::select(
         cfg,
         &config_root,
@@ -74,7 +73,7 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
             old_rev: Some(pr.base.sha.clone()),
         },
     )
-    .inspect_err(|e| annotate_input_error(e))?;
+    .inspect_err(annotate_input_error)?;
     let engine = PolicyEngine::load(&cfg.policy.paths, &cfg.policy.data, &cfg.policy.namespaces)?;
     let report = super::validate::plan_and_judge(
         cfg,
@@ -176,7 +175,7 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
         ..ctx
     };
     session.append_summary(&crate::render::summary::job_summary(&report, &summary_ctx))?;
-    annotate(&report, &sel.dag.stacks, &config_root);
+    annotate(&report, &sel.dag.stacks, &git.prefix);
     session.set_outputs(&outputs(&report, &marker))?;
     audit::append(&session.audit_log, &event)?;
     super::validate::print_report(&report, args.format)?;
@@ -250,10 +249,7 @@ fn outputs(report: &RunReport, m: &marker::ValidationMarker) -> Vec<(&'static st
 
 /// `::error file=<tfvars>::` for each violation and terraform failure, so
 /// they show on the PR's files.
-fn annotate(report: &RunReport, stacks: &[crate::stack::Stack], config_root: &Path) {
-    let prefix = crate::repo::Git::open(config_root)
-        .map(|g| g.prefix)
-        .unwrap_or_default();
+fn annotate(report: &RunReport, stacks: &[crate::stack::Stack], prefix: &str) {
     for s in &report.stacks {
         let Some(stack) = stacks.iter().find(|st| st.id == s.id) else {
             continue;

@@ -1,0 +1,294 @@
+//! `tfctl validate` inside GitHub Actions, end to end: real git checkout,
+//! real Terraform and Rego, the fake GitHub on 127.0.0.1 (issue #3, "What
+//! it must show").
+
+mod harness;
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use harness::{Repo, Run};
+use support::fake_github::{FakeGithub, Fault, PrSeed, BOT_LOGIN};
+
+const CONFIG_REPO: &str = "acme/infra";
+
+/// A PR of the offline example seeded in the fake, and the env to run
+/// `tfctl validate` on it as a `repository_dispatch` would.
+struct Case {
+    gh: FakeGithub,
+    repo: Repo,
+    pr: u64,
+    head: String,
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    /// `change` edits the feature branch; the PR lists the changed files.
+    fn new(change: impl FnOnce(&Repo)) -> Case {
+        let repo = Repo::from_example("offline");
+        change(&repo);
+        repo.commit("change stacks");
+        let head = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+        let changed: Vec<String> = repo
+            .git(&["diff", "--name-only", "main...HEAD"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let gh = FakeGithub::start();
+        let files: Vec<&str> = changed.iter().map(String::as_str).collect();
+        let pr = gh.seed_pr(
+            CONFIG_REPO,
+            PrSeed::new("feature", "main")
+                .head_sha(&head)
+                .author("alice")
+                .files(&files),
+        );
+        Case {
+            gh,
+            repo,
+            pr,
+            head,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn event(&self, head_sha: &str) -> PathBuf {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/github/events/repository_dispatch.on-demand-test.json");
+        let mut event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        event["action"] = "tfctl-validate".into();
+        event["client_payload"] = serde_json::json!({
+            "source_repo": CONFIG_REPO, "pr_number": self.pr, "head_sha": head_sha, "base_ref": "main",
+        });
+        let path = self.dir.path().join("event.json");
+        std::fs::write(&path, event.to_string()).unwrap();
+        path
+    }
+
+    fn validate_at(&self, head_sha: &str) -> Run {
+        let event = self.event(head_sha);
+        let mut cmd = self
+            .repo
+            .tfctl()
+            .args(["validate"])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", "repository_dispatch")
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_REPOSITORY", "acme/controller")
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_RUN_ID", "77")
+            .env("GITHUB_OUTPUT", self.dir.path().join("output"))
+            .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary.md"))
+            .env("RUNNER_TEMP", self.dir.path());
+        for (k, v) in self.gh.env_vars() {
+            cmd = cmd.env(k, v);
+        }
+        cmd.run()
+    }
+
+    fn validate(&self) -> Run {
+        self.validate_at(&self.head.clone())
+    }
+
+    fn bot_comments(&self) -> Vec<String> {
+        self.gh
+            .comments(CONFIG_REPO, self.pr)
+            .into_iter()
+            .filter(|c| c.user == BOT_LOGIN)
+            .map(|c| c.body)
+            .collect()
+    }
+
+    fn labels(&self) -> Vec<String> {
+        let mut l = self.gh.labels(CONFIG_REPO, self.pr);
+        l.sort();
+        l
+    }
+
+    fn file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+}
+
+fn passing(repo: &Repo) {
+    for stack in [
+        "IAM/admin-role/admin-role",
+        "KMS/encryption-key/encryption-key",
+        "S3/data-lake-prod/data-lake-prod",
+        "S3/logs-dev/logs-dev",
+        "Lambda/ingest/ingest",
+    ] {
+        repo.touch_tfvars(&format!("config/{stack}.tfvars"));
+    }
+    // A companion file and files outside any stack: 12 files, 5 stacks.
+    repo.write(
+        "config/S3/data-lake-prod/data-lake-prod.json",
+        "{\"Version\": \"2012-10-17\", \"Statement\": []}\n",
+    );
+    for i in 0..6 {
+        repo.write(&format!("docs/note-{i}.md"), "notes\n");
+    }
+}
+
+fn violating(repo: &Repo) {
+    repo.write(
+        "config/S3/public-assets/public-assets.tfvars",
+        &repo.read("config-violation/S3/public-assets/public-assets.tfvars"),
+    );
+}
+
+#[test]
+fn passing_pr_gets_one_comment_the_passed_label_and_a_success_status() {
+    let case = Case::new(passing);
+    case.gh
+        .seed_label(CONFIG_REPO, case.pr, "opa-failed", BOT_LOGIN);
+    let run = case.validate().expect_code(0);
+    assert!(
+        run.stdout().contains("5 stacks: 5 passed"),
+        "{}",
+        run.stdout()
+    );
+
+    let comments = case.bot_comments();
+    assert_eq!(comments.len(), 1);
+    let marker: tfctl::render::marker::ValidationMarker =
+        tfctl::render::marker::find(&comments[0]).expect("marker");
+    assert_eq!(marker.head_sha, case.head);
+    assert_eq!(marker.environment, "production");
+    assert_eq!(marker.target_branch, "prod");
+    assert_eq!(marker.stacks.len(), 5);
+    assert!(
+        comments[0].contains("`production` → `prod`"),
+        "{}",
+        comments[0]
+    );
+    assert_eq!(case.labels(), ["opa-passed"]);
+    let statuses = case.gh.statuses(CONFIG_REPO, &case.head);
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(
+        (statuses[0].state.as_str(), statuses[0].context.as_str()),
+        ("success", "tfctl/validate")
+    );
+    assert_eq!(
+        statuses[0].target_url.as_deref(),
+        Some("https://github.example/acme/controller/actions/runs/77")
+    );
+
+    let outputs = case.file("output");
+    assert!(
+        outputs.contains("result<<") && outputs.contains("\npassed\n"),
+        "{outputs}"
+    );
+    assert!(
+        outputs.contains("target-branch<<") && outputs.contains("\nprod\n"),
+        "{outputs}"
+    );
+    assert!(case.file("summary.md").contains("S3/data-lake-prod"));
+    let audit = case.file("tfctl-audit.jsonl");
+    assert!(
+        audit.contains("\"action\":\"validation\"") && audit.contains("\"outcome\":\"passed\""),
+        "{audit}"
+    );
+    // The token never reaches the log; it is masked first in Actions.
+    assert!(!run.stderr().contains(support::fake_github::TOKEN));
+    assert!(run.stdout().starts_with("::add-mask::"), "{}", run.stdout());
+}
+
+#[test]
+fn rerun_updates_the_same_comment_within_the_request_budget() {
+    let case = Case::new(passing);
+    case.validate().expect_code(0);
+    let first = case.gh.requests().len();
+    case.gh.clear_requests();
+    case.validate().expect_code(0);
+    let second = case.gh.requests();
+    assert_eq!(case.bot_comments().len(), 1);
+    assert_eq!(case.labels(), ["opa-passed"]);
+    // API economy (BENCHMARKS.md): a PR touching 5 stacks in 12 files.
+    assert!(first <= 8, "first run made {first} requests");
+    assert!(
+        second.len() <= 8,
+        "re-run made {} requests: {second:#?}",
+        second.len()
+    );
+    eprintln!("requests: first run {first}, re-run {}", second.len());
+}
+
+#[test]
+fn violation_gives_failed_label_and_removes_passed() {
+    let case = Case::new(violating);
+    case.gh
+        .seed_label(CONFIG_REPO, case.pr, "opa-passed", BOT_LOGIN);
+    case.validate().expect_code(1);
+    assert_eq!(case.labels(), ["opa-failed"]);
+    let comments = case.bot_comments();
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].contains("must not be public"),
+        "{}",
+        comments[0]
+    );
+    assert_eq!(
+        case.gh.statuses(CONFIG_REPO, &case.head)[0].state,
+        "failure"
+    );
+    assert!(case.file("output").contains("\nfailed\n"));
+}
+
+#[test]
+fn faults_on_every_write_route_reach_the_same_end_state() {
+    let case = Case::new(violating);
+    case.gh
+        .seed_label(CONFIG_REPO, case.pr, "opa-passed", BOT_LOGIN);
+    case.gh.inject_fault("POST *", Fault::Status(502), 2);
+    case.gh
+        .inject_fault("DELETE *", Fault::SecondaryRateLimit { retry_after: 1 }, 1);
+    case.gh.inject_fault("PATCH *", Fault::Drop, 1);
+    case.validate().expect_code(1);
+    case.validate().expect_code(1);
+    assert_eq!(case.bot_comments().len(), 1);
+    assert_eq!(case.labels(), ["opa-failed"]);
+}
+
+#[test]
+fn unrecoverable_api_error_names_the_call_and_leaves_no_half_set_labels() {
+    let case = Case::new(violating);
+    case.gh
+        .seed_label(CONFIG_REPO, case.pr, "opa-passed", BOT_LOGIN);
+    case.gh.inject_fault(
+        "POST /repos/{owner}/{repo}/issues/{issue_number}/labels",
+        Fault::Status(502),
+        100,
+    );
+    let run = case.validate().expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("POST /repos/acme/infra/issues/1/labels failed"),
+        "{}",
+        run.stderr()
+    );
+    let labels = case.labels();
+    assert!(
+        !(labels.contains(&"opa-passed".to_string()) && labels.contains(&"opa-failed".to_string()))
+    );
+    assert!(
+        !labels.contains(&"opa-passed".to_string()),
+        "a failing PR kept opa-passed: {labels:?}"
+    );
+}
+
+#[test]
+fn wrong_checkout_exits_2_and_writes_nothing() {
+    let case = Case::new(passing);
+    let run = case
+        .validate_at("0123456789abcdef0123456789abcdef01234567")
+        .expect_code(2);
+    assert!(
+        run.stderr().contains("is not the PR head"),
+        "{}",
+        run.stderr()
+    );
+    assert!(case.gh.requests().is_empty(), "{:#?}", case.gh.requests());
+    assert!(case.bot_comments().is_empty());
+}
