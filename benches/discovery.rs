@@ -105,7 +105,11 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     if args.first().map(String::as_str) == Some("--measure") {
-        measure(&PathBuf::from(&args[1]), args[2].parse().unwrap());
+        measure(
+            &PathBuf::from(&args[1]),
+            args[2].parse().unwrap(),
+            args[3] == "all",
+        );
         return;
     }
     let sizes: Vec<usize> = if args.is_empty() {
@@ -116,35 +120,51 @@ fn main() {
             .collect()
     };
     let exe = std::env::current_exe().unwrap();
-    println!("| stacks | changed files | stacks selected | best of {REPEATS} (ms) | ms per 1k stacks in repo | peak RSS (MB) |");
-    println!("|---:|---:|---:|---:|---:|---:|");
-    for stacks in sizes {
-        let dir = tempfile::tempdir().unwrap();
-        generate(dir.path(), stacks);
-        // Each child runs alone, so RUSAGE_CHILDREN's max is that child's peak
-        // only while it is the largest so far; sizes run smallest first.
-        let out = Command::new(&exe)
-            .args([
-                "--measure",
-                dir.path().to_str().unwrap(),
-                &stacks.to_string(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = String::from_utf8(out.stdout).unwrap();
-        let mut parts = line.split_whitespace();
-        let ms: f64 = parts.next().unwrap().parse().unwrap();
-        let selected = parts.next().unwrap();
-        let changed = parts.next().unwrap();
-        let rss_mb = max_rss_children_kb() as f64 / 1024.0;
-        println!(
-            "| {stacks} | {changed} | {selected} | {ms:.1} | {:.2} | {rss_mb:.1} |",
-            ms / (stacks as f64 / 1000.0)
-        );
+    println!("| stacks in repo | selection | stacks selected | best of {REPEATS} (ms) | µs per selected stack | peak RSS (MB) |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    for mode in ["changed", "all"] {
+        for &stacks in &sizes {
+            let dir = tempfile::tempdir().unwrap();
+            generate(dir.path(), stacks);
+            // Each measurement is its own child process: its peak RSS is
+            // what RUSAGE_CHILDREN reports while it is the largest so far,
+            // so sizes run smallest first within a mode and the column is
+            // reported only when it grew.
+            let before = max_rss_children_kb();
+            let out = Command::new(&exe)
+                .args([
+                    "--measure",
+                    dir.path().to_str().unwrap(),
+                    &stacks.to_string(),
+                    mode,
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let line = String::from_utf8(out.stdout).unwrap();
+            let mut parts = line.split_whitespace();
+            let ms: f64 = parts.next().unwrap().parse().unwrap();
+            let selected: f64 = parts.next().unwrap().parse().unwrap();
+            let changed = parts.next().unwrap();
+            let after = max_rss_children_kb();
+            let rss = if after > before {
+                format!("{:.1}", after as f64 / 1024.0)
+            } else {
+                format!("≤ {:.1}", after as f64 / 1024.0)
+            };
+            let what = if mode == "all" {
+                "--all".to_string()
+            } else {
+                format!("{changed} changed files")
+            };
+            println!(
+                "| {stacks} | {what} | {selected} | {ms:.1} | {:.1} | {rss} |",
+                ms * 1000.0 / selected
+            );
+        }
     }
 }
