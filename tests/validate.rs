@@ -352,3 +352,21 @@ fn sigint_mid_run_stops_terraform_and_exits_130() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn missing_terraform_says_how_to_install_it() {
+    let repo = Repo::from_example("offline");
+    let run = repo
+        .tfctl()
+        .env_remove("TFCTL_TERRAFORM")
+        .env("PATH", "/usr/bin:/bin")
+        .args(["validate", "--files", "IAM/admin-role/admin-role.tfvars"])
+        .run()
+        .expect_code(2);
+    assert!(
+        run.stderr().contains("scripts/install-terraform.sh"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(run.stderr().lines().count(), 1, "{}", run.stderr());
+}

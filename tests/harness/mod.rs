@@ -144,6 +144,11 @@ impl Tfctl {
         self
     }
 
+    pub fn env_remove(mut self, key: &str) -> Tfctl {
+        self.cmd.env_remove(key);
+        self
+    }
+
     pub fn run(mut self) -> Run {
         Run(self.cmd.output().unwrap())
     }
