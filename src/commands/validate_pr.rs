@@ -201,7 +201,7 @@ fn target(session: &GhSession) -> Result<Target> {
             head_sha: e.pull_request.head.sha.clone(),
         }),
         other => Err(Error::input(format!(
-            "tfctl validate runs on repository_dispatch `tfctl-validate` or pull_request, not {}{}",
+            "tfctl validate reports on repository_dispatch `tfctl-validate` or pull_request, not {}{} (pass --local to validate the checkout without a PR)",
             other.name(),
             match other {
                 Event::RepositoryDispatch(e) => format!(" `{}`", e.action),
