@@ -190,10 +190,7 @@ fn pull_request_events_validate_only_when_configured() {
         CONFIG,
         PrSeed::new("feature", "main").files(&["config/S3/logs-dev/logs-dev.tfvars"]),
     );
-    let opened = f.event("pull_request.opened.json", |v| {
-        v["number"] = json!(n);
-        set_pr(&mut v["pull_request"], &f.gh, n);
-    });
+    let opened = f.pr_event("pull_request.opened.json", n);
     let run = f.run("dispatch", "pull_request", &opened).expect_code(0);
     assert!(
         run.stdout().contains("validate_on is push"),
@@ -210,11 +207,8 @@ fn pull_request_events_validate_only_when_configured() {
         PrSeed::new("feature", "main").files(&["config/S3/logs-dev/logs-dev.tfvars"]),
     );
     for fixture in ["pull_request.opened.json", "pull_request.synchronize.json"] {
-        let event = f.event(fixture, |v| {
-            v["number"] = json!(n);
-            set_pr(&mut v["pull_request"], &f.gh, n);
-        });
-        f.run("dispatch", "pull_request", &event).expect_code(0);
+        f.run("dispatch", "pull_request", &f.pr_event(fixture, n))
+            .expect_code(0);
     }
     let sent = f.gh.dispatches(CONTROLLER);
     assert_eq!(sent.len(), 2);
@@ -245,10 +239,7 @@ fn pull_request_events_validate_only_when_configured() {
     // A PR without stack files: nothing is sent.
     let docs =
         f.gh.seed_pr(CONFIG, PrSeed::new("docs", "main").files(&["README.md"]));
-    let event = f.event("pull_request.opened.json", |v| {
-        v["number"] = json!(docs);
-        set_pr(&mut v["pull_request"], &f.gh, docs);
-    });
+    let event = f.pr_event("pull_request.opened.json", docs);
     let run = f.run("dispatch", "pull_request", &event).expect_code(0);
     assert!(
         run.stdout().contains("no stack files changed"),
@@ -271,10 +262,7 @@ fn a_merged_pr_sends_apply_with_its_merge_commit() {
         pr.merged = true;
         pr.merge_commit_sha = Some(merge_sha.clone());
     });
-    let closed = f.event("pull_request.closed.json", |v| {
-        v["number"] = json!(n);
-        set_pr(&mut v["pull_request"], &f.gh, n);
-    });
+    let closed = f.pr_event("pull_request.closed.json", n);
     f.run("dispatch", "pull_request", &closed).expect_code(0);
     let sent = f.gh.dispatches(CONTROLLER);
     assert_eq!(sent.len(), 1);

@@ -79,6 +79,15 @@ impl Flow {
         path
     }
 
+    /// A `pull_request` payload from fixture `file` for PR `number` as the
+    /// fake holds it now.
+    pub fn pr_event(&self, file: &str, number: u64) -> PathBuf {
+        self.event(file, |v| {
+            v["number"] = json!(number);
+            set_pr(&mut v["pull_request"], &self.gh, number);
+        })
+    }
+
     /// Runs `tfctl <command>` as a workflow step in the config repository.
     pub fn run(&self, command: &str, event_name: &str, event_path: &Path) -> Run {
         self.run_with(command, &[], event_name, event_path, &[])
