@@ -488,6 +488,29 @@ fn overrides_by_the_author_a_non_approver_without_reason_or_before_validation_ar
         run.stdout()
     );
     assert!(merge_comments(&f, n).is_empty());
+
+    // The fixture's own review is a comment, not an approval.
+    let commented = f.event("pull_request_review.submitted.json", |v| {
+        set_pr(&mut v["pull_request"], &f.gh, n);
+    });
+    let run = f
+        .run("merge", "pull_request_review", &commented)
+        .expect_code(0);
+    assert!(
+        run.stdout().contains("not a submitted approval"),
+        "{}",
+        run.stdout()
+    );
+    assert!(merge_comments(&f, n).is_empty());
+    assert!(merge_requests(&f).is_empty());
+
+    // An `OVERRIDE:` on a PR whose policies passed merges as a plain merge.
+    let f = flow();
+    let n = validated_pr(&f, "staging", RunResult::Passed, None);
+    approve(&f, n, "bob", None);
+    merge_on_comment(&f, n, "sec-lead", "OVERRIDE: not needed but harmless").expect_code(0);
+    assert!(!f.gh.labels(CONFIG, n).contains(&"opa-override".to_string()));
+    assert_eq!(f.audit().pop().unwrap()["action"], "merge");
 }
 
 #[test]

@@ -461,17 +461,15 @@ fn audit_event(
     };
     AuditEvent {
         time: audit::now_rfc3339(),
-        action: if trigger.override_comment.is_some()
-            || matches!(
-                outcome,
-                Outcome::Merged {
-                    overridden_by: Some(_),
-                    ..
-                }
-            ) {
-            "override"
-        } else {
-            "merge"
+        // An override that merged, or one that was refused; an `OVERRIDE:`
+        // on a PR that passed anyway is a plain merge.
+        action: match outcome {
+            Outcome::Merged {
+                overridden_by: Some(_),
+                ..
+            } => "override",
+            Outcome::Blocked(_) if trigger.override_comment.is_some() => "override",
+            _ => "merge",
         }
         .into(),
         actor: trigger.actor.clone(),
