@@ -178,7 +178,7 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
             .head
             .repo
             .as_ref()
-            .is_none_or(|h| h.full_name != repo.to_string()),
+            .is_none_or(|h| !h.full_name.eq_ignore_ascii_case(&repo.to_string())),
     };
 
     // ---- decision ----
