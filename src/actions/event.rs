@@ -300,8 +300,14 @@ pub struct DispatchPayload {
     pub head_sha: String,
     /// The PR's base branch.
     pub base_ref: String,
-    /// Set on `tfctl-apply`: the merge commit to apply.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Set on `tfctl-apply`: the merge commit to apply. Sent as
+    /// `merge_commit_sha` (GitHub's name for it); `merge_sha` is read too.
+    #[serde(
+        default,
+        rename = "merge_commit_sha",
+        alias = "merge_sha",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub merge_sha: Option<String>,
 }
 

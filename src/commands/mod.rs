@@ -1,8 +1,11 @@
 //! Command wiring: each subcommand composes pure decisions with effects.
 //! No decision logic lives here.
 
+pub mod dispatch;
+mod flow_common;
 pub mod gh;
 pub mod graph;
+pub mod merge;
 pub mod policy;
 pub mod schema;
 pub mod validate;
@@ -24,8 +27,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Schema => schema::run(),
         Command::Validate(args) => validate::run(config, args),
         Command::Graph(args) => graph::run(config, args),
-        Command::Dispatch(_) => not_built("dispatch"),
-        Command::Merge(_) => not_built("merge"),
+        Command::Dispatch(args) => dispatch::run(config, args),
+        Command::Merge(args) => merge::run(config, args),
         Command::Apply(_) => not_built("apply"),
         Command::Policy(ref args) => policy::run(&cli, &args.command),
     }

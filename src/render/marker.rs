@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::audit::AuditEvent;
 use crate::plan::canonical_json;
 use crate::report::RunResult;
 
@@ -51,6 +52,43 @@ pub struct ValidationMarker {
 
 impl Marker for ValidationMarker {
     const KIND: &'static str = "validation";
+    fn signature(&self) -> Option<&str> {
+        self.signature.as_deref()
+    }
+    fn set_signature(&mut self, signature: Option<String>) {
+        self.signature = signature;
+    }
+}
+
+/// tfctl's sticky merge-decision comment: the last decision and the merge
+/// audit trail of the PR, so a re-run updates one comment and keeps the
+/// history (capped at [`MERGE_HISTORY_LIMIT`] events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeMarker {
+    /// Marker format version (1).
+    pub version: u32,
+    /// The PR head the decision was about.
+    pub head_sha: String,
+    /// `merged` or `blocked`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit_sha: Option<String>,
+    /// Merge decisions on this PR, oldest first.
+    #[serde(default)]
+    pub history: Vec<AuditEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// Most merge decisions a [`MergeMarker`] keeps.
+pub const MERGE_HISTORY_LIMIT: usize = 20;
+
+impl Marker for MergeMarker {
+    const KIND: &'static str = "merge";
     fn signature(&self) -> Option<&str> {
         self.signature.as_deref()
     }
@@ -189,6 +227,38 @@ mod tests {
         bad.signature = Some("zz".into());
         assert_eq!(verify(&bad, b"key"), Err(VerifyError::Malformed));
         assert_eq!(verify(&marker(), b"key"), Err(VerifyError::Unsigned));
+    }
+
+    #[test]
+    fn merge_markers_round_trip_signed_and_are_not_validation_markers() {
+        let m = MergeMarker {
+            version: 1,
+            head_sha: "0123abc".into(),
+            outcome: "merged".into(),
+            environment: Some("production".into()),
+            branch: Some("prod".into()),
+            merge_commit_sha: Some("feed".into()),
+            history: vec![AuditEvent {
+                time: "2026-11-21T10:00:00Z".into(),
+                action: "merge".into(),
+                actor: "bob".into(),
+                pull_request: "o/r#1".into(),
+                head_sha: "0123abc".into(),
+                environment: Some("production".into()),
+                outcome: "merged".into(),
+                reasons: vec!["approved by <b>bob</b> --> x".into()],
+                violations_overridden: Vec::new(),
+                run_url: None,
+            }],
+            signature: None,
+        };
+        let text = render(&m, Some(b"k"));
+        assert!(text.starts_with("<!-- tfctl:merge "), "{text}");
+        assert_eq!(text.matches("-->").count(), 1, "{text}");
+        let back: MergeMarker = find(&text).unwrap();
+        assert_eq!(verify(&back, b"k"), Ok(()));
+        assert_eq!(back.history, m.history);
+        assert_eq!(find::<ValidationMarker>(&text), None);
     }
 
     #[test]
