@@ -47,11 +47,24 @@ impl GhSession {
         config.installation_repo = Some(repo.clone());
         config.mask_minted_tokens = env.in_actions;
         let client = Client::new(config).map_err(Error::from)?;
-        let signing_key = env.signing_key.as_ref().map(|k| k.expose().as_bytes().to_vec());
+        let signing_key = env
+            .signing_key
+            .as_ref()
+            .map(|k| k.expose().as_bytes().to_vec());
         let audit_log = args.audit_log.clone().unwrap_or_else(|| {
-            env.runner_temp.clone().unwrap_or_else(std::env::temp_dir).join("tfctl-audit.jsonl")
+            env.runner_temp
+                .clone()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("tfctl-audit.jsonl")
         });
-        Ok(GhSession { env, event, repo, client, signing_key, audit_log })
+        Ok(GhSession {
+            env,
+            event,
+            repo,
+            client,
+            signing_key,
+            audit_log,
+        })
     }
 
     /// Writes step outputs to `$GITHUB_OUTPUT` (nothing outside Actions).

@@ -1,6 +1,7 @@
 //! Command wiring: each subcommand composes pure decisions with effects.
 //! No decision logic lives here.
 
+pub mod apply;
 pub mod gh;
 pub mod graph;
 pub mod policy;
@@ -25,7 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Graph(args) => graph::run(config, args),
         Command::Dispatch(_) => not_built("dispatch"),
         Command::Merge(_) => not_built("merge"),
-        Command::Apply(_) => not_built("apply"),
+        Command::Apply(args) => apply::run(config, args),
         Command::Policy(ref args) => policy::run(&cli, &args.command),
     }
 }

@@ -21,7 +21,9 @@ use std::fmt;
 
 pub use app::app_jwt;
 pub use client::{Client, ClientConfig};
-pub use issues::{label_added_by, UpsertAction, UpsertOutcome, COMMENT_BODY_LIMIT};
+pub use issues::{
+    find_marked_comment, label_added_by, UpsertAction, UpsertOutcome, COMMENT_BODY_LIMIT,
+};
 pub use pulls::{MergeMethod, MergeOutcome, PrListState, PullUpdate};
 pub use repos::{CommitState, DISPATCH_EVENT_TYPE_LIMIT, DISPATCH_PAYLOAD_KEY_LIMIT};
 pub use retry::{Decision, Outcome, RetryPolicy};
