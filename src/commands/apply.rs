@@ -375,12 +375,16 @@ impl Apply<'_> {
             self.args.parallelism,
             &work_dir,
         )?;
+        // The digest of a plan that changes nothing at all.
+        let no_op = crate::plan::digest(&serde_json::json!({}));
         let approve = |job: &StackJob, plan: &serde_json::Value| {
+            let current = crate::plan::digest(plan);
             gates::plan_approval(
                 &job.stack.environment,
                 environment,
-                &crate::plan::digest(plan),
+                &current,
                 approved.get(&job.stack.id).map(String::as_str),
+                current == no_op,
             )
         };
         let nodes = sel.dag.node_stacks();
