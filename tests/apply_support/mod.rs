@@ -126,9 +126,22 @@ pub fn repo_with(controller: impl FnOnce(&Repo)) -> Repo {
 /// `tfctl validate --format json --base prod` on the working tree: the plan
 /// digest of every stack (it must pass).
 pub fn validate(repo: &Repo) -> BTreeMap<String, String> {
+    digests(repo, &["--base", "prod"])
+}
+
+/// `tfctl validate --format json --files FILES` (relative to the config
+/// root): the plan digest of every stack (it must pass).
+pub fn validate_files(repo: &Repo, files: &[&str]) -> BTreeMap<String, String> {
+    let mut args = vec!["--files"];
+    args.extend_from_slice(files);
+    digests(repo, &args)
+}
+
+fn digests(repo: &Repo, select: &[&str]) -> BTreeMap<String, String> {
     let report = repo
         .tfctl()
-        .args(["validate", "--format", "json", "--base", "prod"])
+        .args(["validate", "--format", "json"])
+        .args(select)
         .run()
         .expect_code(0)
         .json();
