@@ -388,3 +388,46 @@ fn sigterm_during_a_slow_apply_exits_130_and_a_following_run_takes_the_lock() {
     );
     assert!(apply_comment(&gh, n).contains("### ✅ tfctl apply applied"));
 }
+
+#[test]
+fn a_deleted_tfvars_is_destroyed_with_its_contents_from_before_the_merge() {
+    let repo = apply_support::repo_with(|_| {});
+    repo.touch_tfvars("config/KMS/encryption-key/encryption-key.tfvars");
+    let digests = apply_support::validate(&repo);
+    let first = Scenario::merge(repo, digests);
+    let gh = FakeGithub::start();
+    let (n, _) = first.seed_validated(&gh, &first.marker());
+    first.apply(&gh, n).run().expect_code(0);
+    assert_eq!(
+        first.state_input("KMS/encryption-key")["name"],
+        "production-kms-encryption-key"
+    );
+
+    // A second PR deletes the stack's tfvars; its destroy is validated and
+    // merged. The apply reads the last contents from the merge's first
+    // parent: the checkout no longer has them.
+    let Scenario { repo, .. } = first;
+    repo.git(&["checkout", "-q", "-B", "feature", "prod"]);
+    repo.remove("config/KMS/encryption-key/encryption-key.tfvars");
+    let digests = apply_support::validate(&repo);
+    let sc = Scenario::merge(repo, digests);
+    assert_eq!(sc.files[0].status, "removed");
+    let gh = FakeGithub::start();
+    let (n, _) = sc.seed_validated(&gh, &sc.marker());
+    sc.apply(&gh, n).run().expect_code(0);
+
+    let state = sc.state("KMS/encryption-key").unwrap();
+    assert_eq!(state["resources"], json!([]), "{state:#}");
+    let body = apply_comment(&gh, n);
+    assert!(
+        body.contains("| `KMS/encryption-key` | destroy | ✅ applied | `+0 ~0 -1` |"),
+        "{body}"
+    );
+    // The snapshot taken before the destroy still holds the key.
+    let outputs = sc.outputs();
+    let snapshots: serde_json::Map<String, Value> =
+        serde_json::from_str(&outputs["snapshots"]).unwrap();
+    let before =
+        std::fs::read_to_string(snapshots["KMS/encryption-key"].as_str().unwrap()).unwrap();
+    assert!(before.contains("production-kms-encryption-key"), "{before}");
+}

@@ -723,6 +723,34 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_merged_close_applies_its_base_and_an_unmerged_one_nothing() {
+        let pr = |action: &str, merged: bool| {
+            parse(
+                "pull_request",
+                serde_json::json!({"action": action, "number": 9, "repository": repository(),
+                    "pull_request": {"number": 9, "state": "closed", "title": "t",
+                        "user": {"login": "alice"}, "merged": merged,
+                        "merge_commit_sha": "m9",
+                        "head": {"ref": "feature", "sha": "h"},
+                        "base": {"ref": "prod", "sha": "b"}}}),
+            )
+        };
+        assert_eq!(
+            trigger(&pr("closed", true), &repo(), Path::new("e"), &cfg()).unwrap(),
+            Start::Apply(Trigger {
+                pr_repo: repo(),
+                pr_number: Some(9),
+                sha: Some("m9".into()),
+                branch: "prod".into(),
+            })
+        );
+        assert!(matches!(
+            trigger(&pr("closed", false), &repo(), Path::new("e"), &cfg()).unwrap(),
+            Start::Nothing(why) if why.contains("without a merge")
+        ));
+    }
+
     fn comment(id: u64, login: &str, body: &str) -> Comment {
         Comment {
             id,

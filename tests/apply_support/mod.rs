@@ -17,7 +17,7 @@ use tfctl::render::marker::{self, ValidationMarker};
 use tfctl::report::RunResult;
 
 use crate::harness::{Repo, Run, Tfctl};
-use crate::support::fake_github::{CommentRec, FakeGithub, PrSeed, BOT_LOGIN, TOKEN};
+use crate::support::fake_github::{CommentRec, FakeGithub, FileRec, PrSeed, BOT_LOGIN, TOKEN};
 
 /// The repository the PR lives in (single-repo mode).
 pub const REPO: &str = "o/config";
@@ -105,8 +105,9 @@ pub struct Scenario {
     pub merge: String,
     /// `plan_digest` by stack id, from `tfctl validate --format json`.
     pub digests: BTreeMap<String, String>,
-    /// Changed files, relative to the repository (as the PR files API says).
-    pub files: Vec<String>,
+    /// Changed files, relative to the repository, with their status (as the
+    /// PR files API says).
+    pub files: Vec<FileRec>,
 }
 
 /// The example repo with `.tfctl/` ignored, `controller` (modules and the
@@ -164,10 +165,20 @@ impl Scenario {
     pub fn merge(repo: Repo, digests: BTreeMap<String, String>) -> Scenario {
         repo.commit("feature change");
         let head = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
-        let files: Vec<String> = repo
-            .git(&["diff", "--name-only", "prod", "HEAD"])
+        let files: Vec<FileRec> = repo
+            .git(&["diff", "--name-status", "--no-renames", "prod", "HEAD"])
             .lines()
-            .map(str::to_string)
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(status, path)| FileRec {
+                filename: path.to_string(),
+                status: match status {
+                    "D" => "removed",
+                    "A" => "added",
+                    _ => "modified",
+                }
+                .into(),
+                previous_filename: None,
+            })
             .collect();
         repo.git(&["checkout", "-q", "prod"]);
         repo.git(&[
@@ -205,12 +216,11 @@ impl Scenario {
 
     /// Seeds the merged PR (no labels, no comments); returns its number.
     pub fn seed_pr(&self, gh: &FakeGithub) -> u64 {
-        let files: Vec<&str> = self.files.iter().map(String::as_str).collect();
         let n = gh.seed_pr(
             REPO,
             PrSeed::new("feature", "prod")
                 .head_sha(&self.head)
-                .files(&files),
+                .file_recs(self.files.clone()),
         );
         let merge = self.merge.clone();
         gh.update_pr(REPO, n, |pr| {
