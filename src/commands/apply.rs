@@ -523,9 +523,10 @@ impl Apply<'_> {
             ApplyResult::Blocked | ApplyResult::Failed => ExitStatus::Failure,
             ApplyResult::Cancelled => return Ok(ExitStatus::Cancelled),
         };
-        match problems.is_empty() {
-            true => Ok(status),
-            false => Err(Error::runtime(problems.join("; "))),
+        if problems.is_empty() {
+            Ok(status)
+        } else {
+            Err(Error::runtime(problems.join("; ")))
         }
     }
 }
