@@ -325,8 +325,15 @@ pub struct ApplyFacts {
     pub labels: Vec<String>,
     pub label_events: Vec<LabelEvent>,
     pub validation: Option<Validation>,
-    /// The branch being applied.
+    /// The branch being applied (from the trigger).
     pub branch: String,
+    /// The branch the PR was merged into, as GitHub says.
+    pub base_ref: String,
+    /// The merge commit the trigger named (dispatch payload, pushed commit),
+    /// when it named one.
+    pub trigger_sha: Option<String>,
+    /// The PR's head lives in another repository.
+    pub from_fork: bool,
 }
 
 pub struct ApplyPolicy<'a> {
@@ -334,6 +341,8 @@ pub struct ApplyPolicy<'a> {
     pub passed_label: &'a str,
     pub override_label: &'a str,
     pub branch_for: &'a dyn Fn(&str) -> String,
+    /// `github.allow_forks` of tfctl.yaml.
+    pub allow_forks: bool,
 }
 
 /// `Ok(environment)` when the apply may go ahead, else every reason not to.
@@ -350,6 +359,26 @@ pub fn apply_gate(facts: &ApplyFacts, policy: &ApplyPolicy<'_>) -> Result<String
             short(sha)
         )),
         None => reasons.push("the pull request has no merge commit".into()),
+    }
+    if let (Some(named), Some(merge)) = (&facts.trigger_sha, &facts.merge_commit_sha) {
+        if named != merge {
+            reasons.push(format!(
+                "the trigger names commit {} but the pull request's merge commit is {}",
+                short(named),
+                short(merge)
+            ));
+        }
+    }
+    if facts.base_ref != facts.branch {
+        reasons.push(format!(
+            "the pull request was merged into {}, not into {}, the branch being applied",
+            facts.base_ref, facts.branch
+        ));
+    }
+    if facts.from_fork && !policy.allow_forks {
+        reasons.push(
+            "the pull request comes from a fork (set github.allow_forks to apply those)".into(),
+        );
     }
 
     let bot_added = |label: &str| {
@@ -544,6 +573,37 @@ pub fn dispatch_route(event: DispatchEvent<'_>, policy: &DispatchPolicy<'_>) -> 
         DispatchEvent::Other(name) => {
             DispatchRoute::Skip(format!("tfctl dispatch does nothing on {name} events"))
         }
+    }
+}
+
+/// Whether a stack's re-plan is the one the validation approved
+/// (DESIGN §4: a stack whose plan digest differs is not applied).
+/// `approved` is the digest the validation marker holds for the stack, if
+/// any; `environment` the one the gate opened for. `changes_nothing`: the
+/// re-plan would change no resource and no output (a re-run after the
+/// approved plan was applied): applying it is a no-op, so it may go ahead
+/// whatever its digest. `Err` says why not, in words the PR comment shows.
+pub fn plan_approval(
+    stack_environment: &str,
+    environment: &str,
+    current_digest: &str,
+    approved: Option<&str>,
+    changes_nothing: bool,
+) -> Result<(), String> {
+    if stack_environment != environment {
+        return Err(format!(
+            "its environment is {stack_environment}, but the approved environment is {environment}"
+        ));
+    }
+    match approved {
+        None => Err("not in the approved validation (no plan digest was approved for it)".into()),
+        Some(_) if changes_nothing => Ok(()),
+        Some(digest) if digest != current_digest => Err(format!(
+            "plan changed since approval (approved digest {}, now {})",
+            short(digest),
+            short(current_digest)
+        )),
+        Some(_) => Ok(()),
     }
 }
 
@@ -927,6 +987,9 @@ mod tests {
             }],
             validation: Some(validation("passed")),
             branch: "prod".into(),
+            base_ref: "prod".into(),
+            trigger_sha: Some("cccccccccccccccccccccccccccccccccccccccc".into()),
+            from_fork: false,
         }
     }
 
@@ -938,6 +1001,7 @@ mod tests {
                 passed_label: "opa-passed",
                 override_label: "opa-override",
                 branch_for: &branch,
+                allow_forks: false,
             },
         )
     }
@@ -984,7 +1048,32 @@ mod tests {
                 "pushed after validation",
                 Box::new(|f| f.merged_head_sha = OLD.into()),
             ),
-            ("not for branch dev", Box::new(|f| f.branch = "dev".into())),
+            (
+                "not for branch dev",
+                Box::new(|f| {
+                    f.branch = "dev".into();
+                    f.base_ref = "dev".into();
+                }),
+            ),
+            (
+                "merged into dev, not into prod",
+                Box::new(|f| f.base_ref = "dev".into()),
+            ),
+            (
+                "the trigger names commit bbbbbbb",
+                Box::new(|f| f.trigger_sha = Some(OLD.into())),
+            ),
+            ("comes from a fork", Box::new(|f| f.from_fork = true)),
+            (
+                "unsigned but a signing key is configured",
+                Box::new(|f| f.validation.as_mut().unwrap().signature = Signature::Missing),
+            ),
+            (
+                "added by hand",
+                Box::new(|f| {
+                    f.label_events[0].actor = "alice".into();
+                }),
+            ),
         ];
         for (expected, spoil) in cases {
             let mut f = apply_facts();
@@ -995,5 +1084,46 @@ mod tests {
                 "expected {expected:?} in {reasons:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_label_removed_by_anyone_after_the_bot_added_it_is_not_trusted() {
+        let mut f = apply_facts();
+        f.label_events.push(LabelEvent {
+            label: "opa-passed".into(),
+            actor: "mallory".into(),
+            added: false,
+            created_at: "2026-11-21T10:06:00Z".into(),
+        });
+        assert!(gate(&f).unwrap_err().join("; ").contains("added by hand"));
+    }
+
+    #[test]
+    fn a_plan_is_approved_only_with_the_same_digest_and_environment() {
+        let d = "d".repeat(64);
+        let e = "e".repeat(64);
+        assert_eq!(
+            plan_approval("production", "production", &d, Some(&d), false),
+            Ok(())
+        );
+        let changed = plan_approval("production", "production", &d, Some(&e), false).unwrap_err();
+        assert_eq!(
+            changed,
+            "plan changed since approval (approved digest eeeeeee, now ddddddd)"
+        );
+        // Nothing left to change (a re-run): a no-op, whatever the digest;
+        // but never for a stack that was not approved at all.
+        assert_eq!(
+            plan_approval("production", "production", &d, Some(&e), true),
+            Ok(())
+        );
+        assert!(plan_approval("production", "production", &d, None, true)
+            .unwrap_err()
+            .starts_with("not in the approved validation"));
+        assert!(
+            plan_approval("development", "production", &d, Some(&d), false)
+                .unwrap_err()
+                .contains("approved environment is production")
+        );
     }
 }

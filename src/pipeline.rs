@@ -1,5 +1,6 @@
 //! The shared middle of `validate` and `apply`: stacks of a selection →
-//! terraform jobs → runs → a judged [`RunReport`].
+//! terraform jobs → runs → a judged [`RunReport`] (validate) or
+//! [`ApplyReport`] (apply); and the PR files API's paths → changed files.
 //!
 //! Job building and judging are pure; running is delegated to `runner`.
 
@@ -9,10 +10,14 @@ use std::time::Duration;
 
 use crate::config::model::TemplateVars;
 use crate::config::Config;
+use crate::discovery::ChangedFile;
 use crate::error::Error;
 use crate::policy::{PolicyContext, PolicyEngine};
-use crate::report::{Changes, RunReport, StackReport, StackStatus};
-use crate::runner::{Outcome, StackJob, StackRun};
+use crate::report::{
+    ApplyReport, ApplyResult, ApplyStackReport, ApplyStatus, Changes, RunReport, StackReport,
+    StackStatus,
+};
+use crate::runner::{Outcome, RunOptions, StackJob, StackRun};
 use crate::select::Selection;
 use crate::stack::{Stack, StackAction};
 
@@ -170,14 +175,8 @@ pub fn empty_report(stack: &Stack, duration: Duration) -> StackReport {
 
 /// Assembles the run report, stacks ordered as in the waves.
 pub fn report(sel: &Selection, stacks: Vec<StackReport>, duration: Duration) -> RunReport {
-    let mut by_id: BTreeMap<String, StackReport> =
-        stacks.into_iter().map(|s| (s.id.clone(), s)).collect();
     let waves = sel.dag.wave_ids();
-    let ordered: Vec<StackReport> = waves
-        .iter()
-        .flatten()
-        .filter_map(|id| by_id.remove(id))
-        .collect();
+    let ordered = in_wave_order(&waves, stacks, |s| &s.id);
     let mut envs: Vec<&str> = ordered.iter().map(|s| s.environment.as_str()).collect();
     envs.sort_unstable();
     envs.dedup();
@@ -190,6 +189,181 @@ pub fn report(sel: &Selection, stacks: Vec<StackReport>, duration: Duration) -> 
         stacks: ordered,
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
     }
+}
+
+/// `items` ordered as their ids appear in `waves`.
+fn in_wave_order<T>(waves: &[Vec<String>], items: Vec<T>, id: impl Fn(&T) -> &String) -> Vec<T> {
+    let mut by_id: BTreeMap<String, T> = items.into_iter().map(|s| (id(&s).clone(), s)).collect();
+    waves
+        .iter()
+        .flatten()
+        .filter_map(|id| by_id.remove(id))
+        .collect()
+}
+
+/// Turns apply runs into stack reports. `approved` is the validation's
+/// digest by stack id. A rejected stack (the approve callback refused it)
+/// is `not_applied` with the refusal as its error and its re-plan's
+/// redacted summary, so the PR shows what it would have done.
+pub fn judge_apply(
+    sel: &Selection,
+    runs: &[StackRun],
+    approved: &BTreeMap<String, String>,
+) -> Vec<ApplyStackReport> {
+    sel.dag
+        .stacks
+        .iter()
+        .zip(runs)
+        .map(|(stack, run)| {
+            let (status, error) = match &run.outcome {
+                Outcome::Succeeded => (ApplyStatus::Applied, None),
+                Outcome::Failed(why) => (ApplyStatus::Failed, Some(why.clone())),
+                Outcome::Rejected(why) => (ApplyStatus::NotApplied, Some(why.clone())),
+                Outcome::Skipped { dependency } => (
+                    ApplyStatus::Skipped,
+                    Some(format!("dependency {dependency} was not applied")),
+                ),
+                Outcome::Cancelled => (ApplyStatus::Cancelled, Some("cancelled".into())),
+            };
+            let plan = run.plan_json.as_ref();
+            ApplyStackReport {
+                id: stack.id.clone(),
+                environment: stack.environment.clone(),
+                action: stack.action.as_str().to_string(),
+                status,
+                changes: plan.map(crate::plan::changes),
+                error,
+                duration_ms: u64::try_from(run.duration.as_millis()).unwrap_or(u64::MAX),
+                plan_digest: plan.map(crate::plan::digest),
+                approved_digest: approved.get(&stack.id).cloned(),
+                plan_summary: plan
+                    .filter(|_| status == ApplyStatus::NotApplied)
+                    .map(crate::plan::summary),
+                state_snapshot: run.state_snapshot.as_ref().map(|p| p.display().to_string()),
+                outputs: run
+                    .outputs
+                    .as_ref()
+                    .and_then(serde_json::Value::as_object)
+                    .map(|map| {
+                        map.iter()
+                            .map(|(k, o)| (k.clone(), o.get("value").cloned().unwrap_or_default()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// What an apply report says besides its stacks.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyHeader {
+    pub pull_request: Option<String>,
+    pub commit_sha: Option<String>,
+    pub environment: Option<String>,
+    pub branch: String,
+}
+
+/// Assembles the apply report of a run, stacks in wave order.
+pub fn apply_report(
+    sel: &Selection,
+    stacks: Vec<ApplyStackReport>,
+    header: ApplyHeader,
+    duration: Duration,
+) -> ApplyReport {
+    let waves = sel.dag.wave_ids();
+    let stacks = in_wave_order(&waves, stacks, |s| &s.id);
+    ApplyReport {
+        version: 1,
+        result: ApplyReport::judge(&stacks),
+        pull_request: header.pull_request,
+        commit_sha: header.commit_sha,
+        environment: header.environment,
+        branch: header.branch,
+        blocked: Vec::new(),
+        waves,
+        stacks,
+        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// The report of an apply the gate refused: the reasons, no stacks.
+pub fn blocked_report(
+    header: ApplyHeader,
+    reasons: Vec<String>,
+    duration: Duration,
+) -> ApplyReport {
+    ApplyReport {
+        version: 1,
+        result: ApplyResult::Blocked,
+        pull_request: header.pull_request,
+        commit_sha: header.commit_sha,
+        environment: header.environment,
+        branch: header.branch,
+        blocked: reasons,
+        waves: Vec::new(),
+        stacks: Vec::new(),
+        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// The PR files API's paths (relative to the repository) → changed files
+/// relative to the config root, which is `prefix` inside the repository
+/// (`""` when they are the same). Files outside it are dropped; a rename is
+/// a delete of the old path and an add of the new one; `removed` is a
+/// delete.
+pub fn pr_changed_files(
+    files: &[crate::github::models::ChangedFile],
+    prefix: &str,
+) -> Vec<ChangedFile> {
+    let relative = |path: &str| -> Option<String> {
+        if prefix.is_empty() {
+            Some(path.to_string())
+        } else {
+            path.strip_prefix(&format!("{}/", prefix.trim_end_matches('/')))
+                .map(str::to_string)
+        }
+    };
+    let mut out = Vec::new();
+    for file in files {
+        if let Some(old) = file.previous_filename.as_deref().and_then(relative) {
+            out.push(ChangedFile::deleted(old));
+        }
+        if let Some(path) = relative(&file.filename) {
+            out.push(if file.status == "removed" {
+                ChangedFile::deleted(path)
+            } else {
+                ChangedFile::modified(path)
+            });
+        }
+    }
+    out
+}
+
+/// How to run terraform for a command: the binary (`--terraform`, then
+/// `TFCTL_TERRAFORM`, then the config, then PATH), parallelism (the flag,
+/// else the config's) and the config's terraform settings.
+pub fn run_options(
+    cfg: &Config,
+    terraform_flag: Option<&Path>,
+    parallelism: Option<usize>,
+    work_dir: &Path,
+) -> Result<RunOptions, Error> {
+    let terraform = crate::runner::locate_terraform(
+        terraform_flag,
+        std::env::var("TFCTL_TERRAFORM").ok().as_deref(),
+        cfg.terraform.binary.as_deref(),
+    )?;
+    Ok(RunOptions {
+        terraform,
+        work_dir: work_dir.to_path_buf(),
+        parallelism: parallelism.unwrap_or(cfg.parallelism).max(1),
+        plugin_cache_dir: cfg.terraform.plugin_cache_dir.clone(),
+        grace_period: Duration::from_secs(cfg.terraform.grace_period_secs),
+        init_args: cfg.terraform.init_args.clone(),
+        plan_args: cfg.terraform.plan_args.clone(),
+        apply_args: cfg.terraform.apply_args.clone(),
+    })
 }
 
 /// A per-run scratch directory under `.tfctl/run/` next to tfctl.yaml.
@@ -242,40 +416,46 @@ pub fn validation_marker(
     }
 }
 
-/// Maps PR files (as the files API reports them, relative to the repository
-/// root) to changed files relative to the config root, which sits at
-/// `prefix` inside the repository (`""` when they are the same). Files
-/// outside the config root are dropped; a rename is a delete of the old path
-/// plus a change of the new one.
-pub fn changed_files_from_pr(
-    files: &[crate::github::models::ChangedFile],
-    prefix: &str,
-) -> Vec<crate::discovery::ChangedFile> {
-    use crate::discovery::ChangedFile;
-    let relative = |path: &str| -> Option<String> {
-        if prefix.is_empty() {
-            Some(path.to_string())
-        } else {
-            path.strip_prefix(prefix)
-                .and_then(|p| p.strip_prefix('/'))
-                .map(str::to_string)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::FileStatus;
+    use crate::github::models;
+
+    fn file(name: &str, status: &str, previous: Option<&str>) -> models::ChangedFile {
+        models::ChangedFile {
+            filename: name.into(),
+            status: status.into(),
+            previous_filename: previous.map(str::to_string),
         }
-    };
-    let mut out = Vec::with_capacity(files.len());
-    for f in files {
-        if f.status == "renamed" {
-            if let Some(old) = f.previous_filename.as_deref().and_then(relative) {
-                out.push(ChangedFile::deleted(old));
-            }
-        }
-        let Some(path) = relative(&f.filename) else {
-            continue;
-        };
-        out.push(if f.status == "removed" {
-            ChangedFile::deleted(path)
-        } else {
-            ChangedFile::modified(path)
-        });
     }
-    out
+
+    #[test]
+    fn pr_files_are_made_relative_to_the_config_root() {
+        let files = [
+            file("config/S3/a/a.tfvars", "modified", None),
+            file("config/S3/b/b.tfvars", "removed", None),
+            file(
+                "config/KMS/k/k.tfvars",
+                "renamed",
+                Some("config/KMS/old/old.tfvars"),
+            ),
+            file("modules/s3/main.tf", "modified", None),
+            file("configx/S3/c/c.tfvars", "added", None),
+        ];
+        let got: Vec<(String, FileStatus)> = pr_changed_files(&files, "config")
+            .into_iter()
+            .map(|f| (f.path, f.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("S3/a/a.tfvars".to_string(), FileStatus::Modified),
+                ("S3/b/b.tfvars".to_string(), FileStatus::Deleted),
+                ("KMS/old/old.tfvars".to_string(), FileStatus::Deleted),
+                ("KMS/k/k.tfvars".to_string(), FileStatus::Modified),
+            ]
+        );
+        assert_eq!(pr_changed_files(&files, "").len(), 6);
+    }
 }

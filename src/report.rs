@@ -128,6 +128,129 @@ impl RunReport {
     }
 }
 
+/// How an apply ended (`tfctl apply`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyResult {
+    /// Every stack applied (or there was nothing to apply).
+    Applied,
+    /// The apply gate refused: nothing ran, state untouched.
+    Blocked,
+    /// At least one stack failed, was skipped or was not applied.
+    Failed,
+    /// SIGINT/SIGTERM stopped the run.
+    Cancelled,
+}
+
+impl ApplyResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyResult::Applied => "applied",
+            ApplyResult::Blocked => "blocked",
+            ApplyResult::Failed => "failed",
+            ApplyResult::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What happened to one stack in an apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyStatus {
+    /// The approved plan was applied.
+    Applied,
+    /// Terraform failed (plan or apply); see `error`.
+    Failed,
+    /// Not run: a stack it depends on failed or was not applied.
+    Skipped,
+    /// Refused before applying: its plan changed since approval, or it was
+    /// never approved; see `error`.
+    NotApplied,
+    /// Stopped, or never started, because the run was cancelled.
+    Cancelled,
+}
+
+impl ApplyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyStatus::Applied => "applied",
+            ApplyStatus::Failed => "failed",
+            ApplyStatus::Skipped => "skipped",
+            ApplyStatus::NotApplied => "not_applied",
+            ApplyStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One stack of an apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyStackReport {
+    pub id: String,
+    pub environment: String,
+    /// `plan` or `destroy`.
+    pub action: String,
+    pub status: ApplyStatus,
+    /// Change counts of the re-plan, when one was made.
+    pub changes: Option<Changes>,
+    /// Why it failed, was skipped, not applied or cancelled.
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// Digest of the re-plan and the one the validation approved.
+    pub plan_digest: Option<String>,
+    pub approved_digest: Option<String>,
+    /// The re-plan, redacted, for a stack whose plan changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_summary: Option<String>,
+    /// Where the state was saved (`terraform state pull`) before applying.
+    pub state_snapshot: Option<String>,
+    /// Non-sensitive outputs after the apply, name → value.
+    pub outputs: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// The whole apply: what the PR comment, the job summary and the terminal
+/// show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    pub version: u32,
+    pub result: ApplyResult,
+    /// `owner/repo#number`, when the PR is known.
+    pub pull_request: Option<String>,
+    /// The commit applied (or that would have been).
+    pub commit_sha: Option<String>,
+    pub environment: Option<String>,
+    /// The branch applied from.
+    pub branch: String,
+    /// Every reason the gate refused (empty unless `blocked`).
+    pub blocked: Vec<String>,
+    pub waves: Vec<Vec<String>>,
+    /// Stacks in wave order.
+    pub stacks: Vec<ApplyStackReport>,
+    pub duration_ms: u64,
+}
+
+impl ApplyReport {
+    /// The verdict implied by the stacks: cancelled beats failed beats
+    /// applied.
+    pub fn judge(stacks: &[ApplyStackReport]) -> ApplyResult {
+        if stacks.iter().any(|s| s.status == ApplyStatus::Cancelled) {
+            ApplyResult::Cancelled
+        } else if stacks.iter().all(|s| s.status == ApplyStatus::Applied) {
+            ApplyResult::Applied
+        } else {
+            ApplyResult::Failed
+        }
+    }
+
+    /// Stack ids with `status`, in report order.
+    pub fn ids_with(&self, status: ApplyStatus) -> Vec<&str> {
+        self.stacks
+            .iter()
+            .filter(|s| s.status == status)
+            .map(|s| s.id.as_str())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

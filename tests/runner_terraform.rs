@@ -319,9 +319,14 @@ async fn sigint_stops_a_slow_apply_and_the_next_run_gets_the_lock() {
         let mut n = approvals.lock().unwrap();
         *n += 1;
         if *n == 2 {
-            // Both applies are about to start; interrupt once they sleep.
+            // Both applies are about to start; interrupt once both
+            // provisioners sleep (polled, not timed: the machine may be slow).
             std::thread::spawn(|| {
-                std::thread::sleep(Duration::from_secs(3));
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while sleeping_provisioners() < 2 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                std::thread::sleep(Duration::from_millis(500));
                 // SAFETY: kill(2) on our own pid has no memory-safety
                 // preconditions; the handler above is installed.
                 unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
@@ -460,4 +465,17 @@ async fn parallel_inits_share_one_plugin_cache_without_racing() {
             "the shared cache was used"
         );
     }
+}
+
+/// How many `sleep 60` provisioner processes run (one per provisioner,
+/// whether or not `/bin/sh -c` execs it).
+fn sleeping_provisioners() -> usize {
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args="])
+        .output()
+        .expect("ps");
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.trim() == "sleep 60")
+        .count()
 }

@@ -341,15 +341,7 @@ fn sigint_mid_run_stops_terraform_and_exits_130() {
     assert_eq!(stack(&report, "Slow/wait")["status"], "cancelled");
     assert_eq!(report["result"], "error");
     // No terraform of this run is left behind.
-    let ps = std::process::Command::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .unwrap();
-    let leftovers: Vec<String> = String::from_utf8_lossy(&ps.stdout)
-        .lines()
-        .filter(|l| l.contains(repo.path().to_str().unwrap()))
-        .map(str::to_string)
-        .collect();
+    let leftovers = harness::processes_mentioning(&[repo.path().to_str().unwrap()]);
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 

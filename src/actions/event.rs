@@ -311,10 +311,30 @@ pub struct DispatchPayload {
     pub merge_sha: Option<String>,
 }
 
+/// The `client_payload` of a `tfctl-apply` dispatch: which merge of which
+/// PR to apply. The head is not needed (the apply gate reads it from the
+/// PR); `merge_sha` is accepted as another spelling of `merge_commit_sha`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ApplyPayload {
+    /// The repository the PR lives in, `owner/name`.
+    pub source_repo: String,
+    pub pr_number: u64,
+    #[serde(alias = "merge_sha")]
+    pub merge_commit_sha: String,
+    /// The branch the PR merged into (the environment branch).
+    pub base_ref: String,
+}
+
 impl RepositoryDispatchEvent {
     /// Reads tfctl's payload out of `client_payload`; a missing or mistyped
     /// field is an input error naming `client_payload.<field>`.
     pub fn tfctl_payload(&self, file: &Path) -> Result<DispatchPayload> {
+        let value = Value::Object(self.client_payload.clone().unwrap_or_default());
+        from_value_with_path(value, file, "client_payload")
+    }
+
+    /// Reads a `tfctl-apply` payload, with the same error messages.
+    pub fn apply_payload(&self, file: &Path) -> Result<ApplyPayload> {
         let value = Value::Object(self.client_payload.clone().unwrap_or_default());
         from_value_with_path(value, file, "client_payload")
     }
@@ -636,6 +656,40 @@ mod tests {
                 .starts_with("event.json: client_payload.pr_number: invalid type"),
             "{}",
             err.message
+        );
+    }
+
+    #[test]
+    fn apply_payload_takes_either_spelling_of_the_merge_commit() {
+        let mut v: Value =
+            serde_json::from_str(&fixture("repository_dispatch.on-demand-test.json")).unwrap();
+        v["action"] = json!(EVENT_TYPE_APPLY);
+        v["client_payload"] = json!({"source_repo": "o/config", "pr_number": 7,
+            "merge_commit_sha": "m1", "base_ref": "prod"});
+        let Event::RepositoryDispatch(d) =
+            parse("repository_dispatch", &v.to_string(), path()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(d.apply_payload(path()).unwrap().merge_commit_sha, "m1");
+        v["client_payload"] = json!({"source_repo": "o/config", "pr_number": 7,
+            "merge_sha": "m2", "head_sha": "h", "base_ref": "prod"});
+        let Event::RepositoryDispatch(d) =
+            parse("repository_dispatch", &v.to_string(), path()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(d.apply_payload(path()).unwrap().merge_commit_sha, "m2");
+        v["client_payload"] =
+            json!({"source_repo": "o/config", "pr_number": 7, "base_ref": "prod"});
+        let Event::RepositoryDispatch(d) =
+            parse("repository_dispatch", &v.to_string(), path()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            d.apply_payload(path()).unwrap_err().message,
+            "event.json: client_payload.merge_commit_sha: missing field"
         );
     }
 

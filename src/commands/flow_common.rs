@@ -272,9 +272,7 @@ pub(crate) fn previous_merge<'c>(
     bot: &str,
     key: Option<&[u8]>,
 ) -> (Option<&'c Comment>, Vec<AuditEvent>) {
-    let comment = crate::github::find_marked_comments(comments, MERGE_MARKER_PREFIX, Some(bot))
-        .into_iter()
-        .next();
+    let comment = crate::github::find_marked_comment(comments, MERGE_MARKER_PREFIX, Some(bot));
     let history = comment
         .and_then(|c| c.body.as_deref())
         .and_then(marker::find::<MergeMarker>)

@@ -1,6 +1,7 @@
 //! Command wiring: each subcommand composes pure decisions with effects.
 //! No decision logic lives here.
 
+pub mod apply;
 pub mod dispatch;
 mod flow_common;
 pub mod gh;
@@ -29,13 +30,9 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Graph(args) => graph::run(config, args),
         Command::Dispatch(args) => dispatch::run(config, args),
         Command::Merge(args) => merge::run(config, args),
-        Command::Apply(_) => not_built("apply"),
+        Command::Apply(args) => apply::run(config, args),
         Command::Policy(ref args) => policy::run(&cli, &args.command),
     }
-}
-
-fn not_built(name: &str) -> Result<ExitStatus> {
-    Err(Error::input(format!("`tfctl {name}` is not built yet")))
 }
 
 /// Finds and loads tfctl.yaml (`--config`, else walking up from the cwd).

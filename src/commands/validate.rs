@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cli::{ReportFormat, ValidateArgs};
 use crate::config::Config;
@@ -11,7 +11,7 @@ use crate::error::{Error, ExitStatus, Result};
 use crate::pipeline::{self, JudgeContext};
 use crate::policy::PolicyEngine;
 use crate::report::{RunReport, RunResult, StackStatus};
-use crate::runner::{self, Operation, RunOptions};
+use crate::runner::{self, Operation};
 use crate::select::{self, Selection};
 
 /// Runs `tfctl validate` on a laptop or CI runner (no GitHub reporting).
@@ -54,23 +54,9 @@ pub fn plan_and_judge(
     if sel.dag.stacks.is_empty() {
         return Ok(pipeline::report(sel, Vec::new(), started.elapsed()));
     }
-    let terraform = runner::locate_terraform(
-        args.terraform.as_deref(),
-        std::env::var("TFCTL_TERRAFORM").ok().as_deref(),
-        cfg.terraform.binary.as_deref(),
-    )?;
     let work_dir = pipeline::work_dir(cfg, "validate")?;
     let jobs = pipeline::build_jobs(cfg, config_root, sel, &work_dir)?;
-    let opts = RunOptions {
-        terraform,
-        work_dir: work_dir.clone(),
-        parallelism: args.parallelism.unwrap_or(cfg.parallelism).max(1),
-        plugin_cache_dir: cfg.terraform.plugin_cache_dir.clone(),
-        grace_period: Duration::from_secs(cfg.terraform.grace_period_secs),
-        init_args: cfg.terraform.init_args.clone(),
-        plan_args: cfg.terraform.plan_args.clone(),
-        apply_args: cfg.terraform.apply_args.clone(),
-    };
+    let opts = pipeline::run_options(cfg, args.terraform.as_deref(), args.parallelism, &work_dir)?;
     let runtime = super::runtime()?;
     let runs = runtime.block_on(async {
         let cancel = runner::cancel_on_signals()

@@ -64,7 +64,7 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
         .block_on(client.list_pull_files(&target.repo, target.number))
         .map_err(Error::from)?;
 
-    let changes = pipeline::changed_files_from_pr(&files, &git.prefix);
+    let changes = pipeline::pr_changed_files(&files, &git.prefix);
     let sel = select::select(
         cfg,
         &config_root,

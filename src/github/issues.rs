@@ -47,6 +47,17 @@ pub struct UpsertOutcome {
     pub comment: Comment,
 }
 
+/// The first (oldest) of [`find_marked_comments`]: the sticky comment.
+pub fn find_marked_comment<'a>(
+    comments: &'a [Comment],
+    marker_prefix: &str,
+    author: Option<&str>,
+) -> Option<&'a Comment> {
+    find_marked_comments(comments, marker_prefix, author)
+        .into_iter()
+        .next()
+}
+
 /// The comments carrying `marker_prefix` (by `author`, when given, so a
 /// user quoting the marker can't hijack it), oldest first. A re-run updates
 /// the first; any others are duplicates (a create whose answer was lost and

@@ -187,14 +187,7 @@ fn errors(report: &RunReport, out: &mut String) {
                 inline(err)
             );
         } else {
-            let _ = writeln!(
-                out,
-                "\n<details><summary><code>{}</code> {}</summary>\n",
-                inline(&s.id),
-                s.status.as_str()
-            );
-            out.push_str(&fenced("text", err));
-            out.push_str("\n</details>\n");
+            collapsed(out, &s.id, s.status.as_str(), "text", err);
         }
     }
 }
@@ -211,32 +204,56 @@ fn plans(report: &RunReport, out: &mut String) {
     }
     out.push_str("\n#### Plans\n");
     for (s, plan) in with {
-        let _ = writeln!(
-            out,
-            "\n<details><summary><code>{}</code> {}</summary>\n",
-            inline(&s.id),
-            changes(&s.changes)
-        );
-        out.push_str(&fenced("diff", plan));
-        out.push_str("\n</details>\n");
+        collapsed(out, &s.id, &changes(&s.changes), "diff", plan);
     }
 }
 
 fn footer(report: &RunReport, ctx: &CommentContext, out: &mut String) {
-    let mut parts = vec!["tfctl".to_string()];
-    if let Some(sha) = &ctx.head_sha {
+    footer_line(
+        "tfctl",
+        ctx.head_sha.as_deref().map(|sha| ("head", sha)),
+        report.duration_ms,
+        ctx.run_url.as_deref(),
+        out,
+    );
+}
+
+/// `<sub>tfctl · head `abc` · 4.2s in total · [workflow run](…)</sub>`
+/// after a rule; `sha` is (label, full SHA), shown to 12 characters.
+pub(super) fn footer_line(
+    what: &str,
+    sha: Option<(&str, &str)>,
+    duration_ms: u64,
+    run_url: Option<&str>,
+    out: &mut String,
+) {
+    let mut parts = vec![what.to_string()];
+    if let Some((label, sha)) = sha {
         let short: String = sha.chars().take(12).collect();
-        parts.push(format!("head `{}`", code(&short)));
+        parts.push(format!("{label} `{}`", code(&short)));
     }
-    parts.push(format!("{} in total", duration(report.duration_ms)));
-    if let Some(url) = &ctx.run_url {
+    parts.push(format!("{} in total", duration(duration_ms)));
+    if let Some(url) = run_url {
         parts.push(format!("[workflow run]({})", url_text(url)));
     }
     let _ = writeln!(out, "\n---\n<sub>{}</sub>", parts.join(" · "));
 }
 
+/// A collapsed block: `<code>id</code> label` as its summary, `content`
+/// fenced with `info` inside.
+pub(super) fn collapsed(out: &mut String, id: &str, label: &str, info: &str, content: &str) {
+    let _ = writeln!(
+        out,
+        "\n<details><summary><code>{}</code> {}</summary>\n",
+        inline(id),
+        inline(label)
+    );
+    out.push_str(&fenced(info, content));
+    out.push_str("\n</details>\n");
+}
+
 /// Text for inside single backticks: a backtick would end the span.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     inline(&text.replace('`', "'"))
 }
 

@@ -19,6 +19,17 @@ pub fn terraform() -> PathBuf {
     local
 }
 
+/// Command lines of running processes that contain any of `needles` (to
+/// prove a cancelled run left no terraform behind).
+pub fn processes_mentioning(needles: &[&str]) -> Vec<String> {
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| needles.iter().any(|n| l.contains(n)))
+        .map(str::to_string)
+        .collect()
+}
+
 /// A git repository in a temp dir, on branch `feature` off `main`.
 pub struct Repo {
     pub dir: tempfile::TempDir,

@@ -389,6 +389,22 @@ impl FakeGithub {
         })
     }
 
+    /// Rewrites a comment's body as its author editing it would (a sticky
+    /// comment updated by a re-run).
+    pub fn edit_comment(&self, repo: &str, id: u64, body: &str) {
+        self.with(|s| {
+            let now = s.tick();
+            let c = s
+                .repo_mut(repo)
+                .comments
+                .iter_mut()
+                .find(|c| c.id == id)
+                .expect("no such comment");
+            c.body = body.into();
+            c.updated_at = now;
+        });
+    }
+
     /// `actor` adds `label` to an issue/PR (with its `labeled` event).
     pub fn seed_label(&self, repo: &str, number: u64, label: &str, actor: &str) {
         self.with(|s| {

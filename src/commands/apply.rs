@@ -1,0 +1,815 @@
+//! `tfctl apply` (DESIGN §2, §4): trigger → the PR's facts → apply gate →
+//! re-plan of each changed stack, compared with the digest the validation
+//! approved → state snapshot and apply in DAG order → one report on the PR
+//! (sticky comment, commit status `tfctl/apply`), the job summary, step
+//! outputs and an audit event.
+//!
+//! Wiring only: the gate and the plan approval are pure (`gates`), runs are
+//! judged in `pipeline`, rendered in `render::apply`. Must not: apply
+//! anything before the gate opened, or apply a stack whose re-plan is not
+//! the approved one (the runner asks [`gates::plan_approval`] first).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::actions::event::{Event, EVENT_TYPE_APPLY};
+use crate::audit::{self, AuditEvent};
+use crate::cli::ApplyArgs;
+use crate::config::Config;
+use crate::error::{Error, ExitStatus, Result};
+use crate::gates::{self, ApplyFacts, ApplyPolicy, LabelEvent, Signature, Validation};
+use crate::github::models::{Comment, PullRequest};
+use crate::github::{find_marked_comment, CommitState, RepoRef};
+use crate::pipeline::{self, ApplyHeader};
+use crate::render::apply::{self as render_apply, ApplyContext, ApplyMarker};
+use crate::render::marker::{self, Marker, ValidationMarker, VerifyError};
+use crate::render::split;
+use crate::repo::Git;
+use crate::report::{ApplyReport, ApplyResult, ApplyStatus};
+use crate::runner::{self, Cancel, Operation, StackJob};
+use crate::select::{self, ChangeSource};
+
+use super::gh::GhSession;
+
+/// Commit status context of the apply.
+pub const STATUS_CONTEXT: &str = "tfctl/apply";
+
+/// Runs `tfctl apply` from the GitHub Actions context.
+pub fn run(config: Option<&Path>, args: ApplyArgs) -> Result<ExitStatus> {
+    if !args.select.files.is_empty() || args.select.all || args.select.base.is_some() {
+        return Err(Error::input(
+            "tfctl apply takes its stacks from the merged pull request's files; \
+             --files, --all and --base are not accepted",
+        ));
+    }
+    let cfg = super::load_config(config)?;
+    let session = GhSession::open(&args.github)?;
+    super::runtime()?.block_on(async {
+        // First, so a cancel during the GitHub calls is seen too.
+        let cancel = runner::cancel_on_signals()
+            .map_err(|e| Error::runtime(format!("cannot install signal handlers: {e}")))?;
+        Apply {
+            cfg: &cfg,
+            session: &session,
+            args: &args,
+            started: Instant::now(),
+        }
+        .run(cancel)
+        .await
+    })
+}
+
+/// What started the apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Trigger {
+    /// Where the PR lives (the config repository).
+    pr_repo: RepoRef,
+    /// Unknown for a push: found from the pushed commit.
+    pr_number: Option<u64>,
+    /// The merge commit the trigger names.
+    sha: Option<String>,
+    /// The environment branch being applied.
+    branch: String,
+}
+
+/// An event that asks for an apply, or one that does not (with why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Start {
+    Apply(Trigger),
+    Nothing(String),
+}
+
+/// Reads the trigger from the event (pure). `repo` is the workflow's
+/// repository, `event_file` names the payload in errors.
+fn trigger(event: &Event, repo: &RepoRef, event_file: &Path, cfg: &Config) -> Result<Start> {
+    match event {
+        Event::RepositoryDispatch(d) => {
+            if d.action != EVENT_TYPE_APPLY {
+                return Err(Error::input(format!(
+                    "{}: repository_dispatch `{}` is not `{EVENT_TYPE_APPLY}`",
+                    event_file.display(),
+                    d.action
+                )));
+            }
+            let p = d.apply_payload(event_file)?;
+            let pr_repo = RepoRef::parse(&p.source_repo).map_err(|e| {
+                Error::input(format!(
+                    "{}: client_payload.source_repo: {}",
+                    event_file.display(),
+                    e.message
+                ))
+            })?;
+            Ok(Start::Apply(Trigger {
+                pr_repo,
+                pr_number: Some(p.pr_number),
+                sha: Some(p.merge_commit_sha),
+                branch: p.base_ref,
+            }))
+        }
+        Event::Push(p) => {
+            let Some(branch) = p.branch() else {
+                return Ok(Start::Nothing(format!(
+                    "{} is not a branch: nothing to apply",
+                    p.git_ref
+                )));
+            };
+            if p.deleted {
+                return Ok(Start::Nothing(format!(
+                    "branch {branch} was deleted: nothing to apply"
+                )));
+            }
+            if cfg.environment_for_branch(branch).is_none() {
+                return Ok(Start::Nothing(format!(
+                    "{branch} is no environment's branch in {}: nothing to apply",
+                    cfg.file.display()
+                )));
+            }
+            Ok(Start::Apply(Trigger {
+                pr_repo: repo.clone(),
+                pr_number: None,
+                sha: Some(p.after.clone()),
+                branch: branch.to_string(),
+            }))
+        }
+        Event::PullRequest(e) => {
+            if !e.is_merged_close() {
+                return Ok(Start::Nothing(format!(
+                    "pull request #{} was {} without a merge: nothing to apply",
+                    e.number, e.action
+                )));
+            }
+            Ok(Start::Apply(Trigger {
+                pr_repo: repo.clone(),
+                pr_number: Some(e.number),
+                sha: e.pull_request.merge_commit_sha.clone(),
+                branch: e.pull_request.base.git_ref.clone(),
+            }))
+        }
+        other => Err(Error::input(format!(
+            "tfctl apply runs on repository_dispatch `{EVENT_TYPE_APPLY}`, a push to an \
+             environment branch or a merged pull_request, not on {}",
+            other.name()
+        ))),
+    }
+}
+
+struct Apply<'a> {
+    cfg: &'a Config,
+    session: &'a GhSession,
+    args: &'a ApplyArgs,
+    started: Instant,
+}
+
+impl Apply<'_> {
+    async fn run(&self, cancel: Cancel) -> Result<ExitStatus> {
+        let event_file = self.session.env.event_path.clone().unwrap_or_default();
+        let trigger = match trigger(
+            &self.session.event,
+            &self.session.repo,
+            &event_file,
+            self.cfg,
+        )? {
+            Start::Nothing(why) => {
+                println!("{why}");
+                return Ok(ExitStatus::Success);
+            }
+            Start::Apply(t) => t,
+        };
+        let config_root = super::config_root(self.cfg, &self.args.select);
+        let git = Git::open(&config_root)?;
+        let checked_out = git.head()?;
+
+        let Some(pr) = self.find_pr(&trigger).await? else {
+            let sha = trigger.sha.clone().unwrap_or_default();
+            let reason = format!(
+                "no merged pull request has {} as its merge commit: a direct push to {} is not applied",
+                short(&sha),
+                trigger.branch
+            );
+            let header = ApplyHeader {
+                pull_request: None,
+                commit_sha: Some(sha),
+                environment: self
+                    .cfg
+                    .environment_for_branch(&trigger.branch)
+                    .map(str::to_string),
+                branch: trigger.branch.clone(),
+            };
+            let report = pipeline::blocked_report(header, vec![reason], self.started.elapsed());
+            return self.publish(&trigger.pr_repo, None, &report).await;
+        };
+
+        let (facts, marker) = self.facts(&trigger, &pr, checked_out).await?;
+        let header = ApplyHeader {
+            pull_request: Some(format!("{}#{}", trigger.pr_repo, pr.number)),
+            commit_sha: pr.merge_commit_sha.clone().or(trigger.sha.clone()),
+            environment: marker
+                .as_ref()
+                .map(|m| m.environment.clone())
+                .filter(|e| !e.is_empty()),
+            branch: trigger.branch.clone(),
+        };
+        let cfg = self.cfg;
+        let environment = match gates::apply_gate(
+            &facts,
+            &ApplyPolicy {
+                bot_login: &cfg.github.bot_login,
+                passed_label: &cfg.labels.passed,
+                override_label: &cfg.labels.overridden,
+                branch_for: &|env: &str| cfg.branch_for(env),
+                allow_forks: cfg.github.allow_forks,
+            },
+        ) {
+            Ok(environment) => environment,
+            Err(reasons) => {
+                let report = pipeline::blocked_report(header, reasons, self.started.elapsed());
+                return self
+                    .publish(&trigger.pr_repo, Some(pr.number), &report)
+                    .await;
+            }
+        };
+        // The gate opened: a marker exists and the PR has its merge commit.
+        let approved = marker.map(|m| m.stacks).unwrap_or_default();
+        let merge_sha = facts.checked_out_sha.clone();
+
+        let files = self
+            .session
+            .client
+            .list_pull_files(&trigger.pr_repo, pr.number)
+            .await
+            .map_err(Error::from)?;
+        let sel = select::select(
+            cfg,
+            &config_root,
+            ChangeSource::Files {
+                files: pipeline::pr_changed_files(&files, &git.prefix),
+                // A deleted tfvars's last contents: the base side of the merge.
+                old_rev: Some(format!("{merge_sha}^1")),
+            },
+        )?;
+        let report = self
+            .apply_stacks(&sel, &approved, &environment, header, &merge_sha, cancel)
+            .await?;
+        self.publish(&trigger.pr_repo, Some(pr.number), &report)
+            .await
+    }
+
+    /// The PR of the trigger: by number, or for a push the merged PR whose
+    /// merge commit was pushed. `None` when a push is no PR's merge.
+    async fn find_pr(&self, trigger: &Trigger) -> Result<Option<PullRequest>> {
+        let client = &self.session.client;
+        let number = match (trigger.pr_number, &trigger.sha) {
+            (Some(n), _) => n,
+            (None, Some(sha)) => {
+                let prs = client
+                    .pulls_for_commit(&trigger.pr_repo, sha)
+                    .await
+                    .map_err(Error::from)?;
+                match prs
+                    .iter()
+                    .find(|p| p.is_merged() && p.merge_commit_sha.as_deref() == Some(sha.as_str()))
+                {
+                    Some(p) => p.number,
+                    None => return Ok(None),
+                }
+            }
+            (None, None) => return Ok(None),
+        };
+        // `pulls/get` carries `merged`, which list answers omit.
+        client
+            .get_pull(&trigger.pr_repo, number)
+            .await
+            .map(Some)
+            .map_err(Error::from)
+    }
+
+    /// Everything the gate looks at, and the validation marker (if one was
+    /// found) for its approved digests.
+    async fn facts(
+        &self,
+        trigger: &Trigger,
+        pr: &PullRequest,
+        checked_out_sha: String,
+    ) -> Result<(ApplyFacts, Option<ValidationMarker>)> {
+        let client = &self.session.client;
+        let repo = &trigger.pr_repo;
+        let events = client
+            .list_issue_events(repo, pr.number)
+            .await
+            .map_err(Error::from)?;
+        let comments = client
+            .list_comments(repo, pr.number)
+            .await
+            .map_err(Error::from)?;
+        let (validation, marker) = read_validation(
+            &comments,
+            &self.cfg.github.bot_login,
+            self.session.signing_key.as_deref(),
+        );
+        let label_events = events
+            .iter()
+            .filter(|e| e.event == "labeled" || e.event == "unlabeled")
+            .filter_map(|e| {
+                Some(LabelEvent {
+                    label: e.label.as_ref()?.name.clone(),
+                    actor: e
+                        .actor
+                        .as_ref()
+                        .map(|a| a.login.clone())
+                        .unwrap_or_default(),
+                    added: e.event == "labeled",
+                    created_at: e.created_at.clone(),
+                })
+            })
+            .collect();
+        let from_fork = match (&pr.head.repo, &pr.base.repo) {
+            (Some(h), Some(b)) => h.full_name != b.full_name,
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        Ok((
+            ApplyFacts {
+                merged: pr.is_merged(),
+                merge_commit_sha: pr.merge_commit_sha.clone().filter(|_| pr.is_merged()),
+                checked_out_sha,
+                merged_head_sha: pr.head.sha.clone(),
+                labels: pr.label_names(),
+                label_events,
+                validation,
+                branch: trigger.branch.clone(),
+                base_ref: pr.base.git_ref.clone(),
+                trigger_sha: trigger.sha.clone(),
+                from_fork,
+            },
+            marker,
+        ))
+    }
+
+    /// Re-plans, checks and applies every stack of `sel`; snapshots are
+    /// kept, the rest of the scratch directory removed.
+    async fn apply_stacks(
+        &self,
+        sel: &select::Selection,
+        approved: &BTreeMap<String, String>,
+        environment: &str,
+        header: ApplyHeader,
+        merge_sha: &str,
+        cancel: Cancel,
+    ) -> Result<ApplyReport> {
+        let cfg = self.cfg;
+        let config_root = super::config_root(cfg, &self.args.select);
+        if sel.dag.stacks.is_empty() {
+            return Ok(pipeline::apply_report(
+                sel,
+                Vec::new(),
+                header,
+                self.started.elapsed(),
+            ));
+        }
+        let work_dir = pipeline::work_dir(cfg, "apply")?;
+        let jobs = pipeline::build_jobs(cfg, &config_root, sel, &work_dir)?;
+        let opts = pipeline::run_options(
+            cfg,
+            self.args.terraform.as_deref(),
+            self.args.parallelism,
+            &work_dir,
+        )?;
+        // The digest of a plan that changes nothing at all.
+        let no_op = crate::plan::digest(&serde_json::json!({}));
+        let approve = |job: &StackJob, plan: &serde_json::Value| {
+            let current = crate::plan::digest(plan);
+            gates::plan_approval(
+                &job.stack.environment,
+                environment,
+                &current,
+                approved.get(&job.stack.id).map(String::as_str),
+                current == no_op,
+            )
+        };
+        let nodes = sel.dag.node_stacks();
+        let mut runs = runner::run_stacks(
+            &jobs,
+            &nodes,
+            &sel.dag.preds,
+            Operation::Apply,
+            &opts,
+            &approve,
+            cancel,
+        )
+        .await;
+        let snapshot_dir = cfg.base_dir.join(".tfctl").join("snapshots").join(format!(
+            "{}-{}",
+            short(merge_sha),
+            std::process::id()
+        ));
+        for (job, run) in jobs.iter().zip(runs.iter_mut()) {
+            if let Some(taken) = run.state_snapshot.take() {
+                run.state_snapshot = Some(keep_snapshot(&taken, &snapshot_dir, &job.stack.id)?);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&work_dir);
+        let stacks = pipeline::judge_apply(sel, &runs, approved);
+        Ok(pipeline::apply_report(
+            sel,
+            stacks,
+            header,
+            self.started.elapsed(),
+        ))
+    }
+
+    /// Reports everywhere: stdout, the PR comment (when there is a PR), the
+    /// commit status, the job summary, step outputs and the audit log. A
+    /// failed report is an error after everything else was tried, unless
+    /// the run was cancelled (130 wins).
+    async fn publish(
+        &self,
+        repo: &RepoRef,
+        pr_number: Option<u64>,
+        report: &ApplyReport,
+    ) -> Result<ExitStatus> {
+        print!("{}", render_apply::text(report));
+        let session = self.session;
+        let run_url = session.env.run_url();
+        let mut problems: Vec<String> = Vec::new();
+
+        if let Some(n) = pr_number {
+            let marker = marker::render(&ApplyMarker::of(report), session.signing_key.as_deref());
+            let body = render_apply::comment(
+                report,
+                &ApplyContext {
+                    run_url: run_url.clone(),
+                    marker: Some(marker),
+                },
+            );
+            let body = split::fit(
+                &body,
+                split::COMMENT_LIMIT,
+                &split::pointer(run_url.as_deref()),
+            );
+            if let Err(e) = session
+                .client
+                .upsert_comment(
+                    repo,
+                    n,
+                    &format!("<!-- tfctl:{} ", ApplyMarker::KIND),
+                    Some(&self.cfg.github.bot_login),
+                    &body,
+                )
+                .await
+            {
+                problems.push(format!("cannot comment on {repo}#{n}: {e}"));
+            }
+        }
+        if let Some(sha) = report.commit_sha.as_deref().filter(|s| !s.is_empty()) {
+            let state = match report.result {
+                ApplyResult::Applied => CommitState::Success,
+                ApplyResult::Blocked | ApplyResult::Failed => CommitState::Failure,
+                ApplyResult::Cancelled => CommitState::Error,
+            };
+            let description = render_apply::status_description(report);
+            if let Err(e) = session
+                .client
+                .create_status(
+                    repo,
+                    sha,
+                    state,
+                    STATUS_CONTEXT,
+                    Some(&description),
+                    run_url.as_deref(),
+                )
+                .await
+            {
+                problems.push(format!("cannot set status {STATUS_CONTEXT} on {sha}: {e}"));
+            }
+        }
+        let summary = render_apply::comment(
+            report,
+            &ApplyContext {
+                run_url: run_url.clone(),
+                marker: None,
+            },
+        );
+        if let Err(e) = session.append_summary(&summary) {
+            problems.push(e.message);
+        }
+        if let Err(e) = session.set_outputs(&step_outputs(report)) {
+            problems.push(e.message);
+        }
+        let event = AuditEvent {
+            time: audit::now_rfc3339(),
+            action: "apply".into(),
+            actor: session
+                .event
+                .sender()
+                .map_or_else(|| "unknown".to_string(), |u| u.login.clone()),
+            pull_request: report
+                .pull_request
+                .clone()
+                .unwrap_or_else(|| repo.to_string()),
+            head_sha: report.commit_sha.clone().unwrap_or_default(),
+            environment: report.environment.clone(),
+            outcome: report.result.as_str().into(),
+            reasons: report.blocked.clone(),
+            violations_overridden: Vec::new(),
+            run_url,
+        };
+        if let Err(e) = session.audit(&event) {
+            problems.push(e.message);
+        }
+
+        let status = match report.result {
+            ApplyResult::Applied => ExitStatus::Success,
+            ApplyResult::Blocked | ApplyResult::Failed => ExitStatus::Failure,
+            ApplyResult::Cancelled => return Ok(ExitStatus::Cancelled),
+        };
+        if problems.is_empty() {
+            Ok(status)
+        } else {
+            Err(Error::runtime(problems.join("; ")))
+        }
+    }
+}
+
+/// The bot's validation comment (else anyone's, so the gate can say who
+/// wrote it) and its marker, with the signature checked against `key`.
+fn read_validation(
+    comments: &[Comment],
+    bot_login: &str,
+    key: Option<&[u8]>,
+) -> (Option<Validation>, Option<ValidationMarker>) {
+    let prefix = format!("<!-- tfctl:{} ", ValidationMarker::KIND);
+    let Some(comment) = find_marked_comment(comments, &prefix, Some(bot_login))
+        .or_else(|| find_marked_comment(comments, &prefix, None))
+    else {
+        return (None, None);
+    };
+    let Some(found) = comment
+        .body
+        .as_deref()
+        .and_then(marker::find::<ValidationMarker>)
+    else {
+        return (None, None);
+    };
+    let signature = match key {
+        None => Signature::NotChecked,
+        Some(key) => match marker::verify(&found, key) {
+            Ok(()) => Signature::Valid,
+            Err(VerifyError::Unsigned) => Signature::Missing,
+            Err(VerifyError::Malformed | VerifyError::Mismatch) => Signature::Invalid,
+        },
+    };
+    let validation = Validation {
+        author: comment.author().unwrap_or_default().to_string(),
+        updated_at: comment
+            .updated_at
+            .clone()
+            .unwrap_or_else(|| comment.created_at.clone()),
+        head_sha: found.head_sha.clone(),
+        environment: Some(found.environment.clone()).filter(|e| !e.is_empty()),
+        environments: found.environments.clone(),
+        result: serde_json::to_value(found.result)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        signature,
+    };
+    (Some(validation), Some(found))
+}
+
+/// Moves a snapshot out of the scratch directory (which is removed) to
+/// `dir/<id with / as __>.tfstate`, and returns its new path.
+fn keep_snapshot(taken: &Path, dir: &Path, stack_id: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::runtime(format!("{}: {e}", dir.display())))?;
+    let kept = dir.join(format!("{}.tfstate", stack_id.replace('/', "__")));
+    std::fs::rename(taken, &kept)
+        .or_else(|_| std::fs::copy(taken, &kept).map(drop))
+        .map_err(|e| {
+            Error::runtime(format!(
+                "cannot keep state snapshot {}: {e}",
+                kept.display()
+            ))
+        })?;
+    Ok(std::path::absolute(&kept).unwrap_or(kept))
+}
+
+/// Step outputs: the result, stack ids by status (comma-separated), the
+/// snapshots and the non-sensitive outputs (JSON by stack id).
+fn step_outputs(report: &ApplyReport) -> Vec<(&'static str, String)> {
+    let ids = |status| report.ids_with(status).join(",");
+    let snapshots: BTreeMap<&str, &str> = report
+        .stacks
+        .iter()
+        .filter_map(|s| Some((s.id.as_str(), s.state_snapshot.as_deref()?)))
+        .collect();
+    let outputs: BTreeMap<&str, &BTreeMap<String, serde_json::Value>> = report
+        .stacks
+        .iter()
+        .filter(|s| !s.outputs.is_empty())
+        .map(|s| (s.id.as_str(), &s.outputs))
+        .collect();
+    vec![
+        ("result", report.result.as_str().to_string()),
+        (
+            "environment",
+            report.environment.clone().unwrap_or_default(),
+        ),
+        ("applied", ids(ApplyStatus::Applied)),
+        ("failed", ids(ApplyStatus::Failed)),
+        ("skipped", ids(ApplyStatus::Skipped)),
+        ("not-applied", ids(ApplyStatus::NotApplied)),
+        ("cancelled", ids(ApplyStatus::Cancelled)),
+        (
+            "snapshots",
+            serde_json::to_string(&snapshots).unwrap_or_default(),
+        ),
+        (
+            "outputs",
+            serde_json::to_string(&outputs).unwrap_or_default(),
+        ),
+    ]
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::event;
+    use crate::github::models::User;
+
+    fn cfg() -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tfctl.yaml");
+        std::fs::write(&file, "version: 1\n").unwrap();
+        crate::config::load(&file).unwrap()
+    }
+
+    fn repo() -> RepoRef {
+        RepoRef::parse("o/controller").unwrap()
+    }
+
+    fn parse(name: &str, payload: serde_json::Value) -> Event {
+        event::parse(name, &payload.to_string(), Path::new("event.json")).unwrap()
+    }
+
+    fn repository() -> serde_json::Value {
+        serde_json::json!({"full_name": "o/controller"})
+    }
+
+    #[test]
+    fn a_dispatch_names_the_pr_its_repo_merge_and_branch() {
+        let e = parse(
+            "repository_dispatch",
+            serde_json::json!({"action": "tfctl-apply", "repository": repository(),
+                "client_payload": {"source_repo": "o/config", "pr_number": 4,
+                    "merge_commit_sha": "m", "base_ref": "prod"}}),
+        );
+        assert_eq!(
+            trigger(&e, &repo(), Path::new("event.json"), &cfg()).unwrap(),
+            Start::Apply(Trigger {
+                pr_repo: RepoRef::parse("o/config").unwrap(),
+                pr_number: Some(4),
+                sha: Some("m".into()),
+                branch: "prod".into(),
+            })
+        );
+        let other = parse(
+            "repository_dispatch",
+            serde_json::json!({"action": "tfctl-validate", "repository": repository()}),
+        );
+        let err = trigger(&other, &repo(), Path::new("event.json"), &cfg()).unwrap_err();
+        assert_eq!(err.exit_status(), ExitStatus::BadInput);
+        let bad = parse(
+            "repository_dispatch",
+            serde_json::json!({"action": "tfctl-apply", "repository": repository(),
+                "client_payload": {"source_repo": "../x", "pr_number": 4,
+                    "merge_commit_sha": "m", "base_ref": "prod"}}),
+        );
+        let err = trigger(&bad, &repo(), Path::new("event.json"), &cfg()).unwrap_err();
+        assert!(
+            err.message.contains("client_payload.source_repo"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn pushes_apply_only_on_environment_branches() {
+        let push = |r: &str| {
+            parse(
+                "push",
+                serde_json::json!({"ref": r, "before": "a", "after": "b",
+                    "repository": repository()}),
+            )
+        };
+        assert_eq!(
+            trigger(&push("refs/heads/prod"), &repo(), Path::new("e"), &cfg()).unwrap(),
+            Start::Apply(Trigger {
+                pr_repo: repo(),
+                pr_number: None,
+                sha: Some("b".into()),
+                branch: "prod".into(),
+            })
+        );
+        assert!(matches!(
+            trigger(&push("refs/heads/feature"), &repo(), Path::new("e"), &cfg()).unwrap(),
+            Start::Nothing(why) if why.contains("no environment's branch")
+        ));
+        assert!(matches!(
+            trigger(&push("refs/tags/v1"), &repo(), Path::new("e"), &cfg()).unwrap(),
+            Start::Nothing(_)
+        ));
+    }
+
+    #[test]
+    fn a_merged_close_applies_its_base_and_an_unmerged_one_nothing() {
+        let pr = |action: &str, merged: bool| {
+            parse(
+                "pull_request",
+                serde_json::json!({"action": action, "number": 9, "repository": repository(),
+                    "pull_request": {"number": 9, "state": "closed", "title": "t",
+                        "user": {"login": "alice"}, "merged": merged,
+                        "merge_commit_sha": "m9",
+                        "head": {"ref": "feature", "sha": "h"},
+                        "base": {"ref": "prod", "sha": "b"}}}),
+            )
+        };
+        assert_eq!(
+            trigger(&pr("closed", true), &repo(), Path::new("e"), &cfg()).unwrap(),
+            Start::Apply(Trigger {
+                pr_repo: repo(),
+                pr_number: Some(9),
+                sha: Some("m9".into()),
+                branch: "prod".into(),
+            })
+        );
+        assert!(matches!(
+            trigger(&pr("closed", false), &repo(), Path::new("e"), &cfg()).unwrap(),
+            Start::Nothing(why) if why.contains("without a merge")
+        ));
+    }
+
+    fn comment(id: u64, login: &str, body: &str) -> Comment {
+        Comment {
+            id,
+            body: Some(body.into()),
+            user: Some(User {
+                login: login.into(),
+                kind: None,
+            }),
+            created_at: "2024-01-01T00:00:00Z".into(),
+            updated_at: Some("2024-01-01T00:00:01Z".into()),
+            html_url: None,
+        }
+    }
+
+    fn validation_marker() -> ValidationMarker {
+        ValidationMarker {
+            version: 1,
+            head_sha: "h".into(),
+            environment: "production".into(),
+            environments: vec!["production".into()],
+            target_branch: "prod".into(),
+            result: crate::report::RunResult::Passed,
+            stacks: BTreeMap::from([("S3/a".into(), "d".into())]),
+            signature: None,
+        }
+    }
+
+    #[test]
+    fn the_bots_validation_wins_over_a_forged_one_and_signatures_are_checked() {
+        let bot = "github-actions[bot]";
+        let forged = marker::render(&validation_marker(), None);
+        let real = marker::render(&validation_marker(), Some(b"key"));
+        let comments = [comment(1, "mallory", &forged), comment(2, bot, &real)];
+        let (v, m) = read_validation(&comments, bot, Some(b"key"));
+        let v = v.unwrap();
+        assert_eq!((v.author.as_str(), v.signature), (bot, Signature::Valid));
+        assert_eq!(v.result, "passed");
+        assert_eq!(m.unwrap().stacks["S3/a"], "d");
+        assert_eq!(
+            read_validation(&comments, bot, Some(b"other"))
+                .0
+                .unwrap()
+                .signature,
+            Signature::Invalid
+        );
+        let (v, _) = read_validation(&comments[..1], bot, Some(b"key"));
+        let v = v.unwrap();
+        assert_eq!(
+            (v.author.as_str(), v.signature),
+            ("mallory", Signature::Missing)
+        );
+        assert_eq!(
+            read_validation(&comments[..1], bot, None)
+                .0
+                .unwrap()
+                .signature,
+            Signature::NotChecked
+        );
+        assert_eq!(read_validation(&[], bot, None), (None, None));
+    }
+}
