@@ -1,9 +1,11 @@
 //! Command wiring: each subcommand composes pure decisions with effects.
 //! No decision logic lives here.
 
+pub mod drift;
 pub mod gh;
 pub mod graph;
 pub mod policy;
+pub mod report;
 pub mod schema;
 pub mod validate;
 pub mod validate_pr;
@@ -24,6 +26,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Schema => schema::run(),
         Command::Validate(args) => validate::run(config, args),
         Command::Graph(args) => graph::run(config, args),
+        Command::Report(args) => report::run(config, args),
+        Command::Drift(args) => drift::run(config, args),
         Command::Dispatch(_) => not_built("dispatch"),
         Command::Merge(_) => not_built("merge"),
         Command::Apply(_) => not_built("apply"),

@@ -3,10 +3,11 @@
 //! Owns: every string tfctl shows about a run — terminal text ([`text`]),
 //! JSON ([`json`]), the PR comment ([`markdown`]) and its hidden marker
 //! ([`marker`]), the 65,536-character cut ([`split`]), the job summary
-//! ([`summary`]) and the graph formats ([`graph`]).
+//! ([`summary`]), the graph formats ([`graph`]) and drift reports ([`drift`]).
 //! Must not: do IO, read the environment or the clock (durations and SHAs
 //! come in as data), or show text from plans and policies unescaped.
 
+pub mod drift;
 pub mod graph;
 pub mod json;
 pub mod markdown;
