@@ -112,7 +112,8 @@ pub struct ValidateArgs {
 /// `tfctl report`: the final job of a `validate --emit-matrix` matrix.
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
-    /// Shard reports (`tfctl validate --local --format json` of each matrix job).
+    /// Shard reports (`tfctl validate --local --format json` of each matrix
+    /// job), or directories of them.
     #[arg(required = true, value_name = "FILE")]
     pub shards: Vec<PathBuf>,
     /// The run's stacks, outside Actions (in Actions: the PR's files).

@@ -42,10 +42,32 @@ fn merge(sel: &Selection, shards: &[Shard]) -> Result<RunReport> {
     Ok(pipeline::report(sel, stacks, took))
 }
 
-/// Reads and parses every shard; a file that is missing or not a report is
-/// an input error naming it (and serde's line and column).
+/// Reads and parses every shard; a directory stands for the `*.json` files
+/// in it (sorted), so a downloaded artifact folder can be passed as is (the
+/// action splits arguments without globbing). A file that is missing or
+/// not a report is an input error naming it (and serde's line and column).
 fn read_shards(paths: &[PathBuf]) -> Result<Vec<Shard>> {
-    paths
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        if path.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| Error::input(format!("{}: {e}", path.display())))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            if inside.is_empty() {
+                return Err(Error::input(format!(
+                    "{}: no .json shard reports in this directory",
+                    path.display()
+                )));
+            }
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
         .iter()
         .map(|path| {
             let file = path.display().to_string();
