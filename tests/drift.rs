@@ -165,12 +165,23 @@ fn in_actions_one_issue_is_opened_updated_and_closed() {
     // A person's issue with the label is not tfctl's to rewrite or close.
     let theirs = gh.seed_issue(CONTROLLER, "drift notes", &["tfctl-drift"]);
 
+    // API economy: the routes each run calls, in order.
+    let calls = |gh: &FakeGithub| -> Vec<String> {
+        let routes = gh.requests().into_iter().map(|r| r.route).collect();
+        gh.clear_requests();
+        routes
+    };
+    const LIST: &str = "GET /repos/{owner}/{repo}/issues";
+    const PATCH: &str = "PATCH /repos/{owner}/{repo}/issues/{issue_number}";
+
     // No drift and no issue: nothing is opened.
     in_actions(&repo, &gh, dir.path(), "schedule").expect_code(0);
     assert_eq!(gh.issues(CONTROLLER).len(), 1);
+    assert_eq!(calls(&gh), [LIST]);
 
     drift_data_lake(&repo);
     in_actions(&repo, &gh, dir.path(), "schedule").expect_code(1);
+    assert_eq!(calls(&gh), [LIST, "POST /repos/{owner}/{repo}/issues"]);
     let ours: Vec<_> = gh
         .issues(CONTROLLER)
         .into_iter()
@@ -201,6 +212,7 @@ fn in_actions_one_issue_is_opened_updated_and_closed() {
     // A re-run, with more drift, rewrites the same issue.
     add_scratch_stack(&repo);
     in_actions(&repo, &gh, dir.path(), "workflow_dispatch").expect_code(1);
+    assert_eq!(calls(&gh), [LIST, PATCH]);
     assert_eq!(gh.issues(CONTROLLER).len(), 2);
     let issue = gh.issue(CONTROLLER, number).unwrap();
     assert_eq!(issue.title, "tfctl drift: 2 stacks drifted (medium)");
@@ -217,6 +229,14 @@ fn in_actions_one_issue_is_opened_updated_and_closed() {
     repo.remove(SCRATCH);
     repo.git(&["checkout", "--", DATA_LAKE]);
     in_actions(&repo, &gh, dir.path(), "schedule").expect_code(0);
+    assert_eq!(
+        calls(&gh),
+        [
+            LIST,
+            "POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
+            PATCH
+        ]
+    );
     let issue = gh.issue(CONTROLLER, number).unwrap();
     assert_eq!(issue.state, "closed");
     let comments = gh.comments(CONTROLLER, number);
@@ -246,4 +266,38 @@ fn drift_on_a_pull_request_event_is_refused() {
         run.stderr()
     );
     assert!(gh.requests().is_empty());
+}
+
+#[test]
+fn a_lost_create_answer_leaves_a_duplicate_that_the_next_run_closes() {
+    let repo = applied();
+    drift_data_lake(&repo);
+    let dir = tempfile::tempdir().unwrap();
+    let gh = FakeGithub::start();
+    gh.seed_repo(CONTROLLER);
+    // The issue is created, but the answer never arrives: the client
+    // retries the create (it cannot know the first one happened), so two
+    // issues now exist.
+    gh.inject_fault(
+        "POST /repos/{owner}/{repo}/issues",
+        support::fake_github::Fault::DropAfterWrite,
+        1,
+    );
+    in_actions(&repo, &gh, dir.path(), "schedule").expect_code(1);
+    let created = gh.issues(CONTROLLER);
+    assert_eq!(created.len(), 2, "{created:?}");
+
+    in_actions(&repo, &gh, dir.path(), "schedule").expect_code(1);
+    let open: Vec<u64> = gh
+        .issues(CONTROLLER)
+        .iter()
+        .map(|(n, _, _)| *n)
+        .filter(|n| gh.issue(CONTROLLER, *n).unwrap().state == "open")
+        .collect();
+    assert_eq!(open, [created[0].0], "the oldest stays open, alone");
+    let duplicate = created[1].0;
+    assert_eq!(gh.issue(CONTROLLER, duplicate).unwrap().state, "closed");
+    let comments = gh.comments(CONTROLLER, duplicate);
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].body, format!("Duplicate of #{}.", created[0].0));
 }

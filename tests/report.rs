@@ -250,6 +250,7 @@ fn in_actions_the_matrix_gets_one_comment_one_label_one_status() {
         run.stderr()
     );
     assert!(gh.comments(CONFIG_REPO, pr).is_empty());
+    gh.clear_requests();
 
     let run = in_actions(&m, &gh, pr, &head, &m.shards).expect_code(1);
     assert!(
@@ -258,6 +259,9 @@ fn in_actions_the_matrix_gets_one_comment_one_label_one_status() {
         "{}",
         run.stdout()
     );
+    // The whole matrix costs what one validate job costs (budget 8).
+    let requests = gh.requests();
+    assert!(requests.len() <= 8, "{requests:#?}");
     let comments = gh.comments(CONFIG_REPO, pr);
     assert_eq!(comments.len(), 1);
     let body = &comments[0].body;
