@@ -121,6 +121,7 @@ pub struct ReportArgs {
     pub select: SelectArgs,
     #[command(flatten)]
     pub github: GithubArgs,
+    /// Output format of the merged report.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
     /// Report locally even inside GitHub Actions (no PR reporting).
@@ -133,7 +134,7 @@ pub struct ReportArgs {
 pub struct DriftArgs {
     #[command(flatten)]
     pub github: GithubArgs,
-    /// Output format (`markdown`: the issue body).
+    /// Output format (`markdown`: as the drift issue shows it).
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
     /// Stacks planned at once (default: the config's `parallelism`).
