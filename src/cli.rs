@@ -35,6 +35,10 @@ pub enum Command {
     Policy(PolicyArgs),
     /// Print the JSON Schema of tfctl.yaml.
     Schema,
+    /// Merge the JSON reports of a validate job matrix and report them once.
+    Report(ReportArgs),
+    /// Plan every stack and report drift from the code (an issue in Actions).
+    Drift(DriftArgs),
 }
 
 /// Which stacks a command works on.
@@ -101,6 +105,48 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub emit_matrix: bool,
     /// Run locally even inside GitHub Actions (no PR reporting).
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// `tfctl report`: the final job of a `validate --emit-matrix` matrix.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Shard reports (`tfctl validate --local --format json` of each matrix
+    /// job), or directories of them.
+    #[arg(required = true, value_name = "FILE")]
+    pub shards: Vec<PathBuf>,
+    /// The run's stacks, outside Actions (in Actions: the PR's files).
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub github: GithubArgs,
+    /// Output format of the merged report.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Report locally even inside GitHub Actions (no PR reporting).
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// `tfctl drift`: a plan of every stack; changes are drift.
+#[derive(Debug, Clone, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub github: GithubArgs,
+    /// Output format (`markdown`: as the drift issue shows it).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Stacks planned at once (default: the config's `parallelism`).
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
+    /// Terraform binary (default: $TFCTL_TERRAFORM, the config, then PATH).
+    #[arg(long, value_name = "PATH")]
+    pub terraform: Option<PathBuf>,
+    /// Where the stacks are (overrides `config_root` of tfctl.yaml).
+    #[arg(long, value_name = "DIR")]
+    pub config_root: Option<PathBuf>,
+    /// Report locally even inside GitHub Actions (no issue).
     #[arg(long)]
     pub local: bool,
 }

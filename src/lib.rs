@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod discovery;
+pub mod drift;
 pub mod error;
 pub mod gates;
 pub mod github;

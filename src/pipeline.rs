@@ -104,33 +104,46 @@ pub fn judge(
     environments.sort();
     environments.dedup();
 
-    let mut reports = Vec::with_capacity(stacks.len());
-    for (stack, run) in stacks.iter().zip(runs) {
+    let mut reports = observe(sel, runs);
+    for ((report, stack), run) in reports.iter_mut().zip(stacks).zip(runs) {
+        // `observe` marks exactly the stacks with a plan as passed.
+        let (StackStatus::Passed, Some(plan)) = (report.status, &run.plan_json) else {
+            continue;
+        };
+        let verdict = ctx.engine.evaluate(
+            plan,
+            &PolicyContext {
+                stack_id: stack.id.clone(),
+                service: stack.service.clone(),
+                name: stack.name.clone(),
+                environment: stack.environment.clone(),
+                changed_files: ctx.changed_files.to_vec(),
+                pr_author: ctx.pr_author.map(str::to_string),
+                environments_in_change: environments.clone(),
+            },
+        )?;
+        if !verdict.violations.is_empty() {
+            report.status = StackStatus::Failed;
+        }
+        report.violations = verdict.violations;
+        report.warnings = verdict.warnings;
+    }
+    Ok(reports)
+}
+
+/// Turns runs into stack reports without policy: counts, plan summary and
+/// digest for every stack that planned (status `passed`), the reason for
+/// every other. What `drift` needs, and the first half of [`judge`].
+pub fn observe(sel: &Selection, runs: &[StackRun]) -> Vec<StackReport> {
+    let mut reports = Vec::with_capacity(sel.dag.stacks.len());
+    for (stack, run) in sel.dag.stacks.iter().zip(runs) {
         let mut report = empty_report(stack, run.duration);
         match (&run.outcome, &run.plan_json) {
             (Outcome::Succeeded, Some(plan)) => {
                 report.changes = crate::plan::changes(plan);
                 report.plan_summary = Some(crate::plan::summary(plan));
                 report.plan_digest = Some(crate::plan::digest(plan));
-                let verdict = ctx.engine.evaluate(
-                    plan,
-                    &PolicyContext {
-                        stack_id: stack.id.clone(),
-                        service: stack.service.clone(),
-                        name: stack.name.clone(),
-                        environment: stack.environment.clone(),
-                        changed_files: ctx.changed_files.to_vec(),
-                        pr_author: ctx.pr_author.map(str::to_string),
-                        environments_in_change: environments.clone(),
-                    },
-                )?;
-                report.status = if verdict.violations.is_empty() {
-                    StackStatus::Passed
-                } else {
-                    StackStatus::Failed
-                };
-                report.violations = verdict.violations;
-                report.warnings = verdict.warnings;
+                report.status = StackStatus::Passed;
             }
             (Outcome::Succeeded, None) => {
                 report.status = StackStatus::Error;
@@ -151,7 +164,7 @@ pub fn judge(
         }
         reports.push(report);
     }
-    Ok(reports)
+    reports
 }
 
 /// A report for `stack` before anything is known about its run.
@@ -366,6 +379,68 @@ pub fn run_options(
     })
 }
 
+/// One matrix shard's report and the file it was read from (named in
+/// errors).
+#[derive(Debug, Clone)]
+pub struct Shard {
+    pub file: String,
+    pub report: RunReport,
+}
+
+/// DESIGN §6: the stack reports of matrix shards as one list, for
+/// [`report`] to order by the run's waves and judge. Every id of `expected`
+/// (the run's stacks) must come from exactly one shard; a stack in two
+/// shards, a stack the run does not have, an expected stack no shard
+/// reported, or a report version other than 1 is an input error listing
+/// every such problem. Also returns the longest shard's duration: shards
+/// run side by side, so that is the run's wall time.
+pub fn merge_shards(
+    expected: &[String],
+    shards: &[Shard],
+) -> Result<(Vec<StackReport>, Duration), Error> {
+    let mut problems = Vec::new();
+    let mut from: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut stacks = Vec::new();
+    let mut longest = 0;
+    for shard in shards {
+        if shard.report.version != 1 {
+            problems.push(format!(
+                "{}: report version {} (tfctl reads version 1)",
+                shard.file, shard.report.version
+            ));
+            continue;
+        }
+        longest = longest.max(shard.report.duration_ms);
+        for stack in &shard.report.stacks {
+            if let Some(first) = from.insert(&stack.id, &shard.file) {
+                problems.push(format!(
+                    "{}: stack {} is also in {first} (each stack belongs to one shard)",
+                    shard.file, stack.id
+                ));
+            } else if !expected.contains(&stack.id) {
+                problems.push(format!(
+                    "{}: stack {} is not one of this run's stacks",
+                    shard.file, stack.id
+                ));
+            } else {
+                stacks.push(stack.clone());
+            }
+        }
+    }
+    for id in expected {
+        if !from.contains_key(id.as_str()) {
+            problems.push(format!(
+                "{id}: no shard reported this stack (a shard is missing)"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok((stacks, Duration::from_millis(longest)))
+    } else {
+        Err(Error::input(problems.join("\n")))
+    }
+}
+
 /// A per-run scratch directory under `.tfctl/run/` next to tfctl.yaml.
 pub fn work_dir(cfg: &Config, command: &str) -> Result<PathBuf, Error> {
     let dir = cfg
@@ -457,5 +532,93 @@ mod tests {
             ]
         );
         assert_eq!(pr_changed_files(&files, "").len(), 6);
+    }
+    use crate::report::RunResult;
+
+    fn stack(id: &str, status: StackStatus) -> StackReport {
+        StackReport::sample(id, "production", status)
+    }
+
+    fn shard(file: &str, ms: u64, stacks: Vec<StackReport>) -> Shard {
+        Shard {
+            file: file.into(),
+            report: RunReport {
+                version: 1,
+                result: RunReport::judge(&stacks),
+                environment: None,
+                waves: vec![stacks.iter().map(|s| s.id.clone()).collect()],
+                stacks,
+                edges: vec![],
+                duration_ms: ms,
+            },
+        }
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn shards_merge_into_every_expected_stack_once() {
+        let (stacks, took) = merge_shards(
+            &ids(&["IAM/a", "S3/b", "S3/c"]),
+            &[
+                shard("s1.json", 40, vec![stack("S3/b", StackStatus::Failed)]),
+                shard(
+                    "s0.json",
+                    70,
+                    vec![
+                        stack("IAM/a", StackStatus::Passed),
+                        stack("S3/c", StackStatus::Passed),
+                    ],
+                ),
+            ],
+        )
+        .unwrap();
+        let mut got: Vec<&str> = stacks.iter().map(|s| s.id.as_str()).collect();
+        got.sort_unstable();
+        assert_eq!(got, ["IAM/a", "S3/b", "S3/c"]);
+        assert_eq!(took, Duration::from_millis(70));
+        assert_eq!(RunReport::judge(&stacks), RunResult::Failed);
+    }
+
+    #[test]
+    fn duplicate_unknown_and_missing_stacks_are_all_named() {
+        let err = merge_shards(
+            &ids(&["IAM/a", "S3/b", "S3/c"]),
+            &[
+                shard("s0.json", 1, vec![stack("IAM/a", StackStatus::Passed)]),
+                shard(
+                    "s1.json",
+                    1,
+                    vec![
+                        stack("IAM/a", StackStatus::Passed),
+                        stack("KMS/z", StackStatus::Passed),
+                        stack("S3/b", StackStatus::Passed),
+                    ],
+                ),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_status(), crate::ExitStatus::BadInput);
+        assert_eq!(
+            err.message,
+            "s1.json: stack IAM/a is also in s0.json (each stack belongs to one shard)\n\
+             s1.json: stack KMS/z is not one of this run's stacks\n\
+             S3/c: no shard reported this stack (a shard is missing)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_report_version_is_refused() {
+        let mut s = shard("s0.json", 1, vec![stack("IAM/a", StackStatus::Passed)]);
+        s.report.version = 2;
+        let err = merge_shards(&ids(&["IAM/a"]), &[s]).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("s0.json: report version 2 (tfctl reads version 1)"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -252,15 +252,14 @@ impl ApplyReport {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stack(status: StackStatus) -> StackReport {
+impl StackReport {
+    /// A `plan` stack with no changes or messages, for unit tests.
+    pub(crate) fn sample(id: &str, environment: &str, status: StackStatus) -> StackReport {
         StackReport {
-            id: "S3/a".into(),
-            service: "S3".into(),
-            name: "a".into(),
-            environment: "dev".into(),
+            id: id.into(),
+            service: id.split('/').next().unwrap_or_default().into(),
+            name: id.rsplit('/').next().unwrap_or_default().into(),
+            environment: environment.into(),
             action: "plan".into(),
             status,
             changes: Changes::default(),
@@ -271,6 +270,15 @@ mod tests {
             plan_digest: None,
             plan_summary: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(status: StackStatus) -> StackReport {
+        StackReport::sample("S3/a", "dev", status)
     }
 
     #[test]

@@ -19,8 +19,8 @@ use serde_json::{json, Map, Value};
 use support::fake_github::{fake_sha, FakeGithub, TOKEN};
 use tfctl::github::models::*;
 use tfctl::github::{
-    Client, ClientConfig, CommitState, Credentials, MergeMethod, PullUpdate, RepoRef, RetryPolicy,
-    Secret, ROUTES,
+    Client, ClientConfig, CommitState, Credentials, IssueState, IssueUpdate, MergeMethod,
+    PullUpdate, RepoRef, RetryPolicy, Secret, ROUTES,
 };
 
 fn fixtures() -> PathBuf {
@@ -257,6 +257,27 @@ async fn exercise(gh: &FakeGithub) {
     c.search_issues("repo:o/controller is:issue label:drift")
         .await
         .unwrap();
+    let open = c
+        .list_issues(&controller, &["drift"], IssueState::Open)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    c.update_issue(
+        &controller,
+        open[0].number,
+        &IssueUpdate {
+            title: Some("Drift: none".into()),
+            body: Some("no drift".into()),
+            state: Some(IssueState::Closed),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(c
+        .list_issues(&controller, &["drift"], IssueState::Open)
+        .await
+        .unwrap()
+        .is_empty());
     let merged = c
         .merge_pull(&repo, n, &head, MergeMethod::Merge, Some("Merge #1"))
         .await

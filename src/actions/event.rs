@@ -1,6 +1,6 @@
 //! Typed GitHub Actions event payloads (`$GITHUB_EVENT_PATH`), for the
 //! events tfctl handles: push, pull_request, pull_request_review,
-//! issue_comment, repository_dispatch and workflow_dispatch.
+//! issue_comment, repository_dispatch, workflow_dispatch and schedule.
 //!
 //! Data only, parsed with no IO: unknown fields are ignored (GitHub adds
 //! fields all the time), fields tfctl needs are required, and a missing one
@@ -29,6 +29,7 @@ pub const SUPPORTED_EVENTS: &[&str] = &[
     "issue_comment",
     "repository_dispatch",
     "workflow_dispatch",
+    "schedule",
 ];
 
 /// A GitHub account as payloads show it.
@@ -354,6 +355,20 @@ pub struct WorkflowDispatchEvent {
     pub sender: Option<User>,
 }
 
+/// `schedule`: a cron trigger. Its payload may hold nothing but the cron
+/// expression, so everything else is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ScheduleEvent {
+    /// The cron expression that fired, e.g. `0 6 * * 1-5`.
+    pub schedule: String,
+    #[serde(default)]
+    pub workflow: Option<String>,
+    #[serde(default)]
+    pub repository: Option<Repository>,
+    #[serde(default)]
+    pub sender: Option<User>,
+}
+
 /// One parsed event payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -363,6 +378,7 @@ pub enum Event {
     IssueComment(Box<IssueCommentEvent>),
     RepositoryDispatch(Box<RepositoryDispatchEvent>),
     WorkflowDispatch(Box<WorkflowDispatchEvent>),
+    Schedule(Box<ScheduleEvent>),
 }
 
 impl Event {
@@ -375,18 +391,21 @@ impl Event {
             Event::IssueComment(_) => "issue_comment",
             Event::RepositoryDispatch(_) => "repository_dispatch",
             Event::WorkflowDispatch(_) => "workflow_dispatch",
+            Event::Schedule(_) => "schedule",
         }
     }
 
-    /// The repository the event happened in.
-    pub fn repository(&self) -> &Repository {
+    /// The repository the event happened in, when the payload says (a
+    /// `schedule` payload may not; `GITHUB_REPOSITORY` always does).
+    pub fn repository(&self) -> Option<&Repository> {
         match self {
-            Event::Push(e) => &e.repository,
-            Event::PullRequest(e) => &e.repository,
-            Event::PullRequestReview(e) => &e.repository,
-            Event::IssueComment(e) => &e.repository,
-            Event::RepositoryDispatch(e) => &e.repository,
-            Event::WorkflowDispatch(e) => &e.repository,
+            Event::Push(e) => Some(&e.repository),
+            Event::PullRequest(e) => Some(&e.repository),
+            Event::PullRequestReview(e) => Some(&e.repository),
+            Event::IssueComment(e) => Some(&e.repository),
+            Event::RepositoryDispatch(e) => Some(&e.repository),
+            Event::WorkflowDispatch(e) => Some(&e.repository),
+            Event::Schedule(e) => e.repository.as_ref(),
         }
     }
 
@@ -411,6 +430,7 @@ impl Event {
             Event::IssueComment(e) => e.sender.as_ref(),
             Event::RepositoryDispatch(e) => e.sender.as_ref(),
             Event::WorkflowDispatch(e) => e.sender.as_ref(),
+            Event::Schedule(e) => e.sender.as_ref(),
         }
     }
 }
@@ -432,6 +452,7 @@ pub fn parse(event_name: &str, json_text: &str, file: &Path) -> Result<Event> {
         "workflow_dispatch" => {
             Event::WorkflowDispatch(Box::new(from_value_with_path(value, file, "")?))
         }
+        "schedule" => Event::Schedule(Box::new(from_value_with_path(value, file, "")?)),
         other => {
             return Err(Error::input(format!(
                 "{}: unsupported event `{other}` (tfctl handles {})",
@@ -691,6 +712,21 @@ mod tests {
             d.apply_payload(path()).unwrap_err().message,
             "event.json: client_payload.merge_commit_sha: missing field"
         );
+    }
+
+    #[test]
+    fn schedule_payload_may_be_just_the_cron() {
+        let Event::Schedule(e) =
+            parse("schedule", r#"{"schedule": "0 6 * * 1-5"}"#, path()).unwrap()
+        else {
+            panic!("not a schedule")
+        };
+        assert_eq!(e.schedule, "0 6 * * 1-5");
+        let event = Event::Schedule(e);
+        assert_eq!(event.name(), "schedule");
+        assert!(event.repository().is_none() && event.sender().is_none());
+        let err = parse("schedule", "{}", path()).unwrap_err();
+        assert_eq!(err.message, "event.json: schedule: missing field");
     }
 
     #[test]

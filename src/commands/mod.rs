@@ -3,11 +3,13 @@
 
 pub mod apply;
 pub mod dispatch;
+pub mod drift;
 mod flow_common;
 pub mod gh;
 pub mod graph;
 pub mod merge;
 pub mod policy;
+pub mod report;
 pub mod schema;
 pub mod validate;
 pub mod validate_pr;
@@ -28,6 +30,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Schema => schema::run(),
         Command::Validate(args) => validate::run(config, args),
         Command::Graph(args) => graph::run(config, args),
+        Command::Report(args) => report::run(config, args),
+        Command::Drift(args) => drift::run(config, args),
         Command::Dispatch(args) => dispatch::run(config, args),
         Command::Merge(args) => merge::run(config, args),
         Command::Apply(args) => apply::run(config, args),

@@ -51,12 +51,43 @@ pub fn plan_and_judge(
     pr_author: Option<&str>,
 ) -> Result<RunReport> {
     let started = Instant::now();
+    let runs = plan_runs(
+        cfg,
+        config_root,
+        sel,
+        args.terraform.as_deref(),
+        args.parallelism,
+        "validate",
+    )?;
+    let judged = pipeline::judge(
+        sel,
+        &runs,
+        &JudgeContext {
+            engine,
+            changed_files: &sel.changed_files,
+            pr_author,
+        },
+    )?;
+    Ok(pipeline::report(sel, judged, started.elapsed()))
+}
+
+/// `terraform init/plan/show -json` of every stack of `sel`, eagerly in DAG
+/// order, in a scratch directory named after `command` that is removed
+/// afterwards. One run per stack, indexed like `sel.dag.stacks`.
+pub fn plan_runs(
+    cfg: &Config,
+    config_root: &Path,
+    sel: &Selection,
+    terraform: Option<&Path>,
+    parallelism: Option<usize>,
+    command: &str,
+) -> Result<Vec<runner::StackRun>> {
     if sel.dag.stacks.is_empty() {
-        return Ok(pipeline::report(sel, Vec::new(), started.elapsed()));
+        return Ok(Vec::new());
     }
-    let work_dir = pipeline::work_dir(cfg, "validate")?;
+    let work_dir = pipeline::work_dir(cfg, command)?;
     let jobs = pipeline::build_jobs(cfg, config_root, sel, &work_dir)?;
-    let opts = pipeline::run_options(cfg, args.terraform.as_deref(), args.parallelism, &work_dir)?;
+    let opts = pipeline::run_options(cfg, terraform, parallelism, &work_dir)?;
     let runtime = super::runtime()?;
     let runs = runtime.block_on(async {
         let cancel = runner::cancel_on_signals()
@@ -75,18 +106,9 @@ pub fn plan_and_judge(
             )
             .await,
         )
-    })?;
-    let judged = pipeline::judge(
-        sel,
-        &runs,
-        &JudgeContext {
-            engine,
-            changed_files: &sel.changed_files,
-            pr_author,
-        },
-    );
+    });
     let _ = std::fs::remove_dir_all(&work_dir);
-    Ok(pipeline::report(sel, judged?, started.elapsed()))
+    runs
 }
 
 /// Prints the report to stdout in the chosen format.

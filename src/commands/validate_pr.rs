@@ -3,35 +3,66 @@
 //! checked-out PR head, then — only once the verdict is complete — reports:
 //! one sticky comment, `opa-passed` xor `opa-failed`, commit status
 //! `tfctl/validate`, job summary, annotations, step outputs, audit event.
+//! [`open_pr`] and [`publish`] are shared with `tfctl report`, which
+//! publishes the merged verdict of a job matrix the same way, once.
+
+use std::path::PathBuf;
 
 use crate::actions::commands::{self as workflow, Level, Location};
 use crate::actions::event::Event;
 use crate::audit::{self, AuditEvent};
-use crate::cli::ValidateArgs;
+use crate::cli::{ReportFormat, SelectArgs, ValidateArgs};
 use crate::config::Config;
 use crate::error::{Error, ExitStatus, Result};
+use crate::github::models::PullRequest;
 use crate::github::{CommitState, RepoRef};
 use crate::pipeline;
 use crate::policy::PolicyEngine;
 use crate::render::{markdown, marker, split};
 use crate::report::{RunReport, RunResult, StackStatus};
-use crate::select::{self, ChangeSource};
+use crate::select::{self, ChangeSource, Selection};
 
 use super::gh::GhSession;
 
 /// Where the PR is and which commit to validate.
-struct Target {
-    repo: RepoRef,
-    number: u64,
-    head_sha: String,
+pub(crate) struct Target {
+    pub repo: RepoRef,
+    pub number: u64,
+    pub head_sha: String,
 }
 
 /// The status context tfctl writes.
 pub const STATUS_CONTEXT: &str = "tfctl/validate";
 
+/// A checked PR and the stacks its files select: what a run reports on.
+pub(crate) struct PrRun {
+    pub target: Target,
+    pub pr: PullRequest,
+    pub git: crate::repo::Git,
+    pub config_root: PathBuf,
+    pub sel: Selection,
+}
+
 pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<ExitStatus> {
-    let target = target(&session)?;
-    let config_root = super::config_root(cfg, &args.select);
+    let run = open_pr(cfg, &args.select, &session)?;
+    let engine = PolicyEngine::load(&cfg.policy.paths, &cfg.policy.data, &cfg.policy.namespaces)?;
+    let report = super::validate::plan_and_judge(
+        cfg,
+        &run.config_root,
+        &run.sel,
+        &engine,
+        args,
+        Some(&run.pr.user.login),
+    )?;
+    publish(cfg, &session, &run, &report, args.format)
+}
+
+/// Finds the PR of the event, checks the checkout is its head and that it
+/// is not from a fork (unless allowed), and selects the stacks of its files.
+/// Shared by `validate` and `report` (the matrix's final job).
+pub(crate) fn open_pr(cfg: &Config, select: &SelectArgs, session: &GhSession) -> Result<PrRun> {
+    let target = target(session)?;
+    let config_root = super::config_root(cfg, select);
 
     // A plan of anything but the PR head would be vouched for wrongly:
     // refuse before any API call or terraform run.
@@ -74,27 +105,40 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
         },
     )
     .inspect_err(annotate_input_error)?;
-    let engine = PolicyEngine::load(&cfg.policy.paths, &cfg.policy.data, &cfg.policy.namespaces)?;
-    let report = super::validate::plan_and_judge(
-        cfg,
-        &config_root,
-        &sel,
-        &engine,
-        args,
-        Some(&pr.user.login),
-    )?;
+    Ok(PrRun {
+        target,
+        pr,
+        git,
+        config_root,
+        sel,
+    })
+}
+
+/// Reports a complete verdict on the PR, once: sticky comment with the
+/// (signed) marker, `opa-passed` xor `opa-failed`, commit status, job
+/// summary, annotations, step outputs, audit event; then prints the report.
+/// A cancelled run vouches for nothing: it is printed and nothing is
+/// written to the PR.
+pub(crate) fn publish(
+    cfg: &Config,
+    session: &GhSession,
+    run: &PrRun,
+    report: &RunReport,
+    format: ReportFormat,
+) -> Result<ExitStatus> {
+    let target = &run.target;
     if report
         .stacks
         .iter()
         .any(|s| s.status == StackStatus::Cancelled)
     {
-        // A cancelled run vouches for nothing: report nothing on the PR.
-        super::validate::print_report(&report, args.format)?;
+        super::validate::print_report(report, format)?;
         return Ok(ExitStatus::Cancelled);
     }
 
-    // The verdict is complete; now report it.
-    let marker = pipeline::validation_marker(cfg, &report, &target.head_sha);
+    let runtime = GhSession::runtime()?;
+    let client = &session.client;
+    let marker = pipeline::validation_marker(cfg, report, &target.head_sha);
     let run_url = session.env.run_url();
     let event = AuditEvent {
         time: audit::now_rfc3339(),
@@ -121,7 +165,7 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
         audit_markdown: Some(audit::markdown(std::slice::from_ref(&event))),
     };
     let body = split::fit(
-        &markdown::comment(&report, &ctx),
+        &markdown::comment(report, &ctx),
         split::COMMENT_LIMIT,
         &split::pointer(run_url.as_deref()),
     );
@@ -131,7 +175,7 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
     } else {
         (cfg.labels.failed.as_str(), cfg.labels.passed.as_str())
     };
-    let known_labels = pr.label_names();
+    let known_labels = run.pr.label_names();
     runtime
         .block_on(async {
             client
@@ -162,7 +206,7 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
                         CommitState::Failure
                     },
                     STATUS_CONTEXT,
-                    Some(&crate::render::text::summary_line(&report)),
+                    Some(&crate::render::text::summary_line(report)),
                     run_url.as_deref(),
                 )
                 .await?;
@@ -174,12 +218,12 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
         marker: None,
         ..ctx
     };
-    session.append_summary(&crate::render::summary::job_summary(&report, &summary_ctx))?;
-    annotate(&report, &sel.dag.stacks, &git.prefix);
-    session.set_outputs(&outputs(&report, &marker))?;
+    session.append_summary(&crate::render::summary::job_summary(report, &summary_ctx))?;
+    annotate(report, &run.sel.dag.stacks, &run.git.prefix);
+    session.set_outputs(&outputs(report, &marker))?;
     audit::append(&session.audit_log, &event)?;
-    super::validate::print_report(&report, args.format)?;
-    Ok(super::validate::exit_status(&report))
+    super::validate::print_report(report, format)?;
+    Ok(super::validate::exit_status(report))
 }
 
 fn target(session: &GhSession) -> Result<Target> {
@@ -201,7 +245,7 @@ fn target(session: &GhSession) -> Result<Target> {
             head_sha: e.pull_request.head.sha.clone(),
         }),
         other => Err(Error::input(format!(
-            "tfctl validate reports on repository_dispatch `tfctl-validate` or pull_request, not {}{} (pass --local to validate the checkout without a PR)",
+            "tfctl validate and tfctl report run on repository_dispatch `tfctl-validate` or pull_request, not {}{} (pass --local to validate the checkout without a PR)",
             other.name(),
             match other {
                 Event::RepositoryDispatch(e) => format!(" `{}`", e.action),

@@ -32,6 +32,30 @@ pub(crate) fn check_body(route: Route, path: &str, body: &str) -> Result<(), Git
     Ok(())
 }
 
+/// An issue's state, as GitHub spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueState {
+    Open,
+    Closed,
+}
+
+impl IssueState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueState::Open => "open",
+            IssueState::Closed => "closed",
+        }
+    }
+}
+
+/// Fields of an issue to change; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueUpdate {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub state: Option<IssueState>,
+}
+
 /// What [`Client::upsert_comment`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpsertAction {
@@ -130,6 +154,58 @@ impl Client {
         let payload = json!({"title": title, "body": body, "labels": labels});
         self.json(route, &[&repo.owner, &repo.name], &[], Some(&payload))
             .await
+    }
+
+    /// Issues of `repo` in `state` carrying every label of `labels`, all
+    /// pages, pull requests left out. Unlike search, this list is never
+    /// stale, so a re-run finds the issue the previous run just opened.
+    pub async fn list_issues(
+        &self,
+        repo: &RepoRef,
+        labels: &[&str],
+        state: IssueState,
+    ) -> Result<Vec<Issue>, GithubError> {
+        let labels = labels.join(",");
+        let issues: Vec<Issue> = self
+            .get_all(
+                routes::ISSUES_LIST_FOR_REPO,
+                &[&repo.owner, &repo.name],
+                &[("state", state.as_str()), ("labels", &labels)],
+            )
+            .await?;
+        Ok(issues
+            .into_iter()
+            .filter(|i| i.pull_request.is_none())
+            .collect())
+    }
+
+    /// Changes an issue's title, body or state (drift reports).
+    pub async fn update_issue(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        update: &IssueUpdate,
+    ) -> Result<Issue, GithubError> {
+        let route = routes::ISSUES_UPDATE;
+        let mut payload = serde_json::Map::new();
+        if let Some(t) = &update.title {
+            payload.insert("title".into(), Value::from(t.as_str()));
+        }
+        if let Some(b) = &update.body {
+            check_body(route, &format!("/repos/{repo}/issues/{number}"), b)?;
+            payload.insert("body".into(), Value::from(b.as_str()));
+        }
+        if let Some(state) = update.state {
+            payload.insert("state".into(), Value::from(state.as_str()));
+        }
+        let n = number.to_string();
+        self.json(
+            route,
+            &[&repo.owner, &repo.name, &n],
+            &[],
+            Some(&Value::Object(payload)),
+        )
+        .await
     }
 
     /// First page (≤100) of `GET /search/issues?q=…`, e.g.

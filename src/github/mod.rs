@@ -22,8 +22,8 @@ use std::fmt;
 pub use app::app_jwt;
 pub use client::{Client, ClientConfig};
 pub use issues::{
-    find_marked_comment, find_marked_comments, label_added_by, label_plan, UpsertAction,
-    UpsertOutcome, COMMENT_BODY_LIMIT,
+    find_marked_comment, find_marked_comments, label_added_by, label_plan, IssueState, IssueUpdate,
+    UpsertAction, UpsertOutcome, COMMENT_BODY_LIMIT,
 };
 pub use pulls::{MergeMethod, MergeOutcome, PrListState, PullUpdate};
 pub use repos::{CommitState, DISPATCH_EVENT_TYPE_LIMIT, DISPATCH_PAYLOAD_KEY_LIMIT};

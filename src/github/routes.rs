@@ -75,6 +75,8 @@ pub const PULLS_LIST_REVIEWS: Route =
 pub const PULLS_MERGE: Route = Route::new("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge");
 pub const ISSUES_GET: Route = Route::new("GET", "/repos/{owner}/{repo}/issues/{issue_number}");
 pub const ISSUES_CREATE: Route = Route::new("POST", "/repos/{owner}/{repo}/issues");
+pub const ISSUES_LIST_FOR_REPO: Route = Route::new("GET", "/repos/{owner}/{repo}/issues");
+pub const ISSUES_UPDATE: Route = Route::new("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}");
 pub const ISSUES_LIST_COMMENTS: Route = Route::new(
     "GET",
     "/repos/{owner}/{repo}/issues/{issue_number}/comments",
@@ -127,6 +129,8 @@ pub const ROUTES: &[Route] = &[
     PULLS_MERGE,
     ISSUES_GET,
     ISSUES_CREATE,
+    ISSUES_LIST_FOR_REPO,
+    ISSUES_UPDATE,
     ISSUES_LIST_COMMENTS,
     ISSUES_CREATE_COMMENT,
     ISSUES_UPDATE_COMMENT,

@@ -3,12 +3,13 @@
 //! Owns: every string tfctl shows about a run — terminal text ([`text`]),
 //! JSON ([`json`]), the PR comment ([`markdown`]) and its hidden marker
 //! ([`marker`]), the 65,536-character cut ([`split`]), the job summary
-//! ([`summary`]), the graph formats ([`graph`]) and the apply result
-//! ([`apply`]).
+//! ([`summary`]), the graph formats ([`graph`]), the apply result
+//! ([`apply`]) and drift reports ([`drift`]).
 //! Must not: do IO, read the environment or the clock (durations and SHAs
 //! come in as data), or show text from plans and policies unescaped.
 
 pub mod apply;
+pub mod drift;
 pub mod graph;
 pub mod json;
 pub mod markdown;

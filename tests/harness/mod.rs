@@ -160,6 +160,34 @@ impl Tfctl {
         self
     }
 
+    /// The environment of a GitHub Actions job on `event_name` (payload at
+    /// `event_path`) in `repository`, run 7 on github.example, with step
+    /// outputs, job summary and `RUNNER_TEMP` (the audit log) in `dir`.
+    /// Pair with the fake GitHub's `env_vars()`.
+    pub fn in_actions(
+        self,
+        event_name: &str,
+        event_path: &Path,
+        repository: &str,
+        dir: &Path,
+    ) -> Tfctl {
+        self.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", event_name)
+            .env("GITHUB_EVENT_PATH", event_path)
+            .env("GITHUB_REPOSITORY", repository)
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_RUN_ID", "7")
+            .env("GITHUB_OUTPUT", dir.join("output"))
+            .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
+            .env("RUNNER_TEMP", dir)
+    }
+
+    /// Adds every `(name, value)` to the environment.
+    pub fn envs(mut self, vars: Vec<(&'static str, String)>) -> Tfctl {
+        self.cmd.envs(vars);
+        self
+    }
+
     pub fn run(mut self) -> Run {
         Run(self.cmd.output().unwrap())
     }

@@ -334,10 +334,13 @@ pub fn router(st: Shared) -> Router {
             "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
             put(merge),
         )
-        .route("/repos/{owner}/{repo}/issues", post(create_issue))
+        .route(
+            "/repos/{owner}/{repo}/issues",
+            get(list_repo_issues).post(create_issue),
+        )
         .route(
             "/repos/{owner}/{repo}/issues/{issue_number}",
-            get(get_issue),
+            get(get_issue).patch(update_issue),
         )
         .route(
             "/repos/{owner}/{repo}/issues/{issue_number}/comments",
@@ -715,6 +718,81 @@ async fn create_issue(
         }
         repo.issue_labels.insert(number, labels);
         ok(201, repo.issue_json(number, &s.api_url).unwrap())
+    })
+}
+
+/// `GET /repos/{o}/{r}/issues`: issues and PRs (as GitHub does), newest
+/// first, filtered by `state` (default `open`, or `all`) and by every label
+/// of the comma-separated `labels`.
+async fn list_repo_issues(
+    AxState(st): AxState<Shared>,
+    Path((o, r)): Path<(String, String)>,
+    Query(q): Q,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let repo = &s.repos[&name];
+        let state = q.get("state").map_or("open", String::as_str);
+        if !["open", "closed", "all"].contains(&state) {
+            return validation("Issue", "state", "invalid", None);
+        }
+        let wanted: Vec<String> = q
+            .get("labels")
+            .map(|l| {
+                l.split(',')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut numbers: Vec<u64> = repo.issues.keys().chain(repo.prs.keys()).copied().collect();
+        numbers.sort_unstable_by(|a, b| b.cmp(a));
+        let items = numbers
+            .into_iter()
+            .filter_map(|n| repo.issue_json(n, &s.api_url))
+            .filter(|v| state == "all" || v["state"] == state)
+            .filter(|v| {
+                let on: Vec<String> = v["labels"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|l| l["name"].as_str().map(str::to_lowercase))
+                    .collect();
+                wanted.iter().all(|w| on.contains(w))
+            })
+            .collect();
+        paginate(s, &format!("/repos/{name}/issues"), &q, items)
+    })
+}
+
+/// `PATCH /repos/{o}/{r}/issues/{n}`: title, body, state of a plain issue.
+async fn update_issue(
+    AxState(st): AxState<Shared>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    GhJson(b): GhJson,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        if let Some(e) = too_long("Issue", &b["body"]) {
+            return e;
+        }
+        if let Some(state) = b.get("state") {
+            if !matches!(state.as_str(), Some("open" | "closed")) {
+                return validation("Issue", "state", "invalid", None);
+            }
+        }
+        let repo = s.repos.get_mut(&name).unwrap();
+        let Some(issue) = repo.issues.get_mut(&n) else {
+            return not_found();
+        };
+        if let Some(t) = b["title"].as_str() {
+            issue.title = t.to_owned();
+        }
+        if let Some(t) = b["body"].as_str() {
+            issue.body = Some(t.to_owned());
+        }
+        if let Some(t) = b["state"].as_str() {
+            issue.state = t.to_owned();
+        }
+        ok(200, repo.issue_json(n, &s.api_url).unwrap())
     })
 }
 

@@ -18,10 +18,11 @@ mod state;
 
 use std::sync::{Arc, Mutex};
 
+pub use state::IssueRec;
 pub use state::{
     fake_sha, CommentRec, DispatchRec, Fault, FileRec, PrRec, RequestRecord, ReviewRec, StatusRec,
 };
-use state::{AppState, CommitRec, EventRec, FaultRule, IssueRec, State};
+use state::{AppState, CommitRec, EventRec, FaultRule, State};
 
 /// The token the fake accepts by default, and whose login it reports.
 pub const TOKEN: &str = "fake-github-token";
@@ -549,6 +550,11 @@ impl FakeGithub {
                 })
                 .collect()
         })
+    }
+
+    /// A plain issue (title, body, state, author), if it exists.
+    pub fn issue(&self, repo: &str, number: u64) -> Option<IssueRec> {
+        self.with(|s| s.repo_mut(repo).issues.get(&number).cloned())
     }
 
     pub fn branch(&self, repo: &str, branch: &str) -> Option<String> {
