@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod policy_common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -199,27 +201,9 @@ fn default_paths_come_from_tfctl_yaml_else_policies() {
 
 #[test]
 fn opa_agrees_on_every_test_result() {
-    let python = std::env::var("TFCTL_PYTHON").unwrap_or_else(|_| "python3".into());
-    let opa = Command::new(&python)
-        .arg(root().join("tests/policy_opa.py"))
-        .arg("tests")
-        .arg("policies")
-        .current_dir(root())
-        .output();
-    let opa = match opa {
-        Ok(o) if o.status.success() => o,
-        Ok(o) if o.status.code() != Some(3) && o.status.code() != Some(127) => {
-            panic!("policy_opa.py failed: {}", stderr(&o))
-        }
-        _ => {
-            let why = "SKIPPED: OPA parity needs Python with opa-golib-python-bindings: \
-                       pip install --ignore-requires-python 'opa-golib-python-bindings>=0.4,<0.5'";
-            if std::env::var("TFCTL_REQUIRE_OPA").is_ok_and(|v| v == "1") {
-                panic!("{why} (TFCTL_REQUIRE_OPA=1)");
-            }
-            eprintln!("\n!!!!!!!!!!\n{why}\n!!!!!!!!!!\n");
-            return;
-        }
+    let Some(opa) = policy_common::opa::run_opa(&root(), &["tests".as_ref(), "policies".as_ref()])
+    else {
+        return;
     };
     let key = |t: &serde_json::Value| {
         (
@@ -231,7 +215,7 @@ fn opa_agrees_on_every_test_result() {
             t["passed"].as_bool().unwrap(),
         )
     };
-    let opa: serde_json::Value = serde_json::from_slice(&opa.stdout).unwrap();
+    let opa: serde_json::Value = serde_json::from_slice(&opa).unwrap();
     let opa: BTreeSet<(String, bool)> = opa["tests"].as_array().unwrap().iter().map(key).collect();
     let ours = tfctl(&root(), &["policy", "test", "policies", "--format", "json"]);
     let ours: serde_json::Value = serde_json::from_slice(&ours.stdout).unwrap();

@@ -10,7 +10,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod policy_common;
 
 use tfctl::policy::{PolicyContext, PolicyEngine, Verdict};
 
@@ -515,7 +516,6 @@ fn sensitive_value_scan_finds_the_fixture_secrets() {
 
 #[test]
 fn opa_gives_the_same_verdicts_as_regorus() {
-    let python = std::env::var("TFCTL_PYTHON").unwrap_or_else(|_| "python3".into());
     let dir = tempfile::tempdir().unwrap();
     let mut manifest_cases = Vec::new();
     let mut ours = Vec::new();
@@ -541,31 +541,12 @@ fn opa_gives_the_same_verdicts_as_regorus() {
     )
     .unwrap();
 
-    let output = Command::new(&python)
-        .arg(root().join("tests/policy_opa.py"))
-        .arg("verdicts")
-        .arg(&manifest)
-        .output();
-    let output = match output {
-        Ok(o) if o.status.code() == Some(3) || o.status.code() == Some(127) => None,
-        Ok(o) => Some(o),
-        Err(_) => None,
-    };
-    let Some(output) = output else {
-        let why = "SKIPPED: OPA parity needs Python with opa-golib-python-bindings: \
-                   pip install --ignore-requires-python 'opa-golib-python-bindings>=0.4,<0.5'";
-        if std::env::var("TFCTL_REQUIRE_OPA").is_ok_and(|v| v == "1") {
-            panic!("{why} (TFCTL_REQUIRE_OPA=1)");
-        }
-        eprintln!("\n!!!!!!!!!!\n{why}\n!!!!!!!!!!\n");
+    let Some(stdout) =
+        policy_common::opa::run_opa(&root(), &["verdicts".as_ref(), manifest.as_os_str()])
+    else {
         return;
     };
-    assert!(
-        output.status.success(),
-        "policy_opa.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     let results = doc["results"].as_array().unwrap();
     assert_eq!(results.len(), ours.len());
     let as_triples = |list: &[tfctl::report::Violation]| -> Vec<(String, String, String)> {

@@ -35,62 +35,81 @@ defaults := {
 
 cfg := lib.settings("access", defaults)
 
+# Rules of this package (regorus reads them far faster than lib's rules).
+written := lib.written_changes(input)
+
+# The changes this policy looks at, picked in one pass so each rule below
+# loops over them only.
+relevant := [rc | some rc in written; rc.type in relevant_types]
+
+relevant_types := {"aws_s3_bucket", "aws_s3_bucket_acl", "aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block", "aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy", "aws_iam_role", "aws_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule"}
+
+index := lib.plan_index(input)
+
+s3_companions := lib.s3_companion_keys(index, input)
+
 public_grantees := {
 	"http://acs.amazonaws.com/groups/global/AllUsers",
 	"http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
 }
 
-judged(rc) if {
-	lib.writes(rc)
-	not lib.exempt(cfg, rc)
-}
+# Type sets, built once (a literal in a loop is rebuilt per change).
+acl_types := {"aws_s3_bucket", "aws_s3_bucket_acl"}
+
+access_block_types := {"aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"}
+
+iam_policy_types := {"aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"}
+
+# judged(rc): not exempt. Callers iterate `written` and test rc.type
+# first: a comparison is far cheaper than a function call per change.
+judged(rc) if not lib.exempt(cfg, rc)
 
 # --- S3 ---------------------------------------------------------------
 
 findings contains msg if {
-	some rc in input.resource_changes
-	rc.type in {"aws_s3_bucket", "aws_s3_bucket_acl"}
-	judged(rc)
+	some rc in relevant
+	rc.type in acl_types
 	acl := lib.after(rc, "acl", null)
 	acl in cfg.public_acls
+	not lib.exempt(cfg, rc)
 	msg := sprintf("%s: public S3 ACL \"%s\"", [rc.address, acl])
 }
 
 findings contains msg if {
-	some rc in input.resource_changes
+	some rc in relevant
 	rc.type == "aws_s3_bucket_acl"
-	judged(rc)
 	some policy in lib.as_array(lib.after(rc, "access_control_policy", []))
 	some grant in policy.grant
 	some grantee in grant.grantee
 	grantee.uri in public_grantees
+	not lib.exempt(cfg, rc)
 	msg := sprintf("%s: S3 ACL grants %s to %s", [rc.address, grant.permission, grantee.uri])
 }
 
 findings contains msg if {
 	cfg.require_public_access_block
-	some rc in input.resource_changes
+	some rc in relevant
 	rc.type == "aws_s3_bucket"
-	judged(rc)
-	not lib.has_s3_companion(rc, "aws_s3_bucket_public_access_block")
+	not lib.has_s3_companion(s3_companions, rc, "aws_s3_bucket_public_access_block")
+	not lib.exempt(cfg, rc)
 	msg := sprintf("%s: S3 bucket has no aws_s3_bucket_public_access_block", [rc.address])
 }
 
 findings contains msg if {
-	some rc in input.resource_changes
-	rc.type in {"aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"}
-	judged(rc)
+	some rc in relevant
+	rc.type in access_block_types
 	some flag in ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
 	not lib.unknown(rc, flag)
 	lib.after(rc, flag, false) != true
+	not lib.exempt(cfg, rc)
 	msg := sprintf("%s: %s is not true", [rc.address, flag])
 }
 
 # --- IAM --------------------------------------------------------------
 
 policy_documents contains [rc.address, doc] if {
-	some rc in input.resource_changes
-	rc.type in {"aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"}
+	some rc in relevant
+	rc.type in iam_policy_types
 	judged(rc)
 	text := lib.after(rc, "policy", "")
 	is_string(text)
@@ -99,7 +118,7 @@ policy_documents contains [rc.address, doc] if {
 }
 
 policy_documents contains [rc.address, doc] if {
-	some rc in input.resource_changes
+	some rc in relevant
 	rc.type == "aws_iam_role"
 	judged(rc)
 	some inline in lib.as_array(lib.after(rc, "inline_policy", []))
@@ -137,7 +156,7 @@ warn contains msg if {
 
 # ingress_rules: [address, from_port, to_port, protocol, cidrs] per rule.
 ingress_rules contains [rc.address, rule.from_port, rule.to_port, rule.protocol, cidrs] if {
-	some rc in input.resource_changes
+	some rc in relevant
 	rc.type == "aws_security_group"
 	judged(rc)
 	some rule in lib.as_array(lib.after(rc, "ingress", []))
@@ -145,7 +164,7 @@ ingress_rules contains [rc.address, rule.from_port, rule.to_port, rule.protocol,
 }
 
 ingress_rules contains [rc.address, rule.from_port, rule.to_port, rule.protocol, cidrs] if {
-	some rc in input.resource_changes
+	some rc in relevant
 	rc.type == "aws_security_group_rule"
 	judged(rc)
 	rule := rc.change.after
@@ -154,7 +173,7 @@ ingress_rules contains [rc.address, rule.from_port, rule.to_port, rule.protocol,
 }
 
 ingress_rules contains [rc.address, from, to, rule.ip_protocol, cidrs] if {
-	some rc in input.resource_changes
+	some rc in relevant
 	rc.type == "aws_vpc_security_group_ingress_rule"
 	judged(rc)
 	rule := rc.change.after

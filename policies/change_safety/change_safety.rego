@@ -28,6 +28,8 @@ defaults := {
 
 cfg := lib.settings("change_safety", defaults)
 
+environment := data.tfctl.stack.environment
+
 verb(rc) := "replaced" if lib.replaces(rc)
 
 verb(rc) := "destroyed" if not lib.replaces(rc)
@@ -41,11 +43,12 @@ why(rc) := sprintf(" (%s)", [reason]) if {
 why(rc) := "" if not is_string(object.get(rc, "action_reason", null))
 
 findings contains msg if {
-	lib.environment in cfg.protected_environments
+	environment in cfg.protected_environments
 	some rc in input.resource_changes
+	"delete" in rc.change.actions
 	lib.destroys(rc)
 	not rc.address in cfg.allow_destroy
-	msg := sprintf("%s: would be %s in %s%s; add it to tfctl_policy.change_safety.allow_destroy to proceed", [rc.address, verb(rc), lib.environment, why(rc)])
+	msg := sprintf("%s: would be %s in %s%s; add it to tfctl_policy.change_safety.allow_destroy to proceed", [rc.address, verb(rc), environment, why(rc)])
 }
 
 findings contains msg if {

@@ -27,8 +27,8 @@ test_companion_sse_by_reference_passes if {
 	p := {
 		"resource_changes": [bucket, sse],
 		"configuration": config([
-			{"address": "aws_s3_bucket.logs", "expressions": {}},
-			{"address": "aws_s3_bucket_server_side_encryption_configuration.logs", "expressions": {"bucket": {"references": ["aws_s3_bucket.logs.id", "aws_s3_bucket.logs"]}}},
+			{"address": "aws_s3_bucket.logs", "mode": "managed", "type": "aws_s3_bucket", "name": "logs", "expressions": {}},
+			{"address": "aws_s3_bucket_server_side_encryption_configuration.logs", "mode": "managed", "type": "aws_s3_bucket_server_side_encryption_configuration", "name": "logs", "expressions": {"bucket": {"references": ["aws_s3_bucket.logs.id", "aws_s3_bucket.logs"]}}},
 		]),
 	}
 	count(encryption.deny) == 0 with input as p
@@ -67,8 +67,8 @@ test_ebs_encryption if {
 	p := {
 		"resource_changes": [unset, explicit, computed],
 		"configuration": config([
-			{"address": "aws_ebs_volume.v", "expressions": {"size": {"constant_value": 1}}},
-			{"address": "aws_ebs_volume.x", "expressions": {"encrypted": {"references": ["var.encrypt"]}}},
+			{"address": "aws_ebs_volume.v", "mode": "managed", "type": "aws_ebs_volume", "name": "v", "expressions": {"size": {"constant_value": 1}}},
+			{"address": "aws_ebs_volume.x", "mode": "managed", "type": "aws_ebs_volume", "name": "x", "expressions": {"encrypted": {"references": ["var.encrypt"]}}},
 		]),
 	}
 	encryption.deny == {"aws_ebs_volume.v: EBS volume is not encrypted (set encrypted = true)"} with input as p

@@ -27,6 +27,19 @@ writes(rc) if {
 	is_object(rc.change.after)
 }
 
+# written_changes(plan): every change that writes (see writes), with the
+# test inline. Policies keep it in a rule of their own package
+# (`written := lib.written_changes(input)`): regorus looks up a rule of
+# another package far more slowly than one of its own, which matters when
+# it happens once per resource change.
+written_changes(plan) := [rc |
+	some rc in object.get(plan, "resource_changes", [])
+	rc.mode == "managed"
+	is_object(rc.change.after)
+	some action in rc.change.actions
+	action in {"create", "update"}
+]
+
 # destroys(rc): the change deletes the resource, alone or as half of a replace.
 destroys(rc) if {
 	rc.mode == "managed"
@@ -79,28 +92,48 @@ as_array(x) := [x] if {
 
 as_array(x) := [] if x == null
 
-# The run context, each undefined when tfctl (or conftest --data) did not
-# provide it.
-environment := data.tfctl.stack.environment
-
-service := data.tfctl.stack.service
-
-stack_name := data.tfctl.stack.name
-
-# module_path(rc): the resource's module without instance keys
-# ("module.a.module.b"), "" in the root module.
-module_path(rc) := regex.replace(rc.module_address, `\[[^\]]*\]`, "")
-
-module_path(rc) := "" if not rc.module_address
-
-# Configuration blocks of every module that has changes, keyed
-# "<module path>|<address in module>", so a lookup is one map access even
-# for plans with tens of thousands of changes.
-config_index[key] := resource if {
-	some m in ({module_path(rc) | some rc in input.resource_changes} | {""})
-	some resource in object.get(input.configuration.root_module, config_path(m), [])
-	key := concat("|", [m, resource.address])
+# plan_index(plan): lookups built once per plan (policies keep it in a
+# rule of their own package, `index := lib.plan_index(input)`):
+#   module_path_of  module address → path without instance keys
+#   config          "<module path>|<mode>|<type>|<name>" → configuration block
+#   default_tags    provider_config key → constant provider default_tags
+#   bucket_refs     configuration key → "<type>.<name>" its `bucket` references
+# Per-block facts are computed once per configuration block, not once per
+# count/for_each instance.
+plan_index(plan) := {
+	"module_path_of": paths,
+	"config": config,
+	"default_tags": provider_default_tags(plan),
+	"bucket_refs": {key: targets |
+		some key, block in config
+		targets := reference_targets(block, "bucket")
+	},
+} if {
+	paths := {address: strip_keys(address) |
+		some address in ({object.get(rc, "module_address", "") | some rc in object.get(plan, "resource_changes", [])} | {""})
+	}
+	config := config_blocks(plan, paths)
 }
+
+strip_keys(address) := address if not contains(address, "[")
+
+strip_keys(address) := regex.replace(address, `\[[^\]]*\]`, "") if contains(address, "[")
+
+config_blocks(plan, paths) := {key: resource |
+	some m in {path | some path in paths}
+	some resource in object.get(object.get(plan, "configuration", {}), array.concat(["root_module"], config_path(m)), [])
+	key := concat("|", [m, object.get(resource, "mode", "managed"), resource.type, resource.name])
+}
+
+provider_default_tags(plan) := {key: tags |
+	some key, block in object.get(object.get(plan, "configuration", {}), "provider_config", {})
+	tags := block.expressions.default_tags[0].tags.constant_value
+	is_object(tags)
+}
+
+# module_path(index, rc): the resource's module without instance keys
+# ("module.a.module.b"), "" in the root module.
+module_path(index, rc) := index.module_path_of[object.get(rc, "module_address", "")]
 
 # config_path("module.a.module.b") = the path of b's resources in the
 # configuration: module_calls.a.module.module_calls.b.module.resources.
@@ -113,20 +146,25 @@ config_path(m) := path if {
 	path := array.concat([seg | some name in names; some seg in ["module_calls", name, "module"]], ["resources"])
 }
 
-# config_of(rc): the configuration block that declares the resource.
-config_of(rc) := config_index[concat("|", [module_path(rc), config_address(rc)])]
+# config_key(index, rc): the key of the resource's configuration block.
+config_key(index, rc) := concat("|", [index.module_path_of[object.get(rc, "module_address", "")], rc.mode, rc.type, rc.name])
+
+# config_of(index, rc): the configuration block that declares the resource.
+config_of(index, rc) := index.config[config_key(index, rc)]
 
 config_address(rc) := sprintf("%s.%s", [rc.type, rc.name]) if rc.mode == "managed"
 
 config_address(rc) := sprintf("data.%s.%s", [rc.type, rc.name]) if rc.mode == "data"
 
-# references(rc, attr): the configuration's references for an attribute,
+# references(index, rc, attr): the configuration's references for an attribute,
 # reduced to "<type>.<name>" (instance keys and attribute paths dropped).
-references(rc, attr) := {target |
-	some ref in config_of(rc).expressions[attr].references
-	parts := split(regex.replace(ref, `\[[^\]]*\]`, ""), ".")
+references(index, rc, attr) := reference_targets(config_of(index, rc), attr)
+
+reference_targets(block, attr) := {target |
+	some ref in block.expressions[attr].references
+	parts := split(ref, ".")
 	count(parts) >= 2
-	target := concat(".", [parts[0], parts[1]])
+	target := concat(".", [parts[0], split(parts[1], "[")[0]])
 }
 
 # instance_key(rc): the count/for_each key as JSON ("null" without one).
@@ -138,52 +176,48 @@ provider_local_name(rc) := name if {
 	name := parts[count(parts) - 1]
 }
 
-# provider_config(rc): the provider block the resource uses, by its
-# configuration's provider_config_key, else the default block of its provider.
-provider_config(rc) := input.configuration.provider_config[config_of(rc).provider_config_key]
+# default_tags(index, rc): constant provider default_tags the resource
+# inherits, from the provider block its configuration names (else its
+# provider's default block); {} when no provider sets default_tags.
+default_tags(index, rc) := object.get(index.default_tags, index.config[config_key(index, rc)].provider_config_key, {}) if {
+	count(index.default_tags) > 0
+} else := object.get(index.default_tags, provider_local_name(rc), {})
 
-provider_config(rc) := input.configuration.provider_config[provider_local_name(rc)] if {
-	not input.configuration.provider_config[config_of(rc).provider_config_key]
+# s3_companion_keys(index, plan): keys of S3 companion resources (public
+# access block, encryption configuration, ...) that will exist after apply,
+# one per bucket they point at: "<type>|<module instance>|<bucket
+# address>|<instance key>" from the configuration's references, and
+# "<type>|name|<bucket name>" from a known planned bucket name. Policies keep
+# it in a rule of their own package.
+s3_companion_keys(index, plan) := by_reference | by_name if {
+	companions := [rc |
+		some rc in object.get(plan, "resource_changes", [])
+		startswith(rc.type, "aws_s3_")
+		remains(rc)
+	]
+	by_reference := {key |
+		some rc in companions
+		some target in object.get(index.bucket_refs, config_key(index, rc), set())
+		key := concat("|", [rc.type, object.get(rc, "module_address", ""), target, instance_key(rc)])
+	}
+	by_name := {key |
+		some rc in companions
+		name := rc.change.after.bucket
+		is_string(name)
+		key := concat("|", [rc.type, "name", name])
+	}
 }
 
-# default_tags(rc): constant provider default_tags the resource inherits.
-default_tags(rc) := tags if {
-	tags := provider_config(rc).expressions.default_tags[0].tags.constant_value
-	is_object(tags)
-} else := {}
-
-# Keys of S3 companion resources (public access block, encryption
-# configuration, ...) that will exist after apply, one per bucket they point
-# at: "<type>|<module instance>|<bucket address>|<instance key>" from the
-# configuration's references, and "<type>|name|<bucket name>" from a known
-# planned bucket name.
-s3_companion_keys contains key if {
-	some rc in input.resource_changes
-	startswith(rc.type, "aws_s3_")
-	remains(rc)
-	some target in references(rc, "bucket")
-	key := concat("|", [rc.type, object.get(rc, "module_address", ""), target, instance_key(rc)])
-}
-
-s3_companion_keys contains key if {
-	some rc in input.resource_changes
-	startswith(rc.type, "aws_s3_")
-	remains(rc)
-	name := rc.change.after.bucket
-	is_string(name)
-	key := concat("|", [rc.type, "name", name])
-}
-
-# has_s3_companion(bucket, type): a resource of `type` configures this
+# has_s3_companion(keys, bucket, type): a resource of `type` configures this
 # bucket: same module instance and same count/for_each key (or a companion
 # without one), or the same known bucket name.
-has_s3_companion(bucket, type) if {
+has_s3_companion(keys, bucket, type) if {
 	some key in {instance_key(bucket), "null"}
-	concat("|", [type, object.get(bucket, "module_address", ""), config_address(bucket), key]) in s3_companion_keys
+	concat("|", [type, object.get(bucket, "module_address", ""), config_address(bucket), key]) in keys
 }
 
-has_s3_companion(bucket, type) if {
+has_s3_companion(keys, bucket, type) if {
 	name := bucket.change.after.bucket
 	is_string(name)
-	concat("|", [type, "name", name]) in s3_companion_keys
+	concat("|", [type, "name", name]) in keys
 }

@@ -42,6 +42,7 @@ nested_plan := {
 		"provider_config": {"aws": {"name": "aws", "expressions": {"default_tags": [{"tags": {"constant_value": {"Owner": "team"}}}]}}},
 		"root_module": {"module_calls": {"a": {"module": {"module_calls": {"b": {"module": {"resources": [{
 			"address": "aws_s3_bucket.x",
+			"mode": "managed", "type": "aws_s3_bucket", "name": "x",
 			"provider_config_key": "aws",
 			"expressions": {"bucket": {"references": ["var.name", "aws_s3_bucket.y[0].id", "aws_s3_bucket.y[0]", "aws_s3_bucket.y"]}},
 		}]}}}}}}},
@@ -50,14 +51,16 @@ nested_plan := {
 
 test_config_lookup_through_nested_module_instances if {
 	rc := nested_plan.resource_changes[0]
-	lib.module_path(rc) == "module.a.module.b" with input as nested_plan
-	lib.config_of(rc).address == "aws_s3_bucket.x" with input as nested_plan
-	lib.references(rc, "bucket") == {"var.name", "aws_s3_bucket.y"} with input as nested_plan
-	lib.default_tags(rc) == {"Owner": "team"} with input as nested_plan
+	index := lib.plan_index(nested_plan)
+	lib.module_path(index, rc) == "module.a.module.b"
+	lib.config_of(index, rc).address == "aws_s3_bucket.x"
+	lib.references(index, rc, "bucket") == {"var.name", "aws_s3_bucket.y"}
+	lib.default_tags(index, rc) == {"Owner": "team"}
 }
 
 test_default_tags_empty_without_provider_block if {
-	lib.default_tags({"type": "aws_s3_bucket", "name": "x", "mode": "managed", "provider_name": "aws"}) == {} with input as {"configuration": {}}
+	index := lib.plan_index({"configuration": {}})
+	lib.default_tags(index, {"type": "aws_s3_bucket", "name": "x", "mode": "managed", "provider_name": "aws"}) == {}
 }
 
 test_as_array if {

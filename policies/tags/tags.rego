@@ -27,44 +27,56 @@ defaults := {
 
 cfg := lib.settings("tags", defaults)
 
-taggable(rc) if {
-	lib.writes(rc)
+# Rules of this package (regorus reads them far faster than lib's rules).
+written := lib.written_changes(input)
+
+index := lib.plan_index(input)
+
+environment := data.tfctl.stack.environment
+
+# Per taggable resource (its planned values have `tags`): its known tags,
+# provider defaults first so its own win, and every tag key it will have,
+# including keys whose values are unknown until apply. Computed once per
+# plan for both checks below, with few function calls per resource.
+judged := {rc.address: {"type": rc.type, "tags": tags, "keys": keys} |
+	some rc in written
 	_ = rc.change.after.tags
+	tags := object.union_n([t |
+		some t in [lib.default_tags(index, rc), object.get(rc.change.after, "tags_all", null), rc.change.after.tags]
+		is_object(t)
+	])
+	unknown := {k |
+		some attr in ["tags", "tags_all"]
+		u := object.get(rc.change.after_unknown, attr, null)
+		is_object(u)
+		some k, v in u
+		v == true
+	}
+	keys := object.keys(tags) | unknown
 }
 
-unknown_keys(rc, attr) := {k | some k, v in lib.as_object(object.get(rc.change.after_unknown, attr, {})); v == true}
-
-# effective(rc): known tag values, provider defaults first so the
-# resource's own tags win.
-effective(rc) := object.union_n([
-	lib.default_tags(rc),
-	lib.as_object(lib.after(rc, "tags_all", {})),
-	lib.as_object(lib.after(rc, "tags", {})),
-])
-
-tag_keys(rc) := (object.keys(effective(rc)) | unknown_keys(rc, "tags")) | unknown_keys(rc, "tags_all")
-
 findings contains msg if {
-	some rc in input.resource_changes
-	taggable(rc)
-	not lib.exempt(cfg, rc)
-	keys := tag_keys(rc)
-	missing := {k | some k in cfg.required; not k in keys}
+	some address, info in judged
+	missing := {k | some k in cfg.required; not k in info.keys}
 	count(missing) > 0
-	msg := sprintf("%s: missing required tags %s", [rc.address, concat(", ", sort(missing))])
+	not exempt(address, info)
+	msg := sprintf("%s: missing required tags %s", [address, concat(", ", sort(missing))])
 }
 
 findings contains msg if {
-	some rc in input.resource_changes
-	taggable(rc)
-	not lib.exempt(cfg, rc)
 	key := cfg.environment_tag
 	key != ""
-	value := effective(rc)[key]
+	some address, info in judged
+	value := info.tags[key]
 	is_string(value)
-	value != lib.environment
-	msg := sprintf("%s: tag %s is \"%s\" but the stack's environment is \"%s\"", [rc.address, key, value, lib.environment])
+	value != environment
+	not exempt(address, info)
+	msg := sprintf("%s: tag %s is \"%s\" but the stack's environment is \"%s\"", [address, key, value, environment])
 }
+
+exempt(address, info) if info.type in cfg.exempt_types
+
+exempt(address, _) if address in cfg.exempt_addresses
 
 deny contains msg if {
 	cfg.enforcement == "deny"

@@ -16,7 +16,7 @@ plan(after, unknown, provider) := {
 	}],
 	"configuration": {
 		"provider_config": {"aws": provider},
-		"root_module": {"resources": [{"address": "aws_instance.web", "provider_config_key": "aws", "expressions": {}}]},
+		"root_module": {"resources": [{"address": "aws_instance.web", "mode": "managed", "type": "aws_instance", "name": "web", "provider_config_key": "aws", "expressions": {}}]},
 	},
 }
 

@@ -125,7 +125,12 @@ impl PolicyEngine {
                 }
             }
         }
-        Ok(PolicyEngine { engine, queries })
+        let engine = PolicyEngine { engine, queries };
+        // regorus resolves function names only when a rule runs, so a call
+        // to a function that does not exist would otherwise surface on the
+        // first real plan. One dry run on an empty plan finds it now.
+        engine.evaluate(&serde_json::json!({}), &PolicyContext::default())?;
+        Ok(engine)
     }
 
     /// Judges one plan. The plan JSON is the input document as is; `ctx`
@@ -306,6 +311,18 @@ warn contains "careful" if data.tfctl.pr_author == "octocat"
         );
         let err = PolicyEngine::load(&[file], &[], &["main".into()]).unwrap_err();
         assert!(err.message.contains("unsafe.rego:"), "{}", err.message);
+    }
+
+    #[test]
+    fn unknown_function_is_caught_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "typo.rego",
+            "package main\n\ndeny contains msg if {\n  msg := sprnitf(\"%s\", [\"x\"])\n}\n",
+        );
+        let err = PolicyEngine::load(&[file], &[], &["main".into()]).unwrap_err();
+        assert!(err.message.contains("typo.rego:4:"), "{}", err.message);
     }
 
     #[test]
