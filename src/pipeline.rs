@@ -456,13 +456,34 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
+/// A plan digest as published in a marker. With the signing key it is
+/// HMAC-SHA256(key, digest): a plain digest covers hashes of sensitive
+/// values, and a PR comment is readable by everyone with access to the
+/// repository, who could guess a low-entropy secret offline from it. Apply
+/// seals its re-plan's digest the same way before comparing.
+pub fn seal_digest(digest: &str, key: Option<&[u8]>) -> String {
+    use hmac::{Hmac, Mac};
+    match key {
+        None => digest.to_string(),
+        Some(key) => {
+            let mut mac =
+                Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(b"tfctl-plan-digest\n");
+            mac.update(digest.as_bytes());
+            hex::encode(mac.finalize().into_bytes())
+        }
+    }
+}
+
 /// The marker the validation comment carries: what merge and apply trust.
 /// `environment` is empty and `target_branch` empty when the stacks span
-/// several environments (merge then refuses, naming them).
+/// several environments (merge then refuses, naming them). Digests are
+/// sealed with `key` (see [`seal_digest`]).
 pub fn validation_marker(
     cfg: &Config,
     report: &RunReport,
     head_sha: &str,
+    key: Option<&[u8]>,
 ) -> crate::render::marker::ValidationMarker {
     let environments: Vec<String> = report
         .environments()
@@ -485,7 +506,11 @@ pub fn validation_marker(
         stacks: report
             .stacks
             .iter()
-            .filter_map(|s| s.plan_digest.clone().map(|d| (s.id.clone(), d)))
+            .filter_map(|s| {
+                s.plan_digest
+                    .as_deref()
+                    .map(|d| (s.id.clone(), seal_digest(d, key)))
+            })
             .collect(),
         signature: None,
     }
@@ -494,6 +519,17 @@ pub fn validation_marker(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_digest_is_keyed_and_stable() {
+        let d = "ab".repeat(32);
+        assert_eq!(seal_digest(&d, None), d);
+        let a = seal_digest(&d, Some(b"k1"));
+        assert_eq!(a, seal_digest(&d, Some(b"k1")));
+        assert_ne!(a, d);
+        assert_ne!(a, seal_digest(&d, Some(b"k2")));
+        assert_eq!(a.len(), 64);
+    }
     use crate::discovery::FileStatus;
     use crate::github::models;
 

@@ -97,8 +97,9 @@ fn cases() -> Vec<Case> {
             seed: |sc, gh| {
                 let n = sc.seed_pr(gh);
                 gh.seed_label(REPO, n, "opa-passed", BOT_LOGIN);
-                let signed = validation_body(&sc.marker(), Some(KEY));
-                let (id, digest) = sc.digests.iter().next().unwrap();
+                let marker = sc.marker();
+                let signed = validation_body(&marker, Some(KEY));
+                let (id, digest) = marker.stacks.iter().next().unwrap();
                 let tampered = signed.replace(digest.as_str(), &"0".repeat(64));
                 assert_ne!(signed, tampered, "{id}");
                 gh.seed_comment(REPO, n, BOT_LOGIN, &tampered);

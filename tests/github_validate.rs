@@ -292,3 +292,48 @@ fn wrong_checkout_exits_2_and_writes_nothing() {
     assert!(case.gh.requests().is_empty(), "{:#?}", case.gh.requests());
     assert!(case.bot_comments().is_empty());
 }
+
+#[test]
+fn with_a_signing_key_the_marker_is_signed_and_its_digests_sealed() {
+    let case = Case::new(passing);
+    let run = {
+        let event = case.event(&case.head);
+        let mut cmd = case
+            .repo
+            .tfctl()
+            .args(["validate", "--format", "json"])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", "repository_dispatch")
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_REPOSITORY", "acme/controller")
+            .env("RUNNER_TEMP", case.dir.path())
+            .env("TFCTL_SIGNING_KEY", "s3cr3t-key");
+        for (k, v) in case.gh.env_vars() {
+            cmd = cmd.env(k, v);
+        }
+        cmd.run().expect_code(0)
+    };
+    // stdout: ::add-mask:: lines, then the JSON report.
+    let json_start = run.stdout().find('{').unwrap();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()[json_start..]).unwrap();
+    // The key is printed only as a mask command, never otherwise.
+    let leaks = run
+        .stdout()
+        .lines()
+        .filter(|l| l.contains("s3cr3t-key") && !l.starts_with("::add-mask::"))
+        .count();
+    assert_eq!(leaks, 0);
+    assert!(!run.stderr().contains("s3cr3t-key"));
+    let marker: tfctl::render::marker::ValidationMarker =
+        tfctl::render::marker::find(&case.bot_comments()[0]).unwrap();
+    tfctl::render::marker::verify(&marker, b"s3cr3t-key").expect("signed with the key");
+    for s in report["stacks"].as_array().unwrap() {
+        let raw = s["plan_digest"].as_str().unwrap();
+        let published = &marker.stacks[s["id"].as_str().unwrap()];
+        assert_ne!(published, raw, "a raw digest was published");
+        assert_eq!(
+            published,
+            &tfctl::pipeline::seal_digest(raw, Some(b"s3cr3t-key"))
+        );
+    }
+}

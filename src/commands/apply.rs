@@ -376,9 +376,11 @@ impl Apply<'_> {
             &work_dir,
         )?;
         // The digest of a plan that changes nothing at all.
-        let no_op = crate::plan::digest(&serde_json::json!({}));
+        // Digests are compared sealed, as the marker publishes them.
+        let key = self.session.signing_key.as_deref();
+        let no_op = pipeline::seal_digest(&crate::plan::digest(&serde_json::json!({})), key);
         let approve = |job: &StackJob, plan: &serde_json::Value| {
-            let current = crate::plan::digest(plan);
+            let current = pipeline::seal_digest(&crate::plan::digest(plan), key);
             gates::plan_approval(
                 &job.stack.environment,
                 environment,

@@ -138,7 +138,12 @@ pub(crate) fn publish(
 
     let runtime = GhSession::runtime()?;
     let client = &session.client;
-    let marker = pipeline::validation_marker(cfg, report, &target.head_sha);
+    let marker = pipeline::validation_marker(
+        cfg,
+        report,
+        &target.head_sha,
+        session.signing_key.as_deref(),
+    );
     let run_url = session.env.run_url();
     let event = AuditEvent {
         time: audit::now_rfc3339(),

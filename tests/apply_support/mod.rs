@@ -209,7 +209,17 @@ impl Scenario {
             environments: vec!["production".into()],
             target_branch: "prod".into(),
             result: RunResult::Passed,
-            stacks: self.digests.clone(),
+            // Sealed as validate publishes them when a signing key is set.
+            stacks: self
+                .digests
+                .iter()
+                .map(|(id, d)| {
+                    (
+                        id.clone(),
+                        tfctl::pipeline::seal_digest(d, Some(KEY.as_bytes())),
+                    )
+                })
+                .collect(),
             signature: None,
         }
     }
