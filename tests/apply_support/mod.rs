@@ -103,7 +103,8 @@ pub struct Scenario {
     pub head: String,
     /// The merge commit on `prod`, checked out.
     pub merge: String,
-    /// `plan_digest` by stack id, from `tfctl validate --format json`.
+    /// `plan_digest` by stack id, from `tfctl validate --format json`,
+    /// sealed with [`KEY`] as validate publishes them in its marker.
     pub digests: BTreeMap<String, String>,
     /// Changed files, relative to the repository, with their status (as the
     /// PR files API says).
@@ -153,7 +154,10 @@ fn digests(repo: &Repo, select: &[&str]) -> BTreeMap<String, String> {
         .map(|s| {
             (
                 s["id"].as_str().unwrap().to_string(),
-                s["plan_digest"].as_str().unwrap().to_string(),
+                tfctl::pipeline::seal_digest(
+                    s["plan_digest"].as_str().unwrap(),
+                    Some(KEY.as_bytes()),
+                ),
             )
         })
         .collect()
@@ -209,17 +213,7 @@ impl Scenario {
             environments: vec!["production".into()],
             target_branch: "prod".into(),
             result: RunResult::Passed,
-            // Sealed as validate publishes them when a signing key is set.
-            stacks: self
-                .digests
-                .iter()
-                .map(|(id, d)| {
-                    (
-                        id.clone(),
-                        tfctl::pipeline::seal_digest(d, Some(KEY.as_bytes())),
-                    )
-                })
-                .collect(),
+            stacks: self.digests.clone(),
             signature: None,
         }
     }
