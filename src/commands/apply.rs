@@ -18,12 +18,12 @@ use crate::audit::{self, AuditEvent};
 use crate::cli::ApplyArgs;
 use crate::config::Config;
 use crate::error::{Error, ExitStatus, Result};
-use crate::gates::{self, ApplyFacts, ApplyPolicy, LabelEvent, Signature, Validation};
+use crate::gates::{self, ApplyFacts, ApplyPolicy, LabelEvent, Validation};
 use crate::github::models::{Comment, PullRequest};
 use crate::github::{find_marked_comment, CommitState, RepoRef};
 use crate::pipeline::{self, ApplyHeader};
 use crate::render::apply::{self as render_apply, ApplyContext, ApplyMarker};
-use crate::render::marker::{self, Marker, ValidationMarker, VerifyError};
+use crate::render::marker::{self, Marker, ValidationMarker};
 use crate::render::split;
 use crate::repo::Git;
 use crate::report::{ApplyReport, ApplyResult, ApplyStatus};
@@ -553,29 +553,7 @@ fn read_validation(
     else {
         return (None, None);
     };
-    let signature = match key {
-        None => Signature::NotChecked,
-        Some(key) => match marker::verify(&found, key) {
-            Ok(()) => Signature::Valid,
-            Err(VerifyError::Unsigned) => Signature::Missing,
-            Err(VerifyError::Malformed | VerifyError::Mismatch) => Signature::Invalid,
-        },
-    };
-    let validation = Validation {
-        author: comment.author().unwrap_or_default().to_string(),
-        updated_at: comment
-            .updated_at
-            .clone()
-            .unwrap_or_else(|| comment.created_at.clone()),
-        head_sha: found.head_sha.clone(),
-        environment: Some(found.environment.clone()).filter(|e| !e.is_empty()),
-        environments: found.environments.clone(),
-        result: serde_json::to_value(found.result)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-        signature,
-    };
+    let validation = super::flow_common::validation_facts(&found, comment, key);
     (Some(validation), Some(found))
 }
 
@@ -640,6 +618,7 @@ fn short(sha: &str) -> &str {
 mod tests {
     use super::*;
     use crate::actions::event;
+    use crate::gates::Signature;
     use crate::github::models::User;
 
     fn cfg() -> Config {

@@ -181,29 +181,42 @@ pub(crate) fn find_validation<'c>(
             best = Some((rank, at, m, c));
         }
     }
-    let (_, at, m, c) = best?;
+    let (_, _, m, c) = best?;
+    let validation = validation_facts(&m, c, key);
+    Some((validation, m, c))
+}
+
+/// What the gates need of a validation marker found in `comment`, with its
+/// signature checked against `key` (merge and apply read markers alike).
+pub(crate) fn validation_facts(
+    m: &ValidationMarker,
+    comment: &Comment,
+    key: Option<&[u8]>,
+) -> Validation {
     let signature = match key {
         None => Signature::NotChecked,
-        Some(k) => match marker::verify(&m, k) {
+        Some(k) => match marker::verify(m, k) {
             Ok(()) => Signature::Valid,
             Err(VerifyError::Unsigned) => Signature::Missing,
-            Err(_) => Signature::Invalid,
+            Err(VerifyError::Malformed | VerifyError::Mismatch) => Signature::Invalid,
         },
     };
     let mut environments = m.environments.clone();
     if environments.is_empty() && !m.environment.is_empty() {
         environments.push(m.environment.clone());
     }
-    let validation = Validation {
-        author: c.author().unwrap_or_default().to_string(),
-        updated_at: at.to_string(),
+    Validation {
+        author: comment.author().unwrap_or_default().to_string(),
+        updated_at: comment
+            .updated_at
+            .clone()
+            .unwrap_or_else(|| comment.created_at.clone()),
         head_sha: m.head_sha.clone(),
         environment: (!m.environment.is_empty()).then(|| m.environment.clone()),
         environments,
         result: result_str(m.result).to_string(),
         signature,
-    };
-    Some((validation, m, c))
+    }
 }
 
 fn result_str(r: RunResult) -> &'static str {

@@ -17,12 +17,11 @@ use super::gh::GhSession;
 use crate::actions::event::Event;
 use crate::audit::{self, AuditEvent};
 use crate::cli::MergeArgs;
-use crate::config::model::MergeMethod as ConfigMergeMethod;
 use crate::config::Config;
 use crate::error::{Error, ExitStatus, Result};
 use crate::gates::{self, MergeDecision, MergeFacts, MergePolicy, OverrideRequest, ReviewState};
 use crate::github::models::{Comment, PullRequest};
-use crate::github::{MergeMethod, MergeOutcome, PullUpdate};
+use crate::github::{MergeOutcome, PullUpdate};
 use crate::render::marker::{self, MergeMarker};
 
 /// What started the run.
@@ -379,11 +378,7 @@ async fn merge_into(
             };
         }
     }
-    let method = match cfg.github.merge_method {
-        ConfigMergeMethod::Merge => MergeMethod::Merge,
-        ConfigMergeMethod::Squash => MergeMethod::Squash,
-        ConfigMergeMethod::Rebase => MergeMethod::Rebase,
-    };
+    let method = cfg.github.merge_method;
     let result = client
         .merge_pull(repo, pr.number, &pr.head.sha, method, None)
         .await;

@@ -158,22 +158,8 @@ pub struct Approvers {
     pub teams: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MergeMethod {
-    Merge,
-    Squash,
-    Rebase,
-}
-
-impl MergeMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MergeMethod::Merge => "merge",
-            MergeMethod::Squash => "squash",
-            MergeMethod::Rebase => "rebase",
-        }
-    }
-}
+/// How a PR is merged; the same type the GitHub client sends.
+pub use crate::github::MergeMethod;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValidateOn {
