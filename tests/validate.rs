@@ -362,3 +362,39 @@ fn missing_terraform_says_how_to_install_it() {
     );
     assert_eq!(run.stderr().lines().count(), 1, "{}", run.stderr());
 }
+
+/// `tfctl graph … | head` must not panic or print an error when the reader
+/// goes away: stdout is a pipe whose read end is already closed.
+#[test]
+fn closed_stdout_pipe_is_not_an_error() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    let repo = Repo::from_example("offline");
+    for args in [&["schema"][..], &["graph", "--all", "--format", "json"][..]] {
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) fills the two descriptors we own from here on.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: each fd is open and owned by exactly one OwnedFd.
+        let (reader, writer) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tfctl"))
+            .current_dir(repo.path())
+            .args(args)
+            .stdout(std::process::Stdio::from(writer))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -19,6 +19,6 @@ pub fn run(config: Option<&Path>, args: GraphArgs) -> Result<ExitStatus> {
         GraphFormat::Mermaid => draw::mermaid(&waves, &edges),
         GraphFormat::Json => draw::json(&waves, &edges),
     };
-    println!("{}", out.trim_end());
+    super::print_stdout(&out)?;
     Ok(ExitStatus::Success)
 }

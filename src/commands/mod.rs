@@ -39,6 +39,17 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     }
 }
 
+/// Prints `text` and a newline to stdout. A reader that stopped early
+/// (`tfctl graph | head`) is not an error; other write errors are.
+pub(crate) fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{}", text.trim_end()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| Error::runtime(format!("stdout: {e}"))),
+    }
+}
+
 /// Finds and loads tfctl.yaml (`--config`, else walking up from the cwd).
 pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config> {
     let cwd =

@@ -4,9 +4,6 @@ use crate::error::{ExitStatus, Result};
 
 pub fn run() -> Result<ExitStatus> {
     let schema = crate::config::json_schema();
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&schema).expect("schema serializes")
-    );
+    super::print_stdout(&serde_json::to_string_pretty(&schema).expect("schema serializes"))?;
     Ok(ExitStatus::Success)
 }

@@ -1,7 +1,6 @@
 //! `tfctl validate`: plan changed stacks in DAG order, judge them by policy,
 //! report. Wiring only: selection, jobs, runs and judging live elsewhere.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -27,10 +26,7 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> Result<ExitStatus> {
     let sel = select::select(&cfg, &config_root, source)?;
 
     if args.emit_matrix {
-        println!(
-            "{}",
-            matrix(&sel, args.parallelism.unwrap_or(cfg.parallelism))
-        );
+        super::print_stdout(&matrix(&sel, args.parallelism.unwrap_or(cfg.parallelism)))?;
         return Ok(ExitStatus::Success);
     }
 
@@ -114,6 +110,9 @@ pub fn plan_runs(
 /// Prints the report to stdout in the chosen format.
 pub fn print_report(report: &RunReport, format: ReportFormat) -> Result<()> {
     let text = match format {
+        ReportFormat::Text if report.stacks.is_empty() => {
+            "No stack changed: nothing to plan.".to_string()
+        }
         ReportFormat::Text => crate::render::text::report(report, false),
         ReportFormat::Json => crate::render::json(report),
         ReportFormat::Markdown => crate::render::markdown::comment(
@@ -131,8 +130,7 @@ pub fn print_report(report: &RunReport, format: ReportFormat) -> Result<()> {
             },
         ),
     };
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", text.trim_end()).map_err(|e| Error::runtime(format!("stdout: {e}")))
+    super::print_stdout(&text)
 }
 
 /// 0 passed, 1 failed, 130 when anything was cancelled.
