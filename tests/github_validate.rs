@@ -337,3 +337,42 @@ fn with_a_signing_key_the_marker_is_signed_and_its_digests_sealed() {
         );
     }
 }
+
+/// Single-repo mode: the workflow runs on the config repo's own
+/// `pull_request` event and reports on that PR.
+#[test]
+fn pull_request_event_validates_and_reports_on_its_own_pr() {
+    let case = Case::new(passing);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/github/events/pull_request.synchronize.json");
+    let mut event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    event["number"] = case.pr.into();
+    event["pull_request"]["number"] = case.pr.into();
+    event["pull_request"]["head"]["sha"] = case.head.clone().into();
+    for side in ["head", "base"] {
+        event["pull_request"][side]["repo"]["full_name"] = CONFIG_REPO.into();
+    }
+    event["repository"]["full_name"] = CONFIG_REPO.into();
+    let path = case.dir.path().join("pr.json");
+    std::fs::write(&path, event.to_string()).unwrap();
+    let mut cmd = case
+        .repo
+        .tfctl()
+        .args(["validate"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", &path)
+        .env("GITHUB_REPOSITORY", CONFIG_REPO)
+        .env("RUNNER_TEMP", case.dir.path());
+    for (k, v) in case.gh.env_vars() {
+        cmd = cmd.env(k, v);
+    }
+    cmd.run().expect_code(0);
+    assert_eq!(case.bot_comments().len(), 1);
+    assert_eq!(case.labels(), ["opa-passed"]);
+    assert_eq!(
+        case.gh.statuses(CONFIG_REPO, &case.head)[0].state,
+        "success"
+    );
+}
