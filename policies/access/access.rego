@@ -35,40 +35,33 @@ defaults := {
 
 cfg := lib.settings("access", defaults)
 
-# Rules of this package (regorus reads them far faster than lib's rules).
-written := lib.written_changes(input)
+# Per-plan facts shared by the library, copied into this package (see
+# lib/terraform.rego for why). Each rule below loops over the written
+# changes of its own resource types only (`by_type[type]`).
+by_type := data.terraform.lib.written_by_type
 
-# The changes this policy looks at, picked in one pass so each rule below
-# loops over them only.
-relevant := [rc | some rc in written; rc.type in relevant_types]
-
-relevant_types := {"aws_s3_bucket", "aws_s3_bucket_acl", "aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block", "aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy", "aws_iam_role", "aws_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule"}
-
-index := lib.plan_index(input)
-
-s3_companions := lib.s3_companion_keys(index, input)
+s3_companions := data.terraform.lib.s3_companions
 
 public_grantees := {
 	"http://acs.amazonaws.com/groups/global/AllUsers",
 	"http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
 }
 
-# Type sets, built once (a literal in a loop is rebuilt per change).
-acl_types := {"aws_s3_bucket", "aws_s3_bucket_acl"}
+acl_types := ["aws_s3_bucket", "aws_s3_bucket_acl"]
 
-access_block_types := {"aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"}
+access_block_types := ["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"]
 
-iam_policy_types := {"aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"}
+iam_policy_types := ["aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"]
 
-# judged(rc): not exempt. Callers iterate `written` and test rc.type
-# first: a comparison is far cheaper than a function call per change.
+# judged(rc): not exempt. Rules call it after their cheap tests: a
+# function call costs far more than a comparison.
 judged(rc) if not lib.exempt(cfg, rc)
 
 # --- S3 ---------------------------------------------------------------
 
 findings contains msg if {
-	some rc in relevant
-	rc.type in acl_types
+	some type in acl_types
+	some rc in by_type[type]
 	acl := lib.after(rc, "acl", null)
 	acl in cfg.public_acls
 	not lib.exempt(cfg, rc)
@@ -76,8 +69,7 @@ findings contains msg if {
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type == "aws_s3_bucket_acl"
+	some rc in by_type.aws_s3_bucket_acl
 	some policy in lib.as_array(lib.after(rc, "access_control_policy", []))
 	some grant in policy.grant
 	some grantee in grant.grantee
@@ -88,16 +80,15 @@ findings contains msg if {
 
 findings contains msg if {
 	cfg.require_public_access_block
-	some rc in relevant
-	rc.type == "aws_s3_bucket"
+	some rc in by_type.aws_s3_bucket
 	not lib.has_s3_companion(s3_companions, rc, "aws_s3_bucket_public_access_block")
 	not lib.exempt(cfg, rc)
 	msg := sprintf("%s: S3 bucket has no aws_s3_bucket_public_access_block", [rc.address])
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type in access_block_types
+	some type in access_block_types
+	some rc in by_type[type]
 	some flag in ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
 	not lib.unknown(rc, flag)
 	lib.after(rc, flag, false) != true
@@ -108,8 +99,8 @@ findings contains msg if {
 # --- IAM --------------------------------------------------------------
 
 policy_documents contains [rc.address, doc] if {
-	some rc in relevant
-	rc.type in iam_policy_types
+	some type in iam_policy_types
+	some rc in by_type[type]
 	judged(rc)
 	text := lib.after(rc, "policy", "")
 	is_string(text)
@@ -118,8 +109,7 @@ policy_documents contains [rc.address, doc] if {
 }
 
 policy_documents contains [rc.address, doc] if {
-	some rc in relevant
-	rc.type == "aws_iam_role"
+	some rc in by_type.aws_iam_role
 	judged(rc)
 	some inline in lib.as_array(lib.after(rc, "inline_policy", []))
 	is_string(inline.policy)
@@ -156,16 +146,14 @@ warn contains msg if {
 
 # ingress_rules: [address, from_port, to_port, protocol, cidrs] per rule.
 ingress_rules contains [rc.address, rule.from_port, rule.to_port, rule.protocol, cidrs] if {
-	some rc in relevant
-	rc.type == "aws_security_group"
+	some rc in by_type.aws_security_group
 	judged(rc)
 	some rule in lib.as_array(lib.after(rc, "ingress", []))
 	cidrs := array.concat(lib.as_array(object.get(rule, "cidr_blocks", [])), lib.as_array(object.get(rule, "ipv6_cidr_blocks", [])))
 }
 
 ingress_rules contains [rc.address, rule.from_port, rule.to_port, rule.protocol, cidrs] if {
-	some rc in relevant
-	rc.type == "aws_security_group_rule"
+	some rc in by_type.aws_security_group_rule
 	judged(rc)
 	rule := rc.change.after
 	rule.type == "ingress"
@@ -173,8 +161,7 @@ ingress_rules contains [rc.address, rule.from_port, rule.to_port, rule.protocol,
 }
 
 ingress_rules contains [rc.address, from, to, rule.ip_protocol, cidrs] if {
-	some rc in relevant
-	rc.type == "aws_vpc_security_group_ingress_rule"
+	some rc in by_type.aws_vpc_security_group_ingress_rule
 	judged(rc)
 	rule := rc.change.after
 	from := object.get(rule, "from_port", -1)

@@ -28,29 +28,19 @@ defaults := {
 
 cfg := lib.settings("encryption", defaults)
 
-# Rules of this package (regorus reads them far faster than lib's rules).
-written := lib.written_changes(input)
+# Per-plan facts shared by the library, copied into this package (see
+# lib/terraform.rego for why). Each rule below loops over the written
+# changes of its own resource types only (`by_type[type]`).
+by_type := data.terraform.lib.written_by_type
 
-# The changes this policy looks at, picked in one pass so each rule below
-# loops over them only.
-relevant := [rc | some rc in written; rc.type in relevant_types]
+index := data.terraform.lib.index
 
-relevant_types := {"aws_s3_bucket", "aws_kms_key", "aws_db_instance", "aws_rds_cluster", "aws_ebs_volume", "aws_instance"}
+s3_companions := data.terraform.lib.s3_companions
 
-index := lib.plan_index(input)
-
-s3_companions := lib.s3_companion_keys(index, input)
-
-# Type sets, built once (a literal in a loop is rebuilt per change).
-database_types := {"aws_db_instance", "aws_rds_cluster"}
-
-# judged(rc): not exempt. Callers iterate `written` and test rc.type
-# first: a comparison is far cheaper than a function call per change.
-judged(rc) if not lib.exempt(cfg, rc)
+database_types := ["aws_db_instance", "aws_rds_cluster"]
 
 findings contains msg if {
-	some rc in relevant
-	rc.type == "aws_s3_bucket"
+	some rc in by_type.aws_s3_bucket
 	count(lib.as_array(lib.after(rc, "server_side_encryption_configuration", null))) == 0
 	not lib.has_s3_companion(s3_companions, rc, "aws_s3_bucket_server_side_encryption_configuration")
 	not lib.exempt(cfg, rc)
@@ -58,8 +48,7 @@ findings contains msg if {
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type == "aws_kms_key"
+	some rc in by_type.aws_kms_key
 	lib.after(rc, "customer_master_key_spec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
 	lib.after(rc, "key_spec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
 	not lib.unknown(rc, "enable_key_rotation")
@@ -69,8 +58,8 @@ findings contains msg if {
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type in database_types
+	some type in database_types
+	some rc in by_type[type]
 	not lib.unknown(rc, "storage_encrypted")
 	lib.after(rc, "storage_encrypted", false) != true
 	lib.after(rc, "replicate_source_db", null) == null
@@ -79,8 +68,7 @@ findings contains msg if {
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type == "aws_ebs_volume"
+	some rc in by_type.aws_ebs_volume
 	not lib.after(rc, "encrypted", false) == true
 	not encrypted_by_reference(rc)
 	not lib.exempt(cfg, rc)
@@ -88,8 +76,7 @@ findings contains msg if {
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type == "aws_instance"
+	some rc in by_type.aws_instance
 	some attr in ["root_block_device", "ebs_block_device"]
 	some device in lib.as_array(lib.after(rc, attr, []))
 	device.encrypted == false

@@ -27,10 +27,11 @@ defaults := {
 
 cfg := lib.settings("tags", defaults)
 
-# Rules of this package (regorus reads them far faster than lib's rules).
-written := lib.written_changes(input)
+# Per-plan facts shared by the library, copied into this package (see
+# lib/terraform.rego for why).
+written := data.terraform.lib.written
 
-index := lib.plan_index(input)
+index := data.terraform.lib.index
 
 environment := data.tfctl.stack.environment
 
