@@ -86,6 +86,15 @@ exempt(cfg, rc) if rc.type in cfg.exempt_types
 
 exempt(cfg, rc) if rc.address in cfg.exempt_addresses
 
+# exempt_addresses(cfg): the addresses of the written changes that
+# exempt(cfg, rc) holds for, once per plan. Policies keep it in a rule
+# (`exempt := lib.exempt_addresses(cfg)`) and test `not rc.address in
+# exempt`: a set lookup costs far less than a function call per change.
+exempt_addresses(cfg) := {rc.address |
+	some type in cfg.exempt_types
+	some rc in written_by_type[type]
+} | {address | some address in cfg.exempt_addresses}
+
 # after(rc, attr, fallback): the planned value of a top-level attribute,
 # or fallback when it is absent (unknown until apply, or not in the schema).
 after(rc, attr, fallback) := object.get(rc.change.after, attr, fallback)
@@ -100,19 +109,15 @@ sensitive(rc, attr) if rc.change.after_sensitive[attr] == true
 sensitive(rc, _) if rc.change.after_sensitive == true
 
 # as_object(x): x when it is an object, else {} (null tags, say).
+# (`else` chains stop at the first match; separate definitions of a
+# function are all evaluated on every call.)
 as_object(x) := x if is_object(x)
+else := {}
 
-as_object(x) := {} if not is_object(x)
-
-# as_array(x): x when it is an array, [x] for a single value, [] for null.
+# as_array(x): x when it is an array, [] for null, [x] for a single value.
 as_array(x) := x if is_array(x)
-
-as_array(x) := [x] if {
-	not is_array(x)
-	x != null
-}
-
-as_array(x) := [] if x == null
+else := [] if x == null
+else := [x]
 
 # plan_index(plan): lookups built once per plan (the `index` rule above):
 #   module_path_of  module address → path without instance keys
@@ -220,7 +225,10 @@ provider_local_name(rc) := name if {
 # inherits, from the provider block its configuration names (else its
 # provider's default block); {} when no provider sets default_tags.
 default_tags(index, rc) := tags if {
-	tags := block_of(index, rc).default_tags
+	# block_of(index, rc).default_tags, written out: this runs once per
+	# taggable resource.
+	tags := object.get(index.blocks, [object.get(rc, "module_address", ""), rc.mode, rc.type, rc.name, "default_tags"], null)
+	tags != null
 } else := object.get(index.default_tags, provider_local_name(rc), {})
 
 # s3_companion_keys(index, plan): keys of S3 companion resources (public
