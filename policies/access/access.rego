@@ -35,93 +35,91 @@ defaults := {
 
 cfg := lib.settings("access", defaults)
 
-# Rules of this package (regorus reads them far faster than lib's rules).
-written := lib.written_changes(input)
+# Per-plan facts shared by the library, copied into this package (see
+# lib/terraform.rego for why). Each rule below loops over the written
+# changes of its own resource types only (`by_type[type]`), and tests
+# exemption with `not rc.address in exempt` rather than a function call.
+by_type := data.terraform.lib.written_by_type
 
-# The changes this policy looks at, picked in one pass so each rule below
-# loops over them only.
-relevant := [rc | some rc in written; rc.type in relevant_types]
+s3_companions := data.terraform.lib.s3_companions
 
-relevant_types := {"aws_s3_bucket", "aws_s3_bucket_acl", "aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block", "aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy", "aws_iam_role", "aws_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule"}
-
-index := lib.plan_index(input)
-
-s3_companions := lib.s3_companion_keys(index, input)
+exempt := lib.exempt_addresses(cfg)
 
 public_grantees := {
 	"http://acs.amazonaws.com/groups/global/AllUsers",
 	"http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
 }
 
-# Type sets, built once (a literal in a loop is rebuilt per change).
-acl_types := {"aws_s3_bucket", "aws_s3_bucket_acl"}
+acl_types := ["aws_s3_bucket", "aws_s3_bucket_acl"]
 
-access_block_types := {"aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"}
+access_block_types := ["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"]
 
-iam_policy_types := {"aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"}
+access_block_flags := ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
 
-# judged(rc): not exempt. Callers iterate `written` and test rc.type
-# first: a comparison is far cheaper than a function call per change.
-judged(rc) if not lib.exempt(cfg, rc)
+iam_policy_types := ["aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"]
+
+god_actions := {"*", "*:*"}
+
+cidr_attributes := ["cidr_blocks", "ipv6_cidr_blocks"]
+
+# Protocols that mean every protocol and port.
+every_protocol := {"-1", "all"}
 
 # --- S3 ---------------------------------------------------------------
 
 findings contains msg if {
-	some rc in relevant
-	rc.type in acl_types
-	acl := lib.after(rc, "acl", null)
+	some type in acl_types
+	some rc in by_type[type]
+	acl := object.get(rc.change.after, "acl", null)
 	acl in cfg.public_acls
-	not lib.exempt(cfg, rc)
+	not rc.address in exempt
 	msg := sprintf("%s: public S3 ACL \"%s\"", [rc.address, acl])
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type == "aws_s3_bucket_acl"
-	some policy in lib.as_array(lib.after(rc, "access_control_policy", []))
+	some rc in by_type.aws_s3_bucket_acl
+	some policy in lib.as_array(object.get(rc.change.after, "access_control_policy", []))
 	some grant in policy.grant
 	some grantee in grant.grantee
 	grantee.uri in public_grantees
-	not lib.exempt(cfg, rc)
+	not rc.address in exempt
 	msg := sprintf("%s: S3 ACL grants %s to %s", [rc.address, grant.permission, grantee.uri])
 }
 
 findings contains msg if {
 	cfg.require_public_access_block
-	some rc in relevant
-	rc.type == "aws_s3_bucket"
+	some rc in by_type.aws_s3_bucket
 	not lib.has_s3_companion(s3_companions, rc, "aws_s3_bucket_public_access_block")
-	not lib.exempt(cfg, rc)
+	not rc.address in exempt
 	msg := sprintf("%s: S3 bucket has no aws_s3_bucket_public_access_block", [rc.address])
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type in access_block_types
-	some flag in ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
-	not lib.unknown(rc, flag)
-	lib.after(rc, flag, false) != true
-	not lib.exempt(cfg, rc)
+	some type in access_block_types
+	some rc in by_type[type]
+	some flag in access_block_flags
+	not rc.change.after_unknown[flag] == true
+	object.get(rc.change.after, flag, false) != true
+	not rc.address in exempt
 	msg := sprintf("%s: %s is not true", [rc.address, flag])
 }
 
 # --- IAM --------------------------------------------------------------
 
 policy_documents contains [rc.address, doc] if {
-	some rc in relevant
-	rc.type in iam_policy_types
-	judged(rc)
-	text := lib.after(rc, "policy", "")
+	some type in iam_policy_types
+	some rc in by_type[type]
+	not rc.address in exempt
+	text := object.get(rc.change.after, "policy", "")
 	is_string(text)
 	json.is_valid(text)
 	doc := json.unmarshal(text)
 }
 
 policy_documents contains [rc.address, doc] if {
-	some rc in relevant
-	rc.type == "aws_iam_role"
-	judged(rc)
-	some inline in lib.as_array(lib.after(rc, "inline_policy", []))
+	some rc in by_type.aws_iam_role
+	not rc.address in exempt
+	some inline in lib.as_array(object.get(rc.change.after, "inline_policy", []))
 	is_string(inline.policy)
 	json.is_valid(inline.policy)
 	doc := json.unmarshal(inline.policy)
@@ -137,7 +135,7 @@ allow_statements contains [address, statement] if {
 findings contains msg if {
 	some [address, statement] in allow_statements
 	some action in lib.as_array(object.get(statement, "Action", []))
-	action in {"*", "*:*"}
+	action in god_actions
 	msg := sprintf("%s: IAM policy allows action \"%s\" on resource \"*\"", [address, action])
 }
 
@@ -154,50 +152,54 @@ warn contains msg if {
 
 # --- Security groups --------------------------------------------------
 
-# ingress_rules: [address, from_port, to_port, protocol, cidrs] per rule.
-ingress_rules contains [rc.address, rule.from_port, rule.to_port, rule.protocol, cidrs] if {
-	some rc in relevant
-	rc.type == "aws_security_group"
-	judged(rc)
-	some rule in lib.as_array(lib.after(rc, "ingress", []))
-	cidrs := array.concat(lib.as_array(object.get(rule, "cidr_blocks", [])), lib.as_array(object.get(rule, "ipv6_cidr_blocks", [])))
+# open_ingress: [address, from_port, to_port, protocol, cidr] per ingress
+# rule and source CIDR that means the internet (cfg.open_cidrs).
+open_ingress contains [rc.address, rule.from_port, rule.to_port, rule.protocol, cidr] if {
+	some rc in by_type.aws_security_group
+	not rc.address in exempt
+	some rule in lib.as_array(object.get(rc.change.after, "ingress", []))
+	some attr in cidr_attributes
+	some cidr in lib.as_array(object.get(rule, attr, []))
+	cidr in cfg.open_cidrs
 }
 
-ingress_rules contains [rc.address, rule.from_port, rule.to_port, rule.protocol, cidrs] if {
-	some rc in relevant
-	rc.type == "aws_security_group_rule"
-	judged(rc)
+open_ingress contains [rc.address, rule.from_port, rule.to_port, rule.protocol, cidr] if {
+	some rc in by_type.aws_security_group_rule
+	not rc.address in exempt
 	rule := rc.change.after
 	rule.type == "ingress"
-	cidrs := array.concat(lib.as_array(object.get(rule, "cidr_blocks", [])), lib.as_array(object.get(rule, "ipv6_cidr_blocks", [])))
+	some attr in cidr_attributes
+	some cidr in lib.as_array(object.get(rule, attr, []))
+	cidr in cfg.open_cidrs
 }
 
-ingress_rules contains [rc.address, from, to, rule.ip_protocol, cidrs] if {
-	some rc in relevant
-	rc.type == "aws_vpc_security_group_ingress_rule"
-	judged(rc)
+open_ingress contains [rc.address, from, to, rule.ip_protocol, cidr] if {
+	some rc in by_type.aws_vpc_security_group_ingress_rule
+	not rc.address in exempt
 	rule := rc.change.after
 	from := object.get(rule, "from_port", -1)
 	to := object.get(rule, "to_port", -1)
-	cidrs := [c | some c in [object.get(rule, "cidr_ipv4", null), object.get(rule, "cidr_ipv6", null)]; c != null]
+	some attr in ["cidr_ipv4", "cidr_ipv6"]
+	cidr := object.get(rule, attr, null)
+	cidr != null
+	cidr in cfg.open_cidrs
 }
 
-# covers(protocol, from, to, port): the rule reaches the port ("-1" is every
-# protocol and port).
-covers(protocol, _, _, _) if protocol in {"-1", "all"}
-
-covers(protocol, from, to, port) if {
-	not protocol in {"-1", "all"}
-	from <= port
-	port <= to
+# A rule for every protocol ("-1") reaches every port; others reach the
+# ports from from_port to to_port.
+findings contains msg if {
+	some [address, _, _, protocol, cidr] in open_ingress
+	protocol in every_protocol
+	some port in cfg.admin_ports
+	msg := sprintf("%s: ingress from %s reaches admin port %d", [address, cidr, port])
 }
 
 findings contains msg if {
-	some [address, from, to, protocol, cidrs] in ingress_rules
-	some cidr in cidrs
-	cidr in cfg.open_cidrs
+	some [address, from, to, protocol, cidr] in open_ingress
+	not protocol in every_protocol
 	some port in cfg.admin_ports
-	covers(protocol, from, to, port)
+	from <= port
+	port <= to
 	msg := sprintf("%s: ingress from %s reaches admin port %d", [address, cidr, port])
 }
 

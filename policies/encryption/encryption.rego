@@ -28,72 +28,68 @@ defaults := {
 
 cfg := lib.settings("encryption", defaults)
 
-# Rules of this package (regorus reads them far faster than lib's rules).
-written := lib.written_changes(input)
+# Per-plan facts shared by the library, copied into this package (see
+# lib/terraform.rego for why). Each rule below loops over the written
+# changes of its own resource types only (`by_type[type]`), reads planned
+# values with object.get (what lib.after does, without a function call per
+# change) and tests exemption with `not rc.address in exempt`.
+by_type := data.terraform.lib.written_by_type
 
-# The changes this policy looks at, picked in one pass so each rule below
-# loops over them only.
-relevant := [rc | some rc in written; rc.type in relevant_types]
+index := data.terraform.lib.index
 
-relevant_types := {"aws_s3_bucket", "aws_kms_key", "aws_db_instance", "aws_rds_cluster", "aws_ebs_volume", "aws_instance"}
+s3_companions := data.terraform.lib.s3_companions
 
-index := lib.plan_index(input)
+exempt := lib.exempt_addresses(cfg)
 
-s3_companions := lib.s3_companion_keys(index, input)
+database_types := ["aws_db_instance", "aws_rds_cluster"]
 
-# Type sets, built once (a literal in a loop is rebuilt per change).
-database_types := {"aws_db_instance", "aws_rds_cluster"}
+block_device_attributes := ["root_block_device", "ebs_block_device"]
 
-# judged(rc): not exempt. Callers iterate `written` and test rc.type
-# first: a comparison is far cheaper than a function call per change.
-judged(rc) if not lib.exempt(cfg, rc)
+# An absent, null or empty server_side_encryption_configuration.
+no_configuration := [null, []]
 
 findings contains msg if {
-	some rc in relevant
-	rc.type == "aws_s3_bucket"
-	count(lib.as_array(lib.after(rc, "server_side_encryption_configuration", null))) == 0
+	some rc in by_type.aws_s3_bucket
+	object.get(rc.change.after, "server_side_encryption_configuration", null) in no_configuration
 	not lib.has_s3_companion(s3_companions, rc, "aws_s3_bucket_server_side_encryption_configuration")
-	not lib.exempt(cfg, rc)
+	not rc.address in exempt
 	msg := sprintf("%s: S3 bucket has no server-side encryption configuration", [rc.address])
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type == "aws_kms_key"
-	lib.after(rc, "customer_master_key_spec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
-	lib.after(rc, "key_spec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
-	not lib.unknown(rc, "enable_key_rotation")
-	lib.after(rc, "enable_key_rotation", false) != true
-	not lib.exempt(cfg, rc)
+	some rc in by_type.aws_kms_key
+	object.get(rc.change.after, "customer_master_key_spec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+	object.get(rc.change.after, "key_spec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+	not rc.change.after_unknown.enable_key_rotation == true
+	object.get(rc.change.after, "enable_key_rotation", false) != true
+	not rc.address in exempt
 	msg := sprintf("%s: KMS key rotation is not enabled (enable_key_rotation)", [rc.address])
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type in database_types
-	not lib.unknown(rc, "storage_encrypted")
-	lib.after(rc, "storage_encrypted", false) != true
-	lib.after(rc, "replicate_source_db", null) == null
-	not lib.exempt(cfg, rc)
+	some type in database_types
+	some rc in by_type[type]
+	not rc.change.after_unknown.storage_encrypted == true
+	object.get(rc.change.after, "storage_encrypted", false) != true
+	object.get(rc.change.after, "replicate_source_db", null) == null
+	not rc.address in exempt
 	msg := sprintf("%s: database storage is not encrypted (storage_encrypted)", [rc.address])
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type == "aws_ebs_volume"
-	not lib.after(rc, "encrypted", false) == true
+	some rc in by_type.aws_ebs_volume
+	not object.get(rc.change.after, "encrypted", false) == true
 	not encrypted_by_reference(rc)
-	not lib.exempt(cfg, rc)
+	not rc.address in exempt
 	msg := sprintf("%s: EBS volume is not encrypted (set encrypted = true)", [rc.address])
 }
 
 findings contains msg if {
-	some rc in relevant
-	rc.type == "aws_instance"
-	some attr in ["root_block_device", "ebs_block_device"]
-	some device in lib.as_array(lib.after(rc, attr, []))
+	some rc in by_type.aws_instance
+	some attr in block_device_attributes
+	some device in lib.as_array(object.get(rc.change.after, attr, []))
 	device.encrypted == false
-	not lib.exempt(cfg, rc)
+	not rc.address in exempt
 	msg := sprintf("%s: %s is not encrypted", [rc.address, attr])
 }
 

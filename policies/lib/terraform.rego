@@ -8,8 +8,8 @@
 # team tunes the library with a data document instead of editing Rego.
 #
 # This package declares no deny/warn rules; it is never a namespace to query.
-# Helpers are functions over one resource change (not sets of changes) so a
-# plan with tens of thousands of changes is walked once per rule.
+# It holds helper functions over one resource change, and a few per-plan
+# facts (rules, below) that every policy shares.
 package terraform.lib
 
 # settings(name, defaults): the policy's defaults with
@@ -27,18 +27,40 @@ writes(rc) if {
 	is_object(rc.change.after)
 }
 
-# written_changes(plan): every change that writes (see writes), with the
-# test inline. Policies keep it in a rule of their own package
-# (`written := lib.written_changes(input)`): regorus looks up a rule of
-# another package far more slowly than one of its own, which matters when
-# it happens once per resource change.
-written_changes(plan) := [rc |
-	some rc in object.get(plan, "resource_changes", [])
+# --- Per-plan facts, shared by every policy -----------------------------
+#
+# Computed at most once per plan: tfctl evaluates all policies in one query,
+# so the first policy that reads a fact computes it and the others reuse it.
+# Policies copy the ones they need into a rule of their own package with the
+# full path, e.g. `written := data.terraform.lib.written`, for two reasons
+# (both regorus; OPA is indifferent):
+#   - read through the import alias (`lib.written`), regorus evaluates every
+#     rule of this package, not just the one named;
+#   - a rule of the policy's own package is far cheaper to read inside a
+#     loop over thousands of changes than a rule of another package.
+
+# written: the changes that write (see writes, here inline), in plan order.
+written := [rc |
+	some rc in input.resource_changes
 	rc.mode == "managed"
-	is_object(rc.change.after)
 	some action in rc.change.actions
-	action in {"create", "update"}
+	write_actions[action]
+	is_object(rc.change.after)
 ]
+
+write_actions := {"create", "update"}
+
+# written_by_type[type]: the written changes of one resource type, so a
+# rule about S3 buckets loops over buckets only, not over every change.
+written_by_type[rc.type] contains rc if {
+	some rc in written
+}
+
+# index: configuration lookups (see plan_index).
+index := plan_index(input)
+
+# s3_companions: keys of S3 companion resources (see s3_companion_keys).
+s3_companions := s3_companion_keys(index, input)
 
 # destroys(rc): the change deletes the resource, alone or as half of a replace.
 destroys(rc) if {
@@ -64,6 +86,15 @@ exempt(cfg, rc) if rc.type in cfg.exempt_types
 
 exempt(cfg, rc) if rc.address in cfg.exempt_addresses
 
+# exempt_addresses(cfg): the addresses of the written changes that
+# exempt(cfg, rc) holds for, once per plan. Policies keep it in a rule
+# (`exempt := lib.exempt_addresses(cfg)`) and test `not rc.address in
+# exempt`: a set lookup costs far less than a function call per change.
+exempt_addresses(cfg) := {rc.address |
+	some type in cfg.exempt_types
+	some rc in written_by_type[type]
+} | {address | some address in cfg.exempt_addresses}
+
 # after(rc, attr, fallback): the planned value of a top-level attribute,
 # or fallback when it is absent (unknown until apply, or not in the schema).
 after(rc, attr, fallback) := object.get(rc.change.after, attr, fallback)
@@ -78,52 +109,69 @@ sensitive(rc, attr) if rc.change.after_sensitive[attr] == true
 sensitive(rc, _) if rc.change.after_sensitive == true
 
 # as_object(x): x when it is an object, else {} (null tags, say).
+# (`else` chains stop at the first match; separate definitions of a
+# function are all evaluated on every call.)
 as_object(x) := x if is_object(x)
+else := {}
 
-as_object(x) := {} if not is_object(x)
-
-# as_array(x): x when it is an array, [x] for a single value, [] for null.
+# as_array(x): x when it is an array, [] for null, [x] for a single value.
 as_array(x) := x if is_array(x)
+else := [] if x == null
+else := [x]
 
-as_array(x) := [x] if {
-	not is_array(x)
-	x != null
-}
-
-as_array(x) := [] if x == null
-
-# plan_index(plan): lookups built once per plan (policies keep it in a
-# rule of their own package, `index := lib.plan_index(input)`):
+# plan_index(plan): lookups built once per plan (the `index` rule above):
 #   module_path_of  module address → path without instance keys
-#   config          "<module path>|<mode>|<type>|<name>" → configuration block
 #   default_tags    provider_config key → constant provider default_tags
-#   bucket_refs     configuration key → "<type>.<name>" its `bucket` references
-# Per-block facts are computed once per configuration block, not once per
-# count/for_each instance.
+#   blocks          module address → mode → type → name → facts about the
+#                   configuration block that declares such a resource:
+#                     config        the block itself
+#                     bucket_refs   "<type>.<name>" its `bucket` references
+#                     default_tags  the default_tags of the provider block it
+#                                   names (absent when that needs the
+#                                   fallback in default_tags below)
+# Per-block facts are computed once per configuration block and module
+# instance, not once per count/for_each instance; a resource change finds
+# its block with plain lookups (no string building).
 plan_index(plan) := {
 	"module_path_of": paths,
-	"config": config,
-	"default_tags": provider_default_tags(plan),
-	"bucket_refs": {key: targets |
-		some key, block in config
-		targets := reference_targets(block, "bucket")
-	},
+	"default_tags": provider_tags,
+	"blocks": {address: block_facts(plan, path, provider_tags) | some address, path in paths},
 } if {
 	paths := {address: strip_keys(address) |
-		some address in ({object.get(rc, "module_address", "") | some rc in object.get(plan, "resource_changes", [])} | {""})
+		some address in ({rc.module_address | some rc in object.get(plan, "resource_changes", [])} | {""})
 	}
-	config := config_blocks(plan, paths)
+	provider_tags := provider_default_tags(plan)
+}
+
+# block_facts(plan, path, provider_tags): the `blocks` entry of one module.
+block_facts(plan, path, provider_tags) := {mode: {type: {block.name: facts |
+	some block in blocks
+	object.get(block, "mode", "managed") == mode
+	block.type == type
+	facts := object.union(
+		{"config": block, "bucket_refs": reference_targets(block, "bucket")},
+		{"default_tags": tags | tags := block_default_tags(block, provider_tags)},
+	)
+} |
+	some type in {block.type | some block in blocks}
+} |
+	some mode in {object.get(block, "mode", "managed") | some block in blocks}
+} if {
+	blocks := object.get(object.get(plan, "configuration", {}), array.concat(["root_module"], config_path(path)), [])
+}
+
+# block_default_tags(block, provider_tags): what default_tags gives every
+# resource of the block, when that does not depend on the resource: {}
+# without any provider default_tags, else those of the block's provider.
+block_default_tags(_, provider_tags) := {} if count(provider_tags) == 0
+
+block_default_tags(block, provider_tags) := object.get(provider_tags, block.provider_config_key, {}) if {
+	count(provider_tags) > 0
 }
 
 strip_keys(address) := address if not contains(address, "[")
 
 strip_keys(address) := regex.replace(address, `\[[^\]]*\]`, "") if contains(address, "[")
-
-config_blocks(plan, paths) := {key: resource |
-	some m in {path | some path in paths}
-	some resource in object.get(object.get(plan, "configuration", {}), array.concat(["root_module"], config_path(m)), [])
-	key := concat("|", [m, object.get(resource, "mode", "managed"), resource.type, resource.name])
-}
 
 provider_default_tags(plan) := {key: tags |
 	some key, block in object.get(object.get(plan, "configuration", {}), "provider_config", {})
@@ -146,15 +194,15 @@ config_path(m) := path if {
 	path := array.concat([seg | some name in names; some seg in ["module_calls", name, "module"]], ["resources"])
 }
 
-# config_key(index, rc): the key of the resource's configuration block.
-config_key(index, rc) := concat("|", [index.module_path_of[object.get(rc, "module_address", "")], rc.mode, rc.type, rc.name])
+# block_of(index, rc): facts about the configuration block that declares
+# the resource (see plan_index). One object.get with a path instead of
+# chained brackets (`x[a][b]`): regorus builds and discards an error value
+# for each inner dynamic bracket, which is slow (very slow when
+# RUST_BACKTRACE is set, as every error then records a backtrace).
+block_of(index, rc) := object.get(index.blocks, [object.get(rc, "module_address", ""), rc.mode, rc.type, rc.name], null)
 
 # config_of(index, rc): the configuration block that declares the resource.
-config_of(index, rc) := index.config[config_key(index, rc)]
-
-config_address(rc) := sprintf("%s.%s", [rc.type, rc.name]) if rc.mode == "managed"
-
-config_address(rc) := sprintf("data.%s.%s", [rc.type, rc.name]) if rc.mode == "data"
+config_of(index, rc) := block_of(index, rc).config
 
 # references(index, rc, attr): the configuration's references for an attribute,
 # reduced to "<type>.<name>" (instance keys and attribute paths dropped).
@@ -167,9 +215,6 @@ reference_targets(block, attr) := {target |
 	target := concat(".", [parts[0], split(parts[1], "[")[0]])
 }
 
-# instance_key(rc): the count/for_each key as JSON ("null" without one).
-instance_key(rc) := json.marshal(object.get(rc, "index", null))
-
 # provider_local_name(rc): "aws" for registry.terraform.io/hashicorp/aws.
 provider_local_name(rc) := name if {
 	parts := split(rc.provider_name, "/")
@@ -179,45 +224,51 @@ provider_local_name(rc) := name if {
 # default_tags(index, rc): constant provider default_tags the resource
 # inherits, from the provider block its configuration names (else its
 # provider's default block); {} when no provider sets default_tags.
-default_tags(index, rc) := object.get(index.default_tags, index.config[config_key(index, rc)].provider_config_key, {}) if {
-	count(index.default_tags) > 0
+default_tags(index, rc) := tags if {
+	# block_of(index, rc).default_tags, written out: this runs once per
+	# taggable resource.
+	tags := object.get(index.blocks, [object.get(rc, "module_address", ""), rc.mode, rc.type, rc.name, "default_tags"], null)
+	tags != null
 } else := object.get(index.default_tags, provider_local_name(rc), {})
 
 # s3_companion_keys(index, plan): keys of S3 companion resources (public
 # access block, encryption configuration, ...) that will exist after apply,
-# one per bucket they point at: "<type>|<module instance>|<bucket
-# address>|<instance key>" from the configuration's references, and
-# "<type>|name|<bucket name>" from a known planned bucket name. Policies keep
-# it in a rule of their own package.
+# one per bucket they point at: [type, module instance, bucket address,
+# count/for_each key (null without one)] from the configuration's
+# references, and [type, "name", bucket name] from a known planned bucket
+# name (the `s3_companions` rule above).
 s3_companion_keys(index, plan) := by_reference | by_name if {
 	companions := [rc |
 		some rc in object.get(plan, "resource_changes", [])
 		startswith(rc.type, "aws_s3_")
-		remains(rc)
+		rc.mode == "managed"
+		not rc.change.actions == ["delete"] # remains(rc), inline
 	]
-	by_reference := {key |
+	by_reference := {[rc.type, module, target, object.get(rc, "index", null)] |
 		some rc in companions
-		some target in object.get(index.bucket_refs, config_key(index, rc), set())
-		key := concat("|", [rc.type, object.get(rc, "module_address", ""), target, instance_key(rc)])
+		module := object.get(rc, "module_address", "")
+		some target in object.get(index.blocks, [module, "managed", rc.type, rc.name, "bucket_refs"], [])
 	}
-	by_name := {key |
+	by_name := {[rc.type, "name", name] |
 		some rc in companions
 		name := rc.change.after.bucket
 		is_string(name)
-		key := concat("|", [rc.type, "name", name])
 	}
 }
 
 # has_s3_companion(keys, bucket, type): a resource of `type` configures this
-# bucket: same module instance and same count/for_each key (or a companion
-# without one), or the same known bucket name.
+# managed bucket: same module instance and same count/for_each key (or a
+# companion without one), or the same known bucket name.
 has_s3_companion(keys, bucket, type) if {
-	some key in {instance_key(bucket), "null"}
-	concat("|", [type, object.get(bucket, "module_address", ""), config_address(bucket), key]) in keys
+	bucket.mode == "managed"
+	module := object.get(bucket, "module_address", "")
+	address := concat(".", [bucket.type, bucket.name])
+	some key in [object.get(bucket, "index", null), null]
+	[type, module, address, key] in keys
 }
 
 has_s3_companion(keys, bucket, type) if {
 	name := bucket.change.after.bucket
 	is_string(name)
-	concat("|", [type, "name", name]) in keys
+	[type, "name", name] in keys
 }

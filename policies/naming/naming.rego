@@ -57,23 +57,29 @@ fill(text, word) := replace(
 	"{stack}", context_word("name", word),
 )
 
-# Rules of this package (regorus reads them far faster than lib's rules).
-written := lib.written_changes(input)
+# Per-plan facts shared by the library, copied into this package (see
+# lib/terraform.rego for why).
+by_type := data.terraform.lib.written_by_type
+
+exempt := lib.exempt_addresses(cfg)
 
 # The pattern and its description, filled in once per plan.
 pattern := fill(cfg.pattern, "[a-z0-9]+")
 
 convention := fill(cfg.convention, "<word>")
 
-# Cheap tests first; function calls only for names that already fail.
+# Per resource type, then per change of that type. No function calls per
+# change: lib.sensitive(rc, attr) and lib.exempt(cfg, rc) are written out.
 findings contains msg if {
-	some rc in written
-	attr := object.get(cfg.name_attributes, rc.type, "name")
+	some type, changes in by_type
+	attr := object.get(cfg.name_attributes, type, "name")
+	some rc in changes
 	name := rc.change.after[attr]
 	is_string(name)
 	not regex.match(pattern, name)
-	not lib.sensitive(rc, attr)
-	not lib.exempt(cfg, rc)
+	not rc.change.after_sensitive == true
+	not rc.change.after_sensitive[attr] == true
+	not rc.address in exempt
 	msg := sprintf("%s: %s \"%s\" does not follow the naming convention %s", [rc.address, attr, name, convention])
 }
 

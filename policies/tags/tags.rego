@@ -27,56 +27,61 @@ defaults := {
 
 cfg := lib.settings("tags", defaults)
 
-# Rules of this package (regorus reads them far faster than lib's rules).
-written := lib.written_changes(input)
+# Per-plan facts shared by the library, copied into this package (see
+# lib/terraform.rego for why).
+written := data.terraform.lib.written
 
-index := lib.plan_index(input)
+index := data.terraform.lib.index
+
+exempt := lib.exempt_addresses(cfg)
+
+required := {key | some key in cfg.required}
 
 environment := data.tfctl.stack.environment
 
-# Per taggable resource (its planned values have `tags`): its known tags,
-# provider defaults first so its own win, and every tag key it will have,
-# including keys whose values are unknown until apply. Computed once per
-# plan for both checks below, with few function calls per resource.
-judged := {rc.address: {"type": rc.type, "tags": tags, "keys": keys} |
+# tagged[address] = [rc, tags] per taggable resource (its planned values
+# have `tags`): its known tags, provider defaults first so its own win.
+# Computed once per plan for both checks below, with as few operations
+# per resource as possible (this loop sees nearly every change).
+tagged := {rc.address: [rc, tags] |
 	some rc in written
-	_ = rc.change.after.tags
+	own := rc.change.after.tags
 	tags := object.union_n([t |
-		some t in [lib.default_tags(index, rc), object.get(rc.change.after, "tags_all", null), rc.change.after.tags]
+		some t in [lib.default_tags(index, rc), object.get(rc.change.after, "tags_all", null), own]
 		is_object(t)
 	])
-	unknown := {k |
-		some attr in ["tags", "tags_all"]
-		u := object.get(rc.change.after_unknown, attr, null)
-		is_object(u)
-		some k, v in u
-		v == true
-	}
-	keys := object.keys(tags) | unknown
+}
+
+# unknown_keys(rc): tag keys whose values are only known after apply; they
+# count as present. Only looked at when a known tag is missing.
+unknown_keys(rc) := {key |
+	some attr in ["tags", "tags_all"]
+	unknown := object.get(rc.change.after_unknown, attr, null)
+	is_object(unknown)
+	some key, value in unknown
+	value == true
 }
 
 findings contains msg if {
-	some address, info in judged
-	missing := {k | some k in cfg.required; not k in info.keys}
-	count(missing) > 0
-	not exempt(address, info)
+	some address, [rc, tags] in tagged
+	known_missing := required - object.keys(tags)
+	known_missing != set()
+	missing := known_missing - unknown_keys(rc)
+	missing != set()
+	not address in exempt
 	msg := sprintf("%s: missing required tags %s", [address, concat(", ", sort(missing))])
 }
 
 findings contains msg if {
 	key := cfg.environment_tag
 	key != ""
-	some address, info in judged
-	value := info.tags[key]
+	some address, [_, tags] in tagged
+	value := tags[key]
 	is_string(value)
 	value != environment
-	not exempt(address, info)
+	not address in exempt
 	msg := sprintf("%s: tag %s is \"%s\" but the stack's environment is \"%s\"", [address, key, value, environment])
 }
-
-exempt(address, info) if info.type in cfg.exempt_types
-
-exempt(address, _) if address in cfg.exempt_addresses
 
 deny contains msg if {
 	cfg.enforcement == "deny"

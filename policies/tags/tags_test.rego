@@ -62,3 +62,13 @@ test_required_list_is_configurable if {
 	settings := {"tags": {"required": ["Team"], "environment_tag": ""}}
 	tags.deny == {"aws_instance.web: missing required tags Team"} with input as plan({"tags": all_tags}, {}, no_provider) with data.tfctl as ctx with data.tfctl_policy as settings
 }
+
+# A resource the configuration does not show (or shows without a
+# provider_config_key) inherits its provider's default block by provider
+# name, and its own tags still count. (regorus once left such a resource
+# with no tags at all, unlike OPA.)
+test_default_tags_by_provider_name_when_block_is_missing if {
+	provider := {"name": "aws", "expressions": {"default_tags": [{"tags": {"constant_value": {"Owner": "team"}}}]}}
+	p := object.union(plan({"tags": {"Environment": "dev", "CostCenter": "cc-1"}}, {}, provider), {"configuration": {"root_module": {"resources": []}}})
+	count(tags.deny) == 0 with input as p with data.tfctl as ctx
+}

@@ -3,7 +3,9 @@
 //! [`PolicyEngine::load`] parses and compiles every `.rego` file once;
 //! [`PolicyEngine::evaluate`] clones the compiled engine (cheap: modules and
 //! data are shared behind `Arc`s) and queries `deny`, `violation` and `warn`
-//! in each configured namespace, conftest-style. The input is the plan JSON
+//! in each configured namespace, conftest-style, all in one regorus query
+//! so rules shared by several policies are computed once per plan. The
+//! input is the plan JSON
 //! exactly as `terraform show -json` prints it; the run context is
 //! `data.tfctl`.
 //!
@@ -151,11 +153,18 @@ impl PolicyEngine {
             .map_err(|e: serde_json::Error| Error::input(format!("plan JSON: {e}")))?;
         engine.set_input(input);
 
+        // One query for every rule, so rules that several policies share
+        // (the library's per-plan facts in `data.terraform.lib`) are computed
+        // once per plan: regorus forgets every computed rule between two
+        // `eval_rule` calls. If that query fails, the rules are evaluated one
+        // by one, which names the failing rule exactly as before.
+        let values = match self.eval_together(&mut engine) {
+            Some(values) => values,
+            None => self.eval_each(&mut engine)?,
+        };
+
         let mut verdict = Verdict::default();
-        for (ns, rule) in &self.queries {
-            let value = engine
-                .eval_rule(format!("data.{ns}.{rule}"))
-                .map_err(|e| Error::input(load::one_line(&e, &format!("data.{ns}.{rule}"))))?;
+        for ((ns, rule), value) in self.queries.iter().zip(values) {
             let target = if *rule == "warn" {
                 &mut verdict.warnings
             } else {
@@ -172,6 +181,61 @@ impl PolicyEngine {
             list.dedup();
         }
         Ok(verdict)
+    }
+
+    /// Every queried rule's value in one regorus query, in `queries` order;
+    /// `None` on any error. Each rule is wrapped in an array comprehension
+    /// so an undefined rule yields `[]` instead of making the whole query
+    /// undefined; its value is then the same as `eval_rule` returns
+    /// (undefined for `[]`).
+    fn eval_together(&self, engine: &mut regorus::Engine) -> Option<Vec<regorus::Value>> {
+        if self.queries.is_empty() {
+            return Some(Vec::new());
+        }
+        let query = format!(
+            "[{}]",
+            self.queries
+                .iter()
+                .map(|(ns, rule)| format!("[v | v := data.{ns}.{rule}]"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let results = engine.eval_query(query, false).ok()?;
+        let [result] = results.result.as_slice() else {
+            return None;
+        };
+        let [expression] = result.expressions.as_slice() else {
+            return None;
+        };
+        let wrapped = expression.value.as_array().ok()?;
+        if wrapped.len() != self.queries.len() {
+            return None;
+        }
+        wrapped
+            .iter()
+            .map(|one| {
+                let one = one.as_array().ok()?;
+                match one.as_slice() {
+                    [] => Some(regorus::Value::Undefined),
+                    [value] => Some(value.clone()),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// Every queried rule's value, one `eval_rule` at a time, in `queries`
+    /// order. An error is an input error naming the rule's file and line.
+    fn eval_each(&self, engine: &mut regorus::Engine) -> Result<Vec<regorus::Value>, Error> {
+        self.queries
+            .iter()
+            .map(|(ns, rule)| {
+                let path = format!("data.{ns}.{rule}");
+                engine
+                    .eval_rule(path.clone())
+                    .map_err(|e| Error::input(load::one_line(&e, &path)))
+            })
+            .collect()
     }
 
     /// The `(namespace, rule)` pairs this engine queries.
@@ -280,6 +344,81 @@ warn contains "careful" if data.tfctl.pr_author == "octocat"
         // A second evaluation with another context sees only its own context.
         let v2 = engine.evaluate(&plan, &ctx("prod")).unwrap();
         assert_eq!(v2.violations[0].msg, "a.y in prod");
+    }
+
+    #[test]
+    fn one_query_gives_the_values_of_rule_by_rule_evaluation() {
+        // Every shape a deny/warn rule can take, including undefined complete
+        // rules and rules that read a shared rule of another package.
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "shared.rego",
+            "package shared\nnames := [rc.address | some rc in input.resource_changes]\n",
+        );
+        write(
+            dir.path(),
+            "a.rego",
+            r#"package a
+deny contains msg if {
+  some name in data.shared.names
+  msg := sprintf("a: %s", [name])
+}
+warn[msg] if {
+  some name in data.shared.names
+  msg := concat("", ["w ", name])
+}
+violation := {"msg": "structured"} if count(data.shared.names) > 1
+"#,
+        );
+        write(
+            dir.path(),
+            "b.rego",
+            "package b\ndeny := [\"never\"] if false\nwarn := \"one\" if true\n",
+        );
+        let namespaces = ["a".to_string(), "b".to_string()];
+        let engine = PolicyEngine::load(&[dir.path().to_path_buf()], &[], &namespaces).unwrap();
+        let plan =
+            serde_json::json!({"resource_changes": [{"address": "b.x"}, {"address": "a.y"}]});
+        let mut regorus = engine.engine.clone();
+        regorus
+            .add_data(regorus::Value::from(
+                serde_json::json!({ "tfctl": ctx("dev").to_data() }),
+            ))
+            .unwrap();
+        regorus.set_input(serde::Deserialize::deserialize(&plan).unwrap());
+        let together = engine.eval_together(&mut regorus).unwrap();
+        let each = engine.eval_each(&mut regorus).unwrap();
+        assert_eq!(together, each);
+        assert_eq!(together.len(), 5);
+        assert_eq!(
+            together[3],
+            regorus::Value::Undefined,
+            "b.deny is undefined"
+        );
+
+        let v = engine.evaluate(&plan, &ctx("dev")).unwrap();
+        let msgs: Vec<&str> = v.violations.iter().map(|v| v.msg.as_str()).collect();
+        assert_eq!(msgs, ["a: a.y", "a: b.x", "structured"]);
+        let warns: Vec<&str> = v.warnings.iter().map(|v| v.msg.as_str()).collect();
+        // Sorted by namespace, then message.
+        assert_eq!(warns, ["w a.y", "w b.x", "one"]);
+    }
+
+    #[test]
+    fn an_evaluation_error_names_the_rule_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "conflict.rego",
+            "package main\n\ndeny := x if {\n  some x in input.values\n}\n",
+        );
+        let engine = PolicyEngine::load(&[file], &[], &["main".into()]).unwrap();
+        let err = engine
+            .evaluate(&serde_json::json!({"values": [1, 2]}), &ctx("dev"))
+            .unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Input);
+        assert!(err.message.contains("conflict.rego:"), "{}", err.message);
     }
 
     #[test]
