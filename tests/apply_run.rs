@@ -331,7 +331,13 @@ fn sigterm_during_a_slow_apply_exits_130_and_a_following_run_takes_the_lock() {
         assert!(Instant::now() < deadline, "the apply never started");
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    // Then wait for the provisioner's `sleep 8` itself (polled, not timed:
+    // the machine may be slow), so the signal lands mid-apply.
+    while !provisioner_sleeping("sleep 8") {
+        assert!(Instant::now() < deadline, "the provisioner never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let signalled = Instant::now();
     // SAFETY: kill(2) on the child we spawned.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
@@ -430,4 +436,15 @@ fn a_deleted_tfvars_is_destroyed_with_its_contents_from_before_the_merge() {
     let before =
         std::fs::read_to_string(snapshots["KMS/encryption-key"].as_str().unwrap()).unwrap();
     assert!(before.contains("production-kms-encryption-key"), "{before}");
+}
+
+/// Whether a process whose whole command line is `cmd` is running.
+fn provisioner_sleeping(cmd: &str) -> bool {
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args="])
+        .output()
+        .expect("ps");
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .any(|l| l.trim() == cmd)
 }

@@ -252,12 +252,17 @@ mod tests {
         assert!(!out.interrupted);
     }
 
-    /// A handle that triggers after `delay`, once the child set its traps.
-    fn cancel_after(delay: Duration) -> Cancel {
+    /// A handle that triggers once `ready` exists: the child creates it after
+    /// setting its traps, so the signal never races the shell's start-up
+    /// (a fixed delay did, on a loaded machine).
+    fn cancel_when_ready(ready: &Path) -> Cancel {
         let cancel = Cancel::new();
         let trigger = cancel.clone();
+        let ready = ready.to_path_buf();
         tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
+            while !ready.exists() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             trigger.trigger();
         });
         cancel
@@ -265,16 +270,19 @@ mod tests {
 
     #[tokio::test]
     async fn cancel_sends_sigint_to_the_group_and_keeps_draining() {
-        let cancel = cancel_after(Duration::from_millis(300));
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready");
+        let cancel = cancel_when_ready(&ready);
         let started = Instant::now();
         // The shell traps INT, prints while shutting down, and exits 7; its
         // foreground `sleep` is in the same group and dies of the SIGINT.
+        let script = format!(
+            "trap 'echo stopping; exit 7' INT; echo started; touch '{}'; sleep 30; echo never",
+            ready.display()
+        );
         let out = run(
             Path::new("/bin/sh"),
-            &os(&[
-                "-c",
-                "trap 'echo stopping; exit 7' INT; echo started; sleep 30; echo never",
-            ]),
+            &os(&["-c", &script]),
             Path::new("/"),
             &[],
             &cancel,
@@ -290,11 +298,14 @@ mod tests {
 
     #[tokio::test]
     async fn sigkill_after_the_grace_period() {
-        let cancel = cancel_after(Duration::from_millis(300));
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready");
+        let cancel = cancel_when_ready(&ready);
         let started = Instant::now();
+        let script = format!("trap '' INT; touch '{}'; sleep 30", ready.display());
         let out = run(
             Path::new("/bin/sh"),
-            &os(&["-c", "trap '' INT; sleep 30"]),
+            &os(&["-c", &script]),
             Path::new("/"),
             &[],
             &cancel,
