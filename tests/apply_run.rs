@@ -342,8 +342,9 @@ fn sigterm_during_a_slow_apply_exits_130_and_a_following_run_takes_the_lock() {
     // SAFETY: kill(2) on the child we spawned.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let run = harness::Run(child.wait_with_output().unwrap()).expect_code(130);
+    // Within GitHub's cancel window: SIGINT, SIGTERM 7.5 s later, kill 2.5 s after.
     assert!(
-        signalled.elapsed() < Duration::from_secs(8),
+        signalled.elapsed() < Duration::from_secs(10),
         "took {:?}",
         signalled.elapsed()
     );
