@@ -127,7 +127,21 @@ pub async fn run(
     cancel: &Cancel,
     grace: Duration,
 ) -> io::Result<Finished> {
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls signal(2), which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            // A process started with SIGINT/SIGTERM ignored (a background job
+            // of a non-interactive shell, some CI launchers) passes that on,
+            // and an ignored signal cannot even be trapped: terraform and its
+            // provisioners would never see the signal tfctl forwards.
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command
         .args(args)
         .current_dir(cwd)
         .envs(env.iter().map(|(k, v)| (k, v)))
