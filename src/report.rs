@@ -18,6 +18,17 @@ pub enum RunResult {
     Error,
 }
 
+impl RunResult {
+    /// The word the JSON report, markers, outputs and audit events use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunResult::Passed => "passed",
+            RunResult::Failed => "failed",
+            RunResult::Error => "error",
+        }
+    }
+}
+
 /// Status of one stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -21,41 +21,9 @@ use crate::github::models::{self, Comment, CommitSummary};
 use crate::github::{Client, GithubError};
 use crate::render::marker::{self, MergeMarker, ValidationMarker, VerifyError};
 use crate::repo::{FsTree, Git};
-use crate::report::RunResult;
 
 /// `<!-- tfctl:merge ` — how the sticky merge comment is found.
 pub(crate) const MERGE_MARKER_PREFIX: &str = "<!-- tfctl:merge ";
-
-/// GitHub's changed files (repository paths) as changes under the config
-/// root: `prefix` is the config root's path in the repository (`""` when it
-/// is the top); files outside it are dropped. A rename is the old path
-/// deleted plus the new one added, so a moved stack is destroyed and planned.
-pub(crate) fn changed_files(files: &[models::ChangedFile], prefix: &str) -> Vec<ChangedFile> {
-    let inside = |path: &str| -> Option<String> {
-        if prefix.is_empty() {
-            Some(path.to_string())
-        } else {
-            path.strip_prefix(prefix)
-                .and_then(|rest| rest.strip_prefix('/'))
-                .map(str::to_string)
-        }
-    };
-    let mut out = Vec::new();
-    for f in files {
-        if f.status == "renamed" {
-            if let Some(old) = f.previous_filename.as_deref().and_then(inside) {
-                out.push(ChangedFile::deleted(old));
-            }
-        }
-        if let Some(path) = inside(&f.filename) {
-            out.push(match f.status.as_str() {
-                "removed" => ChangedFile::deleted(path),
-                _ => ChangedFile::modified(path),
-            });
-        }
-    }
-    out
-}
 
 /// The tree at the pushed head, as far as stack discovery needs it: the
 /// checkout, corrected by the changes (a tfvars the head adds is there
@@ -102,7 +70,7 @@ pub(crate) fn config_prefix(cfg: &Config) -> String {
 
 /// The stacks GitHub's changed files touch, sorted by id.
 pub(crate) fn stacks_of(cfg: &Config, files: &[models::ChangedFile]) -> Result<Vec<StackRef>> {
-    let changes = changed_files(files, &config_prefix(cfg));
+    let changes = crate::pipeline::pr_changed_files(files, &config_prefix(cfg));
     let fs = FsTree {
         root: cfg.config_root.clone(),
     };
@@ -214,16 +182,8 @@ pub(crate) fn validation_facts(
         head_sha: m.head_sha.clone(),
         environment: (!m.environment.is_empty()).then(|| m.environment.clone()),
         environments,
-        result: result_str(m.result).to_string(),
+        result: m.result.as_str().to_string(),
         signature,
-    }
-}
-
-fn result_str(r: RunResult) -> &'static str {
-    match r {
-        RunResult::Passed => "passed",
-        RunResult::Failed => "failed",
-        RunResult::Error => "error",
     }
 }
 
@@ -373,42 +333,10 @@ fn code(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::github::models::{CommitDetail, User};
+    use crate::report::RunResult;
     use crate::report::{Changes, RunReport, StackReport, StackStatus, Violation};
     use crate::stack::StackAction;
     use std::collections::BTreeMap;
-
-    fn gh_file(name: &str, status: &str, prev: Option<&str>) -> models::ChangedFile {
-        models::ChangedFile {
-            filename: name.into(),
-            status: status.into(),
-            previous_filename: prev.map(str::to_string),
-        }
-    }
-
-    #[test]
-    fn github_files_map_under_the_config_root() {
-        let files = [
-            gh_file("config/S3/a/a.tfvars", "added", None),
-            gh_file("config/S3/b/b.tfvars", "removed", None),
-            gh_file(
-                "config/S3/c/c.tfvars",
-                "renamed",
-                Some("config/S3/old/old.tfvars"),
-            ),
-            gh_file("README.md", "modified", None),
-            gh_file("configuration/x.tfvars", "modified", None),
-        ];
-        assert_eq!(
-            changed_files(&files, "config"),
-            vec![
-                ChangedFile::modified("S3/a/a.tfvars"),
-                ChangedFile::deleted("S3/b/b.tfvars"),
-                ChangedFile::deleted("S3/old/old.tfvars"),
-                ChangedFile::modified("S3/c/c.tfvars"),
-            ]
-        );
-        assert_eq!(changed_files(&files[3..4], "").len(), 1);
-    }
 
     struct Fixed(Vec<(&'static str, &'static str)>);
     impl StackTree for Fixed {

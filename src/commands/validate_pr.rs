@@ -156,7 +156,7 @@ pub(crate) fn publish(
         pull_request: format!("{}#{}", target.repo, target.number),
         head_sha: target.head_sha.clone(),
         environment: report.environment.clone(),
-        outcome: result_word(report.result).into(),
+        outcome: report.result.as_str().into(),
         reasons: Vec::new(),
         violations_overridden: Vec::new(),
         run_url: run_url.clone(),
@@ -260,14 +260,6 @@ fn target(session: &GhSession) -> Result<Target> {
     }
 }
 
-fn result_word(result: RunResult) -> &'static str {
-    match result {
-        RunResult::Passed => "passed",
-        RunResult::Failed => "failed",
-        RunResult::Error => "error",
-    }
-}
-
 fn display_environment(m: &marker::ValidationMarker) -> String {
     if m.environment.is_empty() {
         m.environments.join(", ")
@@ -289,7 +281,7 @@ fn outputs(report: &RunReport, m: &marker::ValidationMarker) -> Vec<(&'static st
         })
         .collect();
     vec![
-        ("result", result_word(report.result).to_string()),
+        ("result", report.result.as_str().to_string()),
         ("environment", m.environment.clone()),
         ("target-branch", m.target_branch.clone()),
         ("stacks", serde_json::Value::Array(stacks).to_string()),
