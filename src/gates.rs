@@ -16,6 +16,29 @@ pub enum Signature {
     Invalid,
 }
 
+impl Signature {
+    /// Why this signature state makes a validation untrustworthy, if it does.
+    pub fn problem(self) -> Option<&'static str> {
+        match self {
+            Signature::Invalid => Some("the validation marker's signature does not verify"),
+            Signature::Missing => {
+                Some("the validation marker is unsigned but a signing key is configured")
+            }
+            Signature::Valid | Signature::NotChecked => None,
+        }
+    }
+}
+
+/// A validation comment not written by the bot is not tfctl's.
+fn foreign_author(v: &Validation, bot_login: &str) -> Option<String> {
+    (v.author != bot_login).then(|| {
+        format!(
+            "the validation comment was written by {}, not by {bot_login}",
+            v.author
+        )
+    })
+}
+
 /// tfctl's validation comment as found on the PR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validation {
@@ -141,10 +164,7 @@ pub fn merge_gate(facts: &MergeFacts, policy: &MergePolicy<'_>) -> MergeDecision
             None
         }
         Some(v) if v.author != policy.bot_login => {
-            reasons.push(format!(
-                "the validation comment was written by {}, not by {}",
-                v.author, policy.bot_login
-            ));
+            reasons.extend(foreign_author(v, policy.bot_login));
             None
         }
         Some(v) if v.head_sha != facts.head_sha => {
@@ -155,18 +175,12 @@ pub fn merge_gate(facts: &MergeFacts, policy: &MergePolicy<'_>) -> MergeDecision
             ));
             None
         }
-        Some(v) => match v.signature {
-            Signature::Invalid => {
-                reasons.push("the validation marker's signature does not verify".into());
+        Some(v) => match v.signature.problem() {
+            Some(problem) => {
+                reasons.push(problem.into());
                 None
             }
-            Signature::Missing => {
-                reasons.push(
-                    "the validation marker is unsigned but a signing key is configured".into(),
-                );
-                None
-            }
-            Signature::Valid | Signature::NotChecked => Some(v),
+            None => Some(v),
         },
     };
 
@@ -416,21 +430,8 @@ pub fn apply_gate(facts: &ApplyFacts, policy: &ApplyPolicy<'_>) -> Result<String
     match &facts.validation {
         None => reasons.push("no tfctl validation comment on the pull request".into()),
         Some(v) => {
-            if v.author != policy.bot_login {
-                reasons.push(format!(
-                    "the validation comment was written by {}, not by {}",
-                    v.author, policy.bot_login
-                ));
-            }
-            match v.signature {
-                Signature::Invalid => {
-                    reasons.push("the validation marker's signature does not verify".into())
-                }
-                Signature::Missing => reasons.push(
-                    "the validation marker is unsigned but a signing key is configured".into(),
-                ),
-                Signature::Valid | Signature::NotChecked => {}
-            }
+            reasons.extend(foreign_author(v, policy.bot_login));
+            reasons.extend(v.signature.problem().map(String::from));
             if v.head_sha != facts.merged_head_sha {
                 reasons.push(format!(
                     "the validation is for {} but the merged head is {} (pushed after validation)",
