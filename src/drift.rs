@@ -229,15 +229,7 @@ mod tests {
     }
 
     fn run(stacks: Vec<StackReport>) -> RunReport {
-        RunReport {
-            version: 1,
-            result: RunReport::judge(&stacks),
-            environment: None,
-            waves: vec![stacks.iter().map(|s| s.id.clone()).collect()],
-            stacks,
-            edges: vec![],
-            duration_ms: 42,
-        }
+        RunReport::sample(stacks, 42)
     }
 
     #[test]

@@ -578,15 +578,7 @@ mod tests {
     fn shard(file: &str, ms: u64, stacks: Vec<StackReport>) -> Shard {
         Shard {
             file: file.into(),
-            report: RunReport {
-                version: 1,
-                result: RunReport::judge(&stacks),
-                environment: None,
-                waves: vec![stacks.iter().map(|s| s.id.clone()).collect()],
-                stacks,
-                edges: vec![],
-                duration_ms: ms,
-            },
+            report: RunReport::sample(stacks, ms),
         }
     }
 

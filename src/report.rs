@@ -285,6 +285,22 @@ impl StackReport {
 }
 
 #[cfg(test)]
+impl RunReport {
+    /// A judged one-wave report of `stacks`, for unit tests.
+    pub(crate) fn sample(stacks: Vec<StackReport>, duration_ms: u64) -> RunReport {
+        RunReport {
+            version: 1,
+            result: RunReport::judge(&stacks),
+            environment: None,
+            waves: vec![stacks.iter().map(|s| s.id.clone()).collect()],
+            stacks,
+            edges: vec![],
+            duration_ms,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
