@@ -2,7 +2,7 @@
 //! retries and their bounds, rate limits, auth (token and GitHub App),
 //! error text, and the high-level helpers (sticky comment, exclusive label).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -2,10 +2,10 @@
 //! against its lower bound, wave-by-wave execution and one-at-a-time, on 32
 //! real terraform stacks, measured in one run.
 //!
-//! Run it explicitly (it takes about a minute and prints a report):
+//! Run it (it takes about a minute and prints a report):
 //!
 //! ```text
-//! TFCTL_TERRAFORM=/path/to/terraform cargo test --test runner_bench -- --ignored --nocapture
+//! TFCTL_TERRAFORM=/path/to/terraform cargo bench --bench scheduling
 //! ```
 //!
 //! Each stack's plan reads a remote state from a local HTTP server that
@@ -14,11 +14,14 @@
 //! plan). It reports; it does not assert the targets (timing never gates
 //! tests).
 
+// The runner tests' harness: the same real terraform and remote-state server.
+#[allow(dead_code)]
+#[path = "../tests/integration/runner_support/mod.rs"]
 mod runner_support;
 
 use std::time::{Duration, Instant};
 
-use runner_support::{task_nodes, Fixture};
+use runner_support::{approve_all, task_nodes, Fixture};
 use tfctl::runner::{run_stacks, Cancel, Operation, Outcome, StackJob, StackRun};
 
 const LANES: usize = 4;
@@ -89,10 +92,6 @@ fn critical_path(preds: &[Vec<usize>], weight: &[Duration]) -> Duration {
     finish.into_iter().max().unwrap_or_default()
 }
 
-fn approve_all(_: &StackJob, _: &serde_json::Value) -> Result<(), String> {
-    Ok(())
-}
-
 async fn timed(
     fx: &Fixture,
     name: &str,
@@ -129,8 +128,16 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: run explicitly with --ignored --nocapture"]
+fn main() {
+    check_dag_shape();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(scheduling_benchmark());
+}
+
 async fn scheduling_benchmark() {
     let fx = Fixture::new();
     let (preds, delays) = dag();
@@ -218,8 +225,8 @@ async fn scheduling_benchmark() {
     );
 }
 
-#[test]
-fn the_benchmark_dag_has_the_shape_it_claims() {
+/// The DAG has the shape the report claims: one slow stack per wave.
+fn check_dag_shape() {
     let (preds, delays) = dag();
     assert_eq!(preds.len(), LANES * STAGES);
     assert_eq!(waves(&preds).len(), STAGES);

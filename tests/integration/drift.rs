@@ -5,8 +5,8 @@
 //! severity; in Actions (`schedule`, `workflow_dispatch`) one issue is
 //! opened, rewritten by the next run and closed when drift is gone.
 
-mod harness;
-mod support;
+use crate::harness;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

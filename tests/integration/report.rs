@@ -5,8 +5,8 @@
 //! against the fake GitHub, where the whole matrix gets ONE comment, label
 //! and status.
 
-mod harness;
-mod support;
+use crate::harness;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,6 @@
 //! checkout of the offline example with a tfctl.yaml for the flow, real
 //! webhook payloads (octokit/webhooks examples) edited into shape, and a
 //! runner that sets the Actions context the way a workflow would.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

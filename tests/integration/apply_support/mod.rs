@@ -7,7 +7,6 @@
 //!
 //! Nothing here fakes terraform or decides a result: every apply is the
 //! real binary running real Terraform on the local backend.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,9 +4,9 @@
 //! validate` approved. Each spoof is refused with its own reason on the PR,
 //! exit 1, a failed `tfctl/apply` status, and no terraform run at all.
 
-mod apply_support;
-mod harness;
-mod support;
+use crate::apply_support;
+use crate::harness;
+use crate::support;
 
 use apply_support::{apply_comment, apply_comments, validation_body, Scenario, KEY, REPO};
 use serde_json::json;

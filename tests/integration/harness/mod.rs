@@ -1,7 +1,6 @@
 //! Test harness for end-to-end tests: a real git repository made from an
 //! example in a temp dir, and a builder that runs the real tfctl binary with
 //! real Terraform (`TFCTL_TERRAFORM`, else `.tools/bin/terraform`).
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

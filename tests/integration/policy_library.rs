@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-mod policy_common;
+use crate::policy_common;
 
 use tfctl::policy::{PolicyContext, PolicyEngine, Verdict};
 

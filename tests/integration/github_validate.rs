@@ -2,8 +2,8 @@
 //! real Terraform and Rego, the fake GitHub on 127.0.0.1 (issue #3, "What
 //! it must show").
 
-mod harness;
-mod support;
+use crate::harness;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,6 @@
 //! It must not fake terraform: every stack here is planned and applied by
 //! the real binary (TFCTL_TERRAFORM, else `<repo>/.tools/bin/terraform`).
 
-#![allow(dead_code)] // each test binary uses a different part
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
@@ -15,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tfctl::runner::{RunOptions, StackJob};
+use tfctl::runner::{run_stacks, Cancel, Operation, Outcome, RunOptions, StackJob, StackRun};
 use tfctl::stack::{Stack, StackAction};
 
 /// The terraform binary the tests run: `TFCTL_TERRAFORM`, else the offline
@@ -281,4 +280,32 @@ impl Fixture {
 /// Nodes for a graph of tasks only: node `i` is job `i`.
 pub fn task_nodes(n: usize) -> Vec<Option<usize>> {
     (0..n).map(Some).collect()
+}
+
+pub fn approve_all(_: &StackJob, _: &serde_json::Value) -> Result<(), String> {
+    Ok(())
+}
+
+/// `run_stacks` over tasks only (node `i` = job `i`), approving every plan,
+/// never cancelled.
+pub async fn run_all(
+    jobs: &[StackJob],
+    preds: &[Vec<usize>],
+    op: Operation,
+    opts: &RunOptions,
+) -> Vec<StackRun> {
+    let nodes = task_nodes(jobs.len());
+    run_stacks(jobs, &nodes, preds, op, opts, &approve_all, Cancel::new()).await
+}
+
+pub fn assert_succeeded(runs: &[StackRun], jobs: &[StackJob]) {
+    for (run, job) in runs.iter().zip(jobs) {
+        assert_eq!(
+            run.outcome,
+            Outcome::Succeeded,
+            "{}: {}",
+            job.stack.id,
+            run.log_tail
+        );
+    }
 }

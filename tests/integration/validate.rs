@@ -1,7 +1,7 @@
 //! End-to-end `tfctl validate` on real git repositories with real Terraform
 //! and real Rego (issue #2, "What it must show").
 
-mod harness;
+use crate::harness;
 
 use harness::Repo;
 use serde_json::Value;

@@ -4,9 +4,9 @@
 //! renderer and a real marker). Ends with the whole front half of the
 //! lifecycle: push → PR → validation → approval → merge → `tfctl-apply`.
 
-mod flow_support;
-mod harness;
-mod support;
+use crate::flow_support;
+use crate::harness;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

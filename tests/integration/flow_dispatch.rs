@@ -3,9 +3,9 @@
 //! repository, and real push / pull_request payloads (octokit/webhooks
 //! examples) edited into shape.
 
-mod flow_support;
-mod harness;
-mod support;
+use crate::flow_support;
+use crate::harness;
+use crate::support;
 
 use flow_support::{set_pr, Flow, CONFIG, CONTROLLER};
 use serde_json::json;

@@ -8,7 +8,7 @@
 //! checked against the spec's requestBody schema (required fields, known
 //! properties, types, enums, lengths).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -1,6 +1,5 @@
 //! Test-only support shared by the integration tests (`mod support;`):
 //! the fake GitHub server. Each test binary uses a part of it, hence the
 //! `dead_code` allowance.
-#![allow(dead_code)]
 
 pub mod fake_github;

@@ -7,9 +7,9 @@
 //! during a slow apply exits 130 with the state lock released, and a
 //! following run takes the lock and succeeds.
 
-mod apply_support;
-mod harness;
-mod support;
+use crate::apply_support;
+use crate::harness;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
