@@ -4,7 +4,6 @@
 //! examples) edited into shape.
 
 use crate::flow_support;
-use crate::harness;
 use crate::support;
 
 use flow_support::{set_pr, Flow, CONFIG, CONTROLLER};

@@ -9,12 +9,12 @@
 use crate::runner_support;
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use runner_support::{approve_all, assert_succeeded, offline_cli_config, run_all, task_nodes, Fixture};
-use tfctl::runner::{
-    run_stacks, Cancel, Operation, Outcome, StackJob, StackRun,
+use runner_support::{
+    approve_all, assert_succeeded, offline_cli_config, run_all, task_nodes, Fixture,
 };
+use tfctl::runner::{run_stacks, Cancel, Operation, Outcome, StackJob, StackRun};
 
 /// The actions terraform planned for `terraform_data.this`.
 fn planned_actions(run: &StackRun) -> Vec<String> {
@@ -360,7 +360,4 @@ async fn parallel_inits_share_one_plugin_cache_without_racing() {
             "the shared cache was used"
         );
     }
-}
-
-
 }

@@ -8,7 +8,7 @@
 //! <!-- tfctl:config-reference:end -->
 //! ```
 //!
-//! `TFCTL_BLESS=1 cargo test --test ship_readme` rewrites it after a config
+//! `TFCTL_BLESS=1 cargo test --test integration ship_readme` rewrites it after a config
 //! change; `TFCTL_README=PATH` points at another markdown file.
 
 use std::path::PathBuf;
@@ -191,7 +191,7 @@ fn readme_reference_matches_the_schema() {
     }
     panic!(
         "{}: the configuration reference is out of date with `tfctl schema`; \
-         run `TFCTL_BLESS=1 cargo test --test ship_readme`",
+         run `TFCTL_BLESS=1 cargo test --test integration ship_readme`",
         path.display()
     );
 }

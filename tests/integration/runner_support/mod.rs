@@ -6,7 +6,6 @@
 //! It must not fake terraform: every stack here is planned and applied by
 //! the real binary (TFCTL_TERRAFORM, else `<repo>/.tools/bin/terraform`).
 
-
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

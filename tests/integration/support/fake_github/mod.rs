@@ -75,10 +75,6 @@ impl PrSeed {
         self.title = t.into();
         self
     }
-    pub fn body(mut self, b: &str) -> Self {
-        self.body = Some(b.into());
-        self
-    }
     pub fn author(mut self, a: &str) -> Self {
         self.author = a.into();
         self
@@ -101,10 +97,6 @@ impl PrSeed {
     }
     pub fn file_recs(mut self, files: Vec<FileRec>) -> Self {
         self.files = files;
-        self
-    }
-    pub fn mergeable(mut self, m: Option<bool>) -> Self {
-        self.mergeable = m;
         self
     }
     pub fn head_in_fork(mut self, repo: &str) -> Self {
@@ -465,10 +457,6 @@ impl FakeGithub {
         });
     }
 
-    pub fn clear_faults(&self) {
-        self.with(|s| s.faults.clear());
-    }
-
     // ---- reading back --------------------------------------------------
 
     pub fn pr(&self, repo: &str, number: u64) -> PrRec {
@@ -568,11 +556,6 @@ impl FakeGithub {
 
     pub fn clear_requests(&self) {
         self.with(|s| s.requests.clear());
-    }
-
-    /// Advances the fake clock (timestamps of later writes) by `secs`.
-    pub fn advance_clock(&self, secs: u64) {
-        self.with(|s| s.clock += secs);
     }
 }
 

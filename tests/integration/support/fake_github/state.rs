@@ -160,7 +160,6 @@ pub struct DispatchRec {
 #[derive(Debug, Clone, Default)]
 pub struct RepoState {
     pub full_name: String,
-    pub default_branch: String,
     pub branches: BTreeMap<String, String>,
     pub commits: BTreeMap<String, CommitRec>,
     pub next_number: u64,
@@ -179,7 +178,6 @@ impl RepoState {
     pub fn new(full_name: &str) -> RepoState {
         RepoState {
             full_name: full_name.to_owned(),
-            default_branch: "main".into(),
             next_number: 1,
             ..RepoState::default()
         }
