@@ -39,6 +39,22 @@ pub enum Command {
     Report(ReportArgs),
     /// Plan every stack and report drift from the code (an issue in Actions).
     Drift(DriftArgs),
+    /// The controller's signing key: make one, or print its public key.
+    Key(KeyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum KeyCommand {
+    /// Print a new secret key (store it as the controller's TFCTL_SIGNING_KEY secret).
+    Generate,
+    /// Print the public key of TFCTL_SIGNING_KEY (list it in trust.public_keys).
+    Public,
 }
 
 /// Which stacks a command works on.

@@ -1,60 +1,14 @@
-//! Merge and apply gate decisions (DESIGN §2, §4): pure functions from facts
-//! gathered by the commands to `Open` or `Blocked(reasons)`.
+//! Merge and apply gate decisions (docs/DESIGN.md §2, §4): pure functions
+//! from facts gathered by the commands to `Open` or `Blocked(reasons)`.
 //!
 //! Nothing here reads GitHub; the commands collect PR facts (reviews,
-//! comments, labels, label events, team memberships) into these structs.
+//! evidence verified by [`crate::evidence`], labels) into these structs.
 //! Every failed check is its own reason, so the PR says all that is wrong.
+//! A label never opens a gate; a label that disagrees with the signed
+//! verdict closes it.
 
-/// Result of a validation signature check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signature {
-    /// No `TFCTL_SIGNING_KEY` configured: signatures are not checked.
-    NotChecked,
-    Valid,
-    /// Key configured, marker unsigned.
-    Missing,
-    Invalid,
-}
-
-impl Signature {
-    /// Why this signature state makes a validation untrustworthy, if it does.
-    pub fn problem(self) -> Option<&'static str> {
-        match self {
-            Signature::Invalid => Some("the validation marker's signature does not verify"),
-            Signature::Missing => {
-                Some("the validation marker is unsigned but a signing key is configured")
-            }
-            Signature::Valid | Signature::NotChecked => None,
-        }
-    }
-}
-
-/// A validation comment not written by the bot is not tfctl's.
-fn foreign_author(v: &Validation, bot_login: &str) -> Option<String> {
-    (v.author != bot_login).then(|| {
-        format!(
-            "the validation comment was written by {}, not by {bot_login}",
-            v.author
-        )
-    })
-}
-
-/// tfctl's validation comment as found on the PR.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Validation {
-    /// Login of the comment's author.
-    pub author: String,
-    /// RFC 3339 time of the comment's last update (it is sticky).
-    pub updated_at: String,
-    pub head_sha: String,
-    /// `None` when the stacks span several environments.
-    pub environment: Option<String>,
-    /// Every environment of the validated stacks.
-    pub environments: Vec<String>,
-    /// `passed`, `failed` or `error`.
-    pub result: String,
-    pub signature: Signature,
-}
+use crate::evidence::{self, OverrideComment, Verified};
+use crate::render::marker::ApplyMarker;
 
 /// State of one review, as GitHub reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,17 +41,6 @@ pub struct Review {
     pub submitted_at: String,
 }
 
-/// An `OVERRIDE: <why>` comment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OverrideRequest {
-    pub author: String,
-    pub created_at: String,
-    /// Text after `OVERRIDE:`, trimmed.
-    pub justification: String,
-    /// The author is a listed special approver or in a listed team.
-    pub author_is_special_approver: bool,
-}
-
 /// Everything the merge gate looks at.
 #[derive(Debug, Clone)]
 pub struct MergeFacts {
@@ -106,17 +49,17 @@ pub struct MergeFacts {
     pub open: bool,
     pub labels: Vec<String>,
     pub reviews: Vec<Review>,
-    /// The bot's validation comment, whatever head it names.
-    pub validation: Option<Validation>,
-    /// The override comment that triggered this run, if any.
-    pub override_request: Option<OverrideRequest>,
+    /// The verified validation of the head, or why there is none.
+    pub validation: Result<Verified, String>,
+    /// The override comment that triggered this run (or a standing one an
+    /// approval completes), its author's standing asked now.
+    pub override_request: Option<OverrideComment>,
     /// The head branch lives in another repository (a fork).
     pub from_fork: bool,
 }
 
 /// Configuration the merge gate needs.
 pub struct MergePolicy<'a> {
-    pub bot_login: &'a str,
     pub passed_label: &'a str,
     pub failed_label: &'a str,
     /// Approvals required for an environment.
@@ -140,9 +83,6 @@ pub enum MergeDecision {
     Blocked(Vec<String>),
 }
 
-/// Minimum length of an override justification.
-pub const MIN_JUSTIFICATION: usize = 10;
-
 /// Decides whether a PR may merge, and where.
 pub fn merge_gate(facts: &MergeFacts, policy: &MergePolicy<'_>) -> MergeDecision {
     let mut reasons = Vec::new();
@@ -156,45 +96,16 @@ pub fn merge_gate(facts: &MergeFacts, policy: &MergePolicy<'_>) -> MergeDecision
     }
 
     let validation = match &facts.validation {
-        None => {
-            reasons.push(
-                "no tfctl validation found on this pull request: validation is stale, re-run"
-                    .into(),
-            );
+        Ok(v) => Some(v),
+        Err(why) => {
+            reasons.push(why.clone());
             None
         }
-        Some(v) if v.author != policy.bot_login => {
-            reasons.extend(foreign_author(v, policy.bot_login));
-            None
-        }
-        Some(v) if v.head_sha != facts.head_sha => {
-            reasons.push(format!(
-                "validation is stale, re-run: it is for {} but the head is {}",
-                short(&v.head_sha),
-                short(&facts.head_sha)
-            ));
-            None
-        }
-        Some(v) => match v.signature.problem() {
-            Some(problem) => {
-                reasons.push(problem.into());
-                None
-            }
-            None => Some(v),
-        },
     };
-
-    let environment = validation.and_then(|v| match (&v.environment, v.environments.len()) {
-        (Some(env), _) => Some(env.clone()),
-        (None, 0) => {
-            reasons.push("the validation names no environment (no stacks changed)".into());
-            None
-        }
-        (None, _) => {
-            reasons.push(format!(
-                "more than one environment in one pull request: {}; split it",
-                v.environments.join(", ")
-            ));
+    let environment = validation.and_then(|v| match v.environment() {
+        Ok(env) => Some(env.to_string()),
+        Err(why) => {
+            reasons.push(why);
             None
         }
     });
@@ -256,22 +167,24 @@ pub fn merge_gate(facts: &MergeFacts, policy: &MergePolicy<'_>) -> MergeDecision
     // Policy result: passed, or failed with a valid override.
     let mut overridden_by = None;
     if let Some(v) = validation {
-        match v.result.as_str() {
-            "passed" => {
-                if !facts.labels.iter().any(|l| l == policy.passed_label) {
-                    reasons.push(format!("label {} is missing", policy.passed_label));
-                }
-            }
-            _ => match &facts.override_request {
+        reasons.extend(label_disagreement(
+            &facts.labels,
+            v.passed(),
+            policy.passed_label,
+            policy.failed_label,
+        ));
+        if !v.passed() {
+            match &facts.override_request {
                 None => reasons.push(format!(
                     "policy checks {} ({}): only an `OVERRIDE: <justification>` comment by a special approver can merge it",
-                    v.result, policy.failed_label
+                    v.marker.result.as_str(),
+                    policy.failed_label
                 )),
-                Some(o) => match override_problem(o, facts, v) {
+                Some(o) => match evidence::override_problem(o, &facts.pr_author, v, None) {
                     Some(problem) => reasons.push(problem),
                     None => overridden_by = Some(o.author.clone()),
                 },
-            },
+            }
         }
     }
 
@@ -286,45 +199,25 @@ pub fn merge_gate(facts: &MergeFacts, policy: &MergePolicy<'_>) -> MergeDecision
     }
 }
 
-fn override_problem(o: &OverrideRequest, facts: &MergeFacts, v: &Validation) -> Option<String> {
-    if o.author.eq_ignore_ascii_case(&facts.pr_author) {
-        return Some(format!(
-            "override refused: {} is the pull request's author",
-            o.author
-        ));
-    }
-    if !o.author_is_special_approver {
-        return Some(format!(
-            "override refused: {} is not a special approver",
-            o.author
-        ));
-    }
-    if o.justification.chars().count() < MIN_JUSTIFICATION {
-        return Some(format!(
-            "override refused: the justification must be at least {MIN_JUSTIFICATION} characters"
-        ));
-    }
-    if o.created_at <= v.updated_at {
-        return Some(
-            "override refused: it was posted before the validation of the current head; post it again".into(),
-        );
-    }
-    None
-}
-
-/// Parses an override comment body: `OVERRIDE: <justification>`.
-pub fn parse_override(body: &str) -> Option<String> {
-    let rest = body.trim_start().strip_prefix("OVERRIDE:")?;
-    Some(rest.trim().to_string())
-}
-
-/// A label change from the issue events API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LabelEvent {
-    pub label: String,
-    pub actor: String,
-    pub added: bool,
-    pub created_at: String,
+/// A verdict label that contradicts the signed verdict: someone with
+/// triage set it, or two validations raced. Either way nothing is decided
+/// on it; the gate stays closed until a validation sets labels again.
+fn label_disagreement(
+    labels: &[String],
+    passed: bool,
+    passed_label: &str,
+    failed_label: &str,
+) -> Option<String> {
+    let (contradicting, verdict) = if passed {
+        (failed_label, "passed")
+    } else {
+        (passed_label, "failed")
+    };
+    labels.iter().any(|l| l == contradicting).then(|| {
+        format!(
+            "label {contradicting} disagrees with the signed validation ({verdict});              labels are for people, re-run the validation to set them again"
+        )
+    })
 }
 
 /// Everything the apply gate looks at.
@@ -337,8 +230,15 @@ pub struct ApplyFacts {
     /// The PR head that was merged.
     pub merged_head_sha: String,
     pub labels: Vec<String>,
-    pub label_events: Vec<LabelEvent>,
-    pub validation: Option<Validation>,
+    /// The verified validation of the merged head, or why there is none.
+    pub validation: Result<Verified, String>,
+    /// For a failed validation: who excused it (an override re-verified
+    /// now), or why nobody did.
+    pub override_by: Result<String, String>,
+    /// The newest verified apply attestation of this merge, if any.
+    pub previous_apply: Option<ApplyMarker>,
+    /// Why a later merge into the branch overtook this one, if one did.
+    pub overtaken: Option<String>,
     /// The branch being applied (from the trigger).
     pub branch: String,
     /// The branch the PR was merged into, as GitHub says.
@@ -351,9 +251,8 @@ pub struct ApplyFacts {
 }
 
 pub struct ApplyPolicy<'a> {
-    pub bot_login: &'a str,
     pub passed_label: &'a str,
-    pub override_label: &'a str,
+    pub failed_label: &'a str,
     pub branch_for: &'a dyn Fn(&str) -> String,
     /// `github.allow_forks` of tfctl.yaml.
     pub allow_forks: bool,
@@ -394,59 +293,46 @@ pub fn apply_gate(facts: &ApplyFacts, policy: &ApplyPolicy<'_>) -> Result<String
             "the pull request comes from a fork (set github.allow_forks to apply those)".into(),
         );
     }
-
-    let bot_added = |label: &str| {
-        facts
-            .label_events
-            .iter()
-            .filter(|e| e.label == label)
-            .max_by(|a, b| a.created_at.cmp(&b.created_at))
-            .is_some_and(|e| e.added && e.actor == policy.bot_login)
-    };
-    let passed = facts.labels.iter().any(|l| l == policy.passed_label);
-    let overridden = facts.labels.iter().any(|l| l == policy.override_label);
-    if !passed && !overridden {
+    if let Some(applied) = facts
+        .previous_apply
+        .as_ref()
+        .and_then(|p| p.applied.as_ref())
+    {
         reasons.push(format!(
-            "neither {} nor {} is on the pull request",
-            policy.passed_label, policy.override_label
+            "this merge was already applied (run {} at {}): one apply per approval; \
+             open a new pull request to change it again",
+            applied.run_id, applied.time
         ));
-    } else {
-        let trusted = (passed && bot_added(policy.passed_label))
-            || (overridden && bot_added(policy.override_label));
-        if !trusted {
-            reasons.push(format!(
-                "the {} label was not added by {} (a label added by hand is not enough)",
-                if passed {
-                    policy.passed_label
-                } else {
-                    policy.override_label
-                },
-                policy.bot_login
-            ));
-        }
     }
+    reasons.extend(facts.overtaken.clone());
 
     let mut environment = None;
     match &facts.validation {
-        None => reasons.push("no tfctl validation comment on the pull request".into()),
-        Some(v) => {
-            reasons.extend(foreign_author(v, policy.bot_login));
-            reasons.extend(v.signature.problem().map(String::from));
-            if v.head_sha != facts.merged_head_sha {
+        Err(why) => reasons.push(why.clone()),
+        Ok(v) => {
+            if v.marker.head_sha != facts.merged_head_sha {
                 reasons.push(format!(
                     "the validation is for {} but the merged head is {} (pushed after validation)",
-                    short(&v.head_sha),
+                    short(&v.marker.head_sha),
                     short(&facts.merged_head_sha)
                 ));
             }
-            if v.result != "passed" && !overridden {
-                reasons.push(format!(
-                    "the validation result is {} and there is no override",
-                    v.result
-                ));
+            reasons.extend(label_disagreement(
+                &facts.labels,
+                v.passed(),
+                policy.passed_label,
+                policy.failed_label,
+            ));
+            if !v.passed() {
+                if let Err(why) = &facts.override_by {
+                    reasons.push(format!(
+                        "the validation result is {} and no override stands: {why}",
+                        v.marker.result.as_str()
+                    ));
+                }
             }
-            match &v.environment {
-                Some(env) => {
+            match v.environment() {
+                Ok(env) => {
                     let branch = (policy.branch_for)(env);
                     if branch != facts.branch {
                         reasons.push(format!(
@@ -454,16 +340,55 @@ pub fn apply_gate(facts: &ApplyFacts, policy: &ApplyPolicy<'_>) -> Result<String
                             facts.branch
                         ));
                     } else {
-                        environment = Some(env.clone());
+                        environment = Some(env.to_string());
                     }
                 }
-                None => reasons.push("the validation names no single environment".into()),
+                Err(why) => reasons.push(why),
             }
         }
     }
     match (reasons.is_empty(), environment) {
         (true, Some(env)) => Ok(env),
         _ => Err(reasons),
+    }
+}
+
+/// Whether a later merge into the environment branch overtook this one:
+/// `status` and `changed` are GitHub's comparison of the merge commit with
+/// the branch's tip (`ahead` when later commits exist), `touches` says
+/// whether a changed path belongs to one of this merge's stacks, and
+/// `complete` whether the file list is whole (GitHub caps it).
+pub fn overtaken(
+    branch: &str,
+    status: &str,
+    changed: &[String],
+    complete: bool,
+    touches: &dyn Fn(&str) -> bool,
+) -> Option<String> {
+    match status {
+        "identical" => None,
+        "ahead" => {
+            let hit: Vec<&str> = changed
+                .iter()
+                .map(String::as_str)
+                .filter(|p| touches(p))
+                .collect();
+            if !hit.is_empty() {
+                Some(format!(
+                    "a later merge into {branch} changed the same stacks ({}): applying this one would undo it",
+                    hit.join(", ")
+                ))
+            } else if !complete {
+                Some(format!(
+                    "later merges into {branch} changed more files than GitHub lists; cannot tell that they leave this change's stacks alone"
+                ))
+            } else {
+                None
+            }
+        }
+        _ => Some(format!(
+            "the merge commit is not on {branch} any more (the branch was reset or rewritten: {status})"
+        )),
     }
 }
 
@@ -615,21 +540,41 @@ fn short(sha: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::marker::ApplyState;
 
     const HEAD: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const OLD: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-    const BOT: &str = "github-actions[bot]";
 
-    fn validation(result: &str) -> Validation {
-        Validation {
-            author: BOT.into(),
-            updated_at: "2026-11-21T10:00:00Z".into(),
-            head_sha: HEAD.into(),
-            environment: Some("production".into()),
-            environments: vec!["production".into()],
-            result: result.into(),
-            signature: Signature::NotChecked,
-        }
+    fn validation(result: &str) -> Result<Verified, String> {
+        Ok(Verified {
+            marker: crate::render::marker::ValidationMarker {
+                version: 2,
+                repository: "acme/config".into(),
+                pr_number: 1,
+                head_sha: HEAD.into(),
+                base_ref: "main".into(),
+                environment: "production".into(),
+                environments: vec!["production".into()],
+                target_branch: "prod".into(),
+                result: if result == "passed" {
+                    crate::report::RunResult::Passed
+                } else {
+                    crate::report::RunResult::Failed
+                },
+                stacks: Default::default(),
+                violations: Vec::new(),
+                policy_digest: String::new(),
+                time: "2026-11-21T10:00:00Z".into(),
+                run_id: "1".into(),
+                signature: None,
+            },
+            comment_updated_at: "2026-11-21T10:00:00Z".into(),
+            signed: true,
+        })
+    }
+
+    fn marker_of(f: &mut MergeFacts) -> &mut crate::render::marker::ValidationMarker {
+        &mut f.validation.as_mut().unwrap().marker
     }
 
     fn approve(user: &str, commit: &str, at: &str) -> Review {
@@ -651,7 +596,7 @@ mod tests {
                 approve("bob", HEAD, "2026-11-21T11:00:00Z"),
                 approve("carol", HEAD, "2026-11-21T11:01:00Z"),
             ],
-            validation: Some(validation("passed")),
+            validation: validation("passed"),
             override_request: None,
             from_fork: false,
         }
@@ -678,7 +623,6 @@ mod tests {
         merge_gate(
             f,
             &MergePolicy {
-                bot_login: BOT,
                 passed_label: "opa-passed",
                 failed_label: "opa-failed",
                 approvals_for: &approvals,
@@ -738,26 +682,34 @@ mod tests {
         let mut f = facts();
         f.head_sha = OLD.into();
         f.reviews = vec![approve("bob", OLD, "t"), approve("carol", OLD, "t")];
-        assert!(blocked(&f).contains("validation is stale, re-run"));
-        f.validation = None;
+        f.validation = Err("validation is stale, re-run: it is for aaaaaaa".into());
         assert!(blocked(&f).contains("validation is stale, re-run"));
     }
 
     #[test]
-    fn validation_by_someone_else_or_badly_signed_is_refused() {
+    fn labels_never_open_the_gate_and_a_contradicting_one_closes_it() {
+        // No label at all: a verified pass merges.
         let mut f = facts();
-        f.validation.as_mut().unwrap().author = "mallory".into();
-        assert!(blocked(&f).contains("written by mallory"));
+        f.labels.clear();
+        assert!(matches!(decide(&f), MergeDecision::Merge { .. }));
+        // A failed verdict with `opa-passed` added by hand: still blocked,
+        // and the label is named.
         let mut f = facts();
-        f.validation.as_mut().unwrap().signature = Signature::Invalid;
-        assert!(blocked(&f).contains("signature does not verify"));
+        f.validation = validation("failed");
+        let why = blocked(&f);
+        assert!(why.contains("label opa-passed disagrees"), "{why}");
+        assert!(why.contains("OVERRIDE"), "{why}");
+        // A pass with a stray `opa-failed` beside it: blocked.
+        let mut f = facts();
+        f.labels.push("opa-failed".into());
+        assert!(blocked(&f).contains("label opa-failed disagrees"));
     }
 
     #[test]
     fn several_environments_are_blocked_with_the_list() {
         let mut f = facts();
-        let v = f.validation.as_mut().unwrap();
-        v.environment = None;
+        let v = marker_of(&mut f);
+        v.environment = String::new();
         v.environments = vec!["development".into(), "production".into()];
         assert!(blocked(&f)
             .contains("more than one environment in one pull request: development, production"));
@@ -766,17 +718,18 @@ mod tests {
     #[test]
     fn unknown_environment_goes_to_the_default_branch() {
         let mut f = facts();
-        f.validation.as_mut().unwrap().environment = Some("sandbox".into());
+        marker_of(&mut f).environment = "sandbox".into();
         match decide(&f) {
             MergeDecision::Merge { branch, .. } => assert_eq!(branch, "main"),
             other => panic!("{other:?}"),
         }
     }
 
-    fn override_by(author: &str, special: bool, why: &str, at: &str) -> OverrideRequest {
-        OverrideRequest {
+    fn override_by(author: &str, special: bool, why: &str, at: &str) -> OverrideComment {
+        OverrideComment {
             author: author.into(),
             created_at: at.into(),
+            updated_at: Some(at.into()),
             justification: why.into(),
             author_is_special_approver: special,
         }
@@ -785,7 +738,7 @@ mod tests {
     #[test]
     fn failed_policy_needs_a_valid_override() {
         let mut f = facts();
-        f.validation = Some(validation("failed"));
+        f.validation = validation("failed");
         f.labels = vec!["opa-failed".into()];
         assert!(blocked(&f).contains("OVERRIDE"));
 
@@ -826,17 +779,6 @@ mod tests {
             "2026-11-21T09:00:00Z",
         ));
         assert!(blocked(&f).contains("posted before the validation"));
-    }
-
-    #[test]
-    fn override_comment_parsing() {
-        assert_eq!(
-            parse_override("OVERRIDE: hotfix for INC-1").as_deref(),
-            Some("hotfix for INC-1")
-        );
-        assert_eq!(parse_override("  OVERRIDE:   ").as_deref(), Some(""));
-        assert_eq!(parse_override("override: no"), None);
-        assert_eq!(parse_override("LGTM"), None);
     }
 
     fn route(event: DispatchEvent<'_>, validate_on_push: bool) -> DispatchRoute {
@@ -980,13 +922,10 @@ mod tests {
             checked_out_sha: "cccccccccccccccccccccccccccccccccccccccc".into(),
             merged_head_sha: HEAD.into(),
             labels: vec!["opa-passed".into()],
-            label_events: vec![LabelEvent {
-                label: "opa-passed".into(),
-                actor: BOT.into(),
-                added: true,
-                created_at: "2026-11-21T10:00:01Z".into(),
-            }],
-            validation: Some(validation("passed")),
+            validation: validation("passed"),
+            override_by: Err("no OVERRIDE comment".into()),
+            previous_apply: None,
+            overtaken: None,
             branch: "prod".into(),
             base_ref: "prod".into(),
             trigger_sha: Some("cccccccccccccccccccccccccccccccccccccccc".into()),
@@ -998,18 +937,58 @@ mod tests {
         apply_gate(
             f,
             &ApplyPolicy {
-                bot_login: BOT,
                 passed_label: "opa-passed",
-                override_label: "opa-override",
+                failed_label: "opa-failed",
                 branch_for: &branch,
                 allow_forks: false,
             },
         )
     }
 
+    fn previous(state: ApplyState) -> ApplyMarker {
+        ApplyMarker {
+            version: 2,
+            repository: "acme/config".into(),
+            pr_number: Some(1),
+            merge_commit_sha: Some("c".repeat(40)),
+            environment: Some("production".into()),
+            branch: "prod".into(),
+            applied: (state == ApplyState::Applied).then(|| crate::render::marker::AppliedRecord {
+                run_id: "77".into(),
+                time: "2026-11-21T13:00:00Z".into(),
+            }),
+            state,
+            stacks: Default::default(),
+            time: "2026-11-21T13:00:00Z".into(),
+            run_id: "77".into(),
+            signature: None,
+        }
+    }
+
     #[test]
     fn apply_gate_opens_for_a_validated_merged_pr() {
         assert_eq!(gate(&apply_facts()), Ok("production".into()));
+        // Labels play no part in opening it.
+        let mut f = apply_facts();
+        f.labels.clear();
+        assert_eq!(gate(&f), Ok("production".into()));
+        // A failed validation with a re-verified override opens it too, and
+        // so does an earlier run that failed or was interrupted (the re-plan
+        // decides what may still be applied).
+        let mut f = apply_facts();
+        f.validation = validation("failed");
+        f.labels = vec!["opa-failed".into(), "opa-override".into()];
+        f.override_by = Ok("sec-lead".into());
+        assert_eq!(gate(&f), Ok("production".into()));
+        for state in [
+            ApplyState::Failed,
+            ApplyState::Applying,
+            ApplyState::Cancelled,
+        ] {
+            let mut f = apply_facts();
+            f.previous_apply = Some(previous(state));
+            assert_eq!(gate(&f), Ok("production".into()), "{state:?}");
+        }
     }
 
     #[test]
@@ -1022,28 +1001,22 @@ mod tests {
                 Box::new(|f| f.checked_out_sha = OLD.into()),
             ),
             (
-                "neither opa-passed nor opa-override",
-                Box::new(|f| f.labels.clear()),
+                "no tfctl validation",
+                Box::new(|f| f.validation = Err("no tfctl validation by the bot".into())),
             ),
             (
-                "added by hand",
+                "no override stands: no OVERRIDE comment",
                 Box::new(|f| {
-                    f.label_events.push(LabelEvent {
-                        label: "opa-passed".into(),
-                        actor: "mallory".into(),
-                        added: true,
-                        created_at: "2026-11-21T10:05:00Z".into(),
-                    })
+                    f.validation = validation("failed");
+                    f.labels = vec!["opa-override".into()];
                 }),
             ),
-            ("no tfctl validation", Box::new(|f| f.validation = None)),
             (
-                "written by mallory",
-                Box::new(|f| f.validation.as_mut().unwrap().author = "mallory".into()),
-            ),
-            (
-                "does not verify",
-                Box::new(|f| f.validation.as_mut().unwrap().signature = Signature::Invalid),
+                "label opa-passed disagrees",
+                Box::new(|f| {
+                    f.validation = validation("failed");
+                    f.override_by = Ok("sec-lead".into());
+                }),
             ),
             (
                 "pushed after validation",
@@ -1066,14 +1039,12 @@ mod tests {
             ),
             ("comes from a fork", Box::new(|f| f.from_fork = true)),
             (
-                "unsigned but a signing key is configured",
-                Box::new(|f| f.validation.as_mut().unwrap().signature = Signature::Missing),
+                "already applied (run 77",
+                Box::new(|f| f.previous_apply = Some(previous(ApplyState::Applied))),
             ),
             (
-                "added by hand",
-                Box::new(|f| {
-                    f.label_events[0].actor = "alice".into();
-                }),
+                "a later merge",
+                Box::new(|f| f.overtaken = Some("a later merge into prod changed S3/a".into())),
             ),
         ];
         for (expected, spoil) in cases {
@@ -1088,15 +1059,23 @@ mod tests {
     }
 
     #[test]
-    fn a_label_removed_by_anyone_after_the_bot_added_it_is_not_trusted() {
-        let mut f = apply_facts();
-        f.label_events.push(LabelEvent {
-            label: "opa-passed".into(),
-            actor: "mallory".into(),
-            added: false,
-            created_at: "2026-11-21T10:06:00Z".into(),
-        });
-        assert!(gate(&f).unwrap_err().join("; ").contains("added by hand"));
+    fn a_later_merge_overtakes_only_when_it_touches_the_same_stacks() {
+        let touches = |p: &str| p.starts_with("S3/a/");
+        let files = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(overtaken("prod", "identical", &[], true, &touches), None);
+        assert_eq!(
+            overtaken("prod", "ahead", &files(&["KMS/k/k.tfvars"]), true, &touches),
+            None
+        );
+        let hit = overtaken("prod", "ahead", &files(&["S3/a/a.tfvars"]), true, &touches).unwrap();
+        assert!(hit.contains("S3/a/a.tfvars"), "{hit}");
+        assert!(overtaken("prod", "ahead", &[], false, &touches)
+            .unwrap()
+            .contains("cannot tell"));
+        assert!(overtaken("prod", "behind", &[], true, &touches)
+            .unwrap()
+            .contains("reset"));
+        assert!(overtaken("prod", "diverged", &[], true, &touches).is_some());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! the one place outcomes become exit codes.
 
 pub mod actions;
+pub mod attest;
 pub mod audit;
 pub mod cli;
 pub mod commands;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod discovery;
 pub mod drift;
 pub mod error;
+pub mod evidence;
 pub mod gates;
 pub mod github;
 pub mod graph;

@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::attest::SigningKey;
 use crate::config::model::TemplateVars;
 use crate::config::Config;
 use crate::discovery::ChangedFile;
 use crate::error::Error;
 use crate::policy::{PolicyContext, PolicyEngine};
+use crate::render::marker::{ValidationMarker, ViolationRecord, ATTESTATION_VERSION};
 use crate::report::{
     ApplyReport, ApplyResult, ApplyStackReport, ApplyStatus, Changes, RunReport, StackReport,
     StackStatus,
@@ -457,17 +459,18 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// A plan digest as published in a marker. With the signing key it is
-/// HMAC-SHA256(key, digest): a plain digest covers hashes of sensitive
-/// values, and a PR comment is readable by everyone with access to the
-/// repository, who could guess a low-entropy secret offline from it. Apply
-/// seals its re-plan's digest the same way before comparing.
-pub fn seal_digest(digest: &str, key: Option<&[u8]>) -> String {
+/// HMAC-SHA256 under a key derived from it: a plain digest covers hashes of
+/// sensitive values, and a PR comment is readable by everyone with access
+/// to the repository, who could guess a low-entropy secret offline from it.
+/// Apply (which holds the same secret) seals its re-plan's digest the same
+/// way before comparing.
+pub fn seal_digest(digest: &str, key: Option<&SigningKey>) -> String {
     use hmac::{Hmac, Mac};
     match key {
         None => digest.to_string(),
         Some(key) => {
-            let mut mac =
-                Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key.seal_key())
+                .expect("HMAC takes any key length");
             mac.update(b"tfctl-plan-digest\n");
             mac.update(digest.as_bytes());
             hex::encode(mac.finalize().into_bytes())
@@ -475,16 +478,65 @@ pub fn seal_digest(digest: &str, key: Option<&[u8]>) -> String {
     }
 }
 
-/// The marker the validation comment carries: what merge and apply trust.
-/// `environment` is empty and `target_branch` empty when the stacks span
-/// several environments (merge then refuses, naming them). Digests are
-/// sealed with `key` (see [`seal_digest`]).
+/// What a validation is about, beyond its report.
+#[derive(Debug, Clone)]
+pub struct ValidationContext {
+    /// The PR's repository, `owner/name`.
+    pub repository: String,
+    pub pr_number: u64,
+    pub head_sha: String,
+    pub base_ref: String,
+    pub policy_digest: String,
+    /// `GITHUB_RUN_ID`, or `local`.
+    pub run_id: String,
+    /// RFC 3339.
+    pub time: String,
+}
+
+/// A violation's stable id: the first 16 hex digits of SHA-256 over stack,
+/// rule and message, so an override names exactly what it excused and the
+/// same finding keeps its id across runs.
+pub fn violation_id(stack: &str, rule: &str, msg: &str) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for part in [stack, rule, msg] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(&hasher.finalize()[..8])
+}
+
+/// Every deny/violation of `report` as the attestation records it, sorted.
+pub fn violation_records(report: &RunReport) -> Vec<ViolationRecord> {
+    let mut records: Vec<ViolationRecord> = report
+        .stacks
+        .iter()
+        .flat_map(|s| {
+            s.violations.iter().map(|v| {
+                let rule = format!("{}.{}", v.namespace, v.rule);
+                ViolationRecord {
+                    id: violation_id(&s.id, &rule, &v.msg),
+                    stack: s.id.clone(),
+                    rule,
+                }
+            })
+        })
+        .collect();
+    records.sort();
+    records.dedup();
+    records
+}
+
+/// The attestation the validation comment carries: what merge and apply
+/// trust. `environment` is empty and `target_branch` empty when the stacks
+/// span several environments (merge then refuses, naming them). Digests are
+/// sealed with `key` (see [`seal_digest`]); `marker::render` signs.
 pub fn validation_marker(
     cfg: &Config,
     report: &RunReport,
-    head_sha: &str,
-    key: Option<&[u8]>,
-) -> crate::render::marker::ValidationMarker {
+    ctx: &ValidationContext,
+    key: Option<&SigningKey>,
+) -> ValidationMarker {
     let environments: Vec<String> = report
         .environments()
         .into_iter()
@@ -496,9 +548,13 @@ pub fn validation_marker(
     } else {
         cfg.branch_for(&environment)
     };
-    crate::render::marker::ValidationMarker {
-        version: 1,
-        head_sha: head_sha.to_string(),
+    let violations = violation_records(report);
+    ValidationMarker {
+        version: ATTESTATION_VERSION,
+        repository: ctx.repository.clone(),
+        pr_number: ctx.pr_number,
+        head_sha: ctx.head_sha.clone(),
+        base_ref: ctx.base_ref.clone(),
         environment,
         environments,
         target_branch,
@@ -512,6 +568,10 @@ pub fn validation_marker(
                     .map(|d| (s.id.clone(), seal_digest(d, key)))
             })
             .collect(),
+        violations,
+        policy_digest: ctx.policy_digest.clone(),
+        time: ctx.time.clone(),
+        run_id: ctx.run_id.clone(),
         signature: None,
     }
 }
@@ -522,13 +582,28 @@ mod tests {
 
     #[test]
     fn sealed_digest_is_keyed_and_stable() {
+        let (k1, k2) = (SigningKey::generate(), SigningKey::generate());
         let d = "ab".repeat(32);
         assert_eq!(seal_digest(&d, None), d);
-        let a = seal_digest(&d, Some(b"k1"));
-        assert_eq!(a, seal_digest(&d, Some(b"k1")));
+        let a = seal_digest(&d, Some(&k1));
+        assert_eq!(a, seal_digest(&d, Some(&k1)));
         assert_ne!(a, d);
-        assert_ne!(a, seal_digest(&d, Some(b"k2")));
+        assert_ne!(a, seal_digest(&d, Some(&k2)));
         assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn violation_ids_are_stable_and_tell_findings_apart() {
+        let a = violation_id("S3/a", "main.deny", "public bucket");
+        assert_eq!(a, violation_id("S3/a", "main.deny", "public bucket"));
+        assert_eq!(a.len(), 16);
+        assert_ne!(a, violation_id("S3/b", "main.deny", "public bucket"));
+        assert_ne!(a, violation_id("S3/a", "main.deny", "public bucket!"));
+        // The separator keeps "a|b" + "c" apart from "a" + "b|c".
+        assert_ne!(
+            violation_id("S3/a", "main.denyx", "y"),
+            violation_id("S3/a", "main.deny", "xy")
+        );
     }
     use crate::discovery::FileStatus;
     use crate::github::models;

@@ -18,12 +18,13 @@ use crate::audit::{self, AuditEvent};
 use crate::cli::ApplyArgs;
 use crate::config::Config;
 use crate::error::{Error, ExitStatus, Result};
-use crate::gates::{self, ApplyFacts, ApplyPolicy, LabelEvent, Validation};
+use crate::evidence;
+use crate::gates::{self, ApplyFacts, ApplyPolicy};
 use crate::github::models::{Comment, PullRequest};
-use crate::github::{find_marked_comment, CommitState, RepoRef};
+use crate::github::{CommitState, RepoRef};
 use crate::pipeline::{self, ApplyHeader};
-use crate::render::apply::{self as render_apply, ApplyContext, ApplyMarker};
-use crate::render::marker::{self, Marker, ValidationMarker};
+use crate::render::apply::{self as render_apply, ApplyContext};
+use crate::render::marker::{self, AppliedRecord, ApplyMarker, ApplyState};
 use crate::render::split;
 use crate::repo::Git;
 use crate::report::{ApplyReport, ApplyResult, ApplyStatus};
@@ -54,6 +55,7 @@ pub fn run(config: Option<&Path>, args: ApplyArgs) -> Result<ExitStatus> {
             session: &session,
             args: &args,
             started: Instant::now(),
+            applied: std::cell::RefCell::new(None),
         }
         .run(cancel)
         .await
@@ -159,6 +161,9 @@ struct Apply<'a> {
     session: &'a GhSession,
     args: &'a ApplyArgs,
     started: Instant,
+    /// The run that already applied this merge, as the previous apply
+    /// attestation says: every record this run writes carries it on.
+    applied: std::cell::RefCell<Option<AppliedRecord>>,
 }
 
 impl Apply<'_> {
@@ -200,23 +205,37 @@ impl Apply<'_> {
             return self.publish(&trigger.pr_repo, None, &report).await;
         };
 
-        let (facts, marker) = self.facts(&trigger, &pr, checked_out).await?;
+        let files = self
+            .session
+            .client
+            .list_pull_files(&trigger.pr_repo, pr.number)
+            .await
+            .map_err(Error::from)?;
+        let facts = self
+            .facts(&trigger, &pr, checked_out, &files, &git.prefix)
+            .await?;
+        self.applied.replace(
+            facts
+                .previous_apply
+                .as_ref()
+                .and_then(|p| p.applied.clone()),
+        );
         let header = ApplyHeader {
             pull_request: Some(format!("{}#{}", trigger.pr_repo, pr.number)),
             commit_sha: pr.merge_commit_sha.clone().or(trigger.sha.clone()),
-            environment: marker
+            environment: facts
+                .validation
                 .as_ref()
-                .map(|m| m.environment.clone())
-                .filter(|e| !e.is_empty()),
+                .ok()
+                .and_then(|v| v.environment().ok().map(str::to_string)),
             branch: trigger.branch.clone(),
         };
         let cfg = self.cfg;
         let environment = match gates::apply_gate(
             &facts,
             &ApplyPolicy {
-                bot_login: &cfg.github.bot_login,
                 passed_label: &cfg.labels.passed,
-                override_label: &cfg.labels.overridden,
+                failed_label: &cfg.labels.failed,
                 branch_for: &|env: &str| cfg.branch_for(env),
                 allow_forks: cfg.github.allow_forks,
             },
@@ -229,16 +248,26 @@ impl Apply<'_> {
                     .await;
             }
         };
-        // The gate opened: a marker exists and the PR has its merge commit.
-        let approved = marker.map(|m| m.stacks).unwrap_or_default();
+        if let Some(previous) = facts
+            .previous_apply
+            .as_ref()
+            .filter(|p| p.state == ApplyState::Applying)
+        {
+            eprintln!(
+                "tfctl apply: warning: an earlier apply of this merge (run {}, started {}) was interrupted mid-way; \
+                 stacks may be partly applied: each is re-planned against its current state, and one whose plan \
+                 changed since approval is not applied",
+                previous.run_id, previous.time
+            );
+        }
+        // The gate opened: the validation verified and the PR has its merge
+        // commit.
+        let approved = facts
+            .validation
+            .map(|v| v.marker.stacks)
+            .unwrap_or_default();
         let merge_sha = facts.checked_out_sha.clone();
 
-        let files = self
-            .session
-            .client
-            .list_pull_files(&trigger.pr_repo, pr.number)
-            .await
-            .map_err(Error::from)?;
         let sel = select::select(
             cfg,
             &config_root,
@@ -248,6 +277,12 @@ impl Apply<'_> {
                 old_rev: Some(format!("{merge_sha}^1")),
             },
         )?;
+        // Recorded before the first `terraform apply`, so a run that dies
+        // mid-way leaves "applying" behind for the next one to see.
+        let started =
+            pipeline::apply_report(&sel, Vec::new(), header.clone(), self.started.elapsed());
+        self.record(&trigger.pr_repo, pr.number, &started, ApplyState::Applying)
+            .await?;
         let report = self
             .apply_stacks(&sel, &approved, &environment, header, &merge_sha, cancel)
             .await?;
@@ -284,66 +319,199 @@ impl Apply<'_> {
             .map_err(Error::from)
     }
 
-    /// Everything the gate looks at, and the validation marker (if one was
-    /// found) for its approved digests.
+    /// Everything the gate looks at: the PR, its evidence (read by
+    /// [`evidence`], never from labels), an override re-verified now, the
+    /// previous apply of this merge, and later merges into the branch.
     async fn facts(
         &self,
         trigger: &Trigger,
         pr: &PullRequest,
         checked_out_sha: String,
-    ) -> Result<(ApplyFacts, Option<ValidationMarker>)> {
+        files: &[crate::github::models::ChangedFile],
+        prefix: &str,
+    ) -> Result<ApplyFacts> {
         let client = &self.session.client;
+        let cfg = self.cfg;
         let repo = &trigger.pr_repo;
-        let events = client
-            .list_issue_events(repo, pr.number)
-            .await
-            .map_err(Error::from)?;
         let comments = client
             .list_comments(repo, pr.number)
             .await
             .map_err(Error::from)?;
-        let (validation, marker) = read_validation(
-            &comments,
-            &self.cfg.github.bot_login,
-            self.session.signing_key.as_deref(),
-        );
-        let label_events = events
-            .iter()
-            .filter(|e| e.event == "labeled" || e.event == "unlabeled")
-            .filter_map(|e| {
-                Some(LabelEvent {
-                    label: e.label.as_ref()?.name.clone(),
-                    actor: e
-                        .actor
-                        .as_ref()
-                        .map(|a| a.login.clone())
-                        .unwrap_or_default(),
-                    added: e.event == "labeled",
-                    created_at: e.created_at.clone(),
-                })
-            })
-            .collect();
-        let from_fork = match (&pr.head.repo, &pr.base.repo) {
-            (Some(h), Some(b)) => h.full_name != b.full_name,
-            (None, _) => true,
-            (Some(_), None) => false,
+        let repository = repo.to_string();
+        let subject = evidence::Subject {
+            repository: &repository,
+            pr_number: pr.number,
+            bot_login: &cfg.github.bot_login,
         };
-        Ok((
-            ApplyFacts {
-                merged: pr.is_merged(),
-                merge_commit_sha: pr.merge_commit_sha.clone().filter(|_| pr.is_merged()),
-                checked_out_sha,
-                merged_head_sha: pr.head.sha.clone(),
-                labels: pr.label_names(),
-                label_events,
-                validation,
-                branch: trigger.branch.clone(),
-                base_ref: pr.base.git_ref.clone(),
-                trigger_sha: trigger.sha.clone(),
-                from_fork,
-            },
-            marker,
+        let trust = evidence::Trust::of(&cfg.trust);
+        let validation = evidence::validation(&comments, &subject, &pr.head.sha, trust);
+        let override_by = match &validation {
+            Ok(v) if !v.passed() => self.reverified_override(&comments, pr, v).await?,
+            _ => Err("no override needed".into()),
+        };
+        let merge_commit_sha = pr.merge_commit_sha.clone().filter(|_| pr.is_merged());
+        let previous_apply = merge_commit_sha
+            .as_deref()
+            .and_then(|sha| evidence::apply_record(&comments, &subject, sha, trust));
+        let overtaken = match &merge_commit_sha {
+            Some(sha) if pr.is_merged() => {
+                self.overtaken(repo, sha, &pr.base.git_ref, files, prefix)
+                    .await?
+            }
+            _ => None,
+        };
+        Ok(ApplyFacts {
+            merged: pr.is_merged(),
+            merge_commit_sha,
+            checked_out_sha,
+            merged_head_sha: pr.head.sha.clone(),
+            labels: pr.label_names(),
+            validation,
+            override_by,
+            previous_apply,
+            overtaken,
+            branch: trigger.branch.clone(),
+            base_ref: pr.base.git_ref.clone(),
+            trigger_sha: trigger.sha.clone(),
+            from_fork: pr.is_from_fork(repo),
+        })
+    }
+
+    /// The override that excuses the failed validation `v`, re-verified by
+    /// the merge gate's rules with team membership asked now (a label or
+    /// the merge comment saying "overridden" proves nothing), or why none
+    /// does.
+    async fn reverified_override(
+        &self,
+        comments: &[Comment],
+        pr: &PullRequest,
+        v: &evidence::Verified,
+    ) -> Result<std::result::Result<String, String>> {
+        let mut last_problem = "no `OVERRIDE:` comment on the pull request".to_string();
+        for comment in comments {
+            let Some(mut o) = evidence::OverrideComment::of(comment) else {
+                continue;
+            };
+            if o.author == self.cfg.github.bot_login {
+                continue;
+            }
+            o.author_is_special_approver = !o.author.eq_ignore_ascii_case(&pr.user.login)
+                && super::flow_common::is_special_approver(
+                    &self.session.client,
+                    self.cfg,
+                    &o.author,
+                )
+                .await?;
+            match evidence::override_problem(&o, &pr.user.login, v, pr.merged_at.as_deref()) {
+                None => return Ok(Ok(o.author)),
+                Some(problem) => last_problem = problem,
+            }
+        }
+        Ok(Err(last_problem))
+    }
+
+    /// Whether a later merge into `branch` overtook `merge_sha` on one of
+    /// this PR's stacks (GitHub's comparison of the merge commit with the
+    /// branch tip).
+    async fn overtaken(
+        &self,
+        repo: &RepoRef,
+        merge_sha: &str,
+        branch: &str,
+        files: &[crate::github::models::ChangedFile],
+        prefix: &str,
+    ) -> Result<Option<String>> {
+        let comparison = match self.session.client.compare(repo, merge_sha, branch).await {
+            Ok(c) => c,
+            Err(e) if e.status() == Some(404) => {
+                return Ok(Some(format!(
+                    "cannot compare the merge commit with {branch} (GitHub: {}); a later merge may have overtaken it",
+                    e.message
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let dirs: std::collections::BTreeSet<String> = pipeline::pr_changed_files(files, prefix)
+            .into_iter()
+            .map(|f| parent_dir(&f.path).to_string())
+            .collect();
+        let changed: Vec<String> = comparison
+            .files
+            .iter()
+            .map(|f| f.filename.clone())
+            .collect();
+        let touches = |path: &str| {
+            let relative = match prefix {
+                "" => Some(path),
+                p => path.strip_prefix(p).and_then(|r| r.strip_prefix('/')),
+            };
+            relative.is_some_and(|r| dirs.contains(parent_dir(r)))
+        };
+        Ok(gates::overtaken(
+            branch,
+            &comparison.status,
+            &changed,
+            changed.len() < crate::github::COMPARE_FILES_LIMIT,
+            &touches,
         ))
+    }
+
+    /// Writes the signed apply attestation of `report` in `state` to the
+    /// sticky apply comment.
+    async fn record(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        report: &ApplyReport,
+        state: ApplyState,
+    ) -> Result<()> {
+        let body = self.apply_comment(repo, Some(number), report, state);
+        self.session
+            .client
+            .upsert_comment(
+                repo,
+                number,
+                &marker::prefix::<ApplyMarker>(),
+                Some(&self.cfg.github.bot_login),
+                &body,
+            )
+            .await
+            .map_err(Error::from)?;
+        Ok(())
+    }
+
+    /// The sticky apply comment: the signed attestation, then the report.
+    fn apply_comment(
+        &self,
+        repo: &RepoRef,
+        number: Option<u64>,
+        report: &ApplyReport,
+        state: ApplyState,
+    ) -> String {
+        let session = self.session;
+        let run_id = session.env.run_id.clone().unwrap_or_else(|| "local".into());
+        let attestation = ApplyMarker::of(
+            report,
+            &repo.to_string(),
+            number,
+            state,
+            self.applied.borrow().clone(),
+            &run_id,
+            &audit::now_rfc3339(),
+        );
+        let run_url = session.env.run_url();
+        let body = render_apply::comment(
+            report,
+            &ApplyContext {
+                run_url: run_url.clone(),
+                marker: Some(marker::render(&attestation, session.signing_key.as_ref())),
+            },
+        );
+        split::fit(
+            &body,
+            split::COMMENT_LIMIT,
+            &split::pointer(run_url.as_deref()),
+        )
     }
 
     /// Re-plans, checks and applies every stack of `sel`; snapshots are
@@ -377,7 +545,7 @@ impl Apply<'_> {
         )?;
         // The digest of a plan that changes nothing at all.
         // Digests are compared sealed, as the marker publishes them.
-        let key = self.session.signing_key.as_deref();
+        let key = self.session.signing_key.as_ref();
         let no_op = pipeline::seal_digest(&crate::plan::digest(&serde_json::json!({})), key);
         let approve = |job: &StackJob, plan: &serde_json::Value| {
             let current = pipeline::seal_digest(&crate::plan::digest(plan), key);
@@ -436,31 +604,11 @@ impl Apply<'_> {
         let mut problems: Vec<String> = Vec::new();
 
         if let Some(n) = pr_number {
-            let marker = marker::render(&ApplyMarker::of(report), session.signing_key.as_deref());
-            let body = render_apply::comment(
-                report,
-                &ApplyContext {
-                    run_url: run_url.clone(),
-                    marker: Some(marker),
-                },
-            );
-            let body = split::fit(
-                &body,
-                split::COMMENT_LIMIT,
-                &split::pointer(run_url.as_deref()),
-            );
-            if let Err(e) = session
-                .client
-                .upsert_comment(
-                    repo,
-                    n,
-                    &format!("<!-- tfctl:{} ", ApplyMarker::KIND),
-                    Some(&self.cfg.github.bot_login),
-                    &body,
-                )
+            if let Err(e) = self
+                .record(repo, n, report, ApplyState::of(report.result))
                 .await
             {
-                problems.push(format!("cannot comment on {repo}#{n}: {e}"));
+                problems.push(format!("cannot comment on {repo}#{n}: {}", e.message));
             }
         }
         if let Some(sha) = report.commit_sha.as_deref().filter(|s| !s.is_empty()) {
@@ -533,28 +681,9 @@ impl Apply<'_> {
     }
 }
 
-/// The bot's validation comment (else anyone's, so the gate can say who
-/// wrote it) and its marker, with the signature checked against `key`.
-fn read_validation(
-    comments: &[Comment],
-    bot_login: &str,
-    key: Option<&[u8]>,
-) -> (Option<Validation>, Option<ValidationMarker>) {
-    let prefix = format!("<!-- tfctl:{} ", ValidationMarker::KIND);
-    let Some(comment) = find_marked_comment(comments, &prefix, Some(bot_login))
-        .or_else(|| find_marked_comment(comments, &prefix, None))
-    else {
-        return (None, None);
-    };
-    let Some(found) = comment
-        .body
-        .as_deref()
-        .and_then(marker::find::<ValidationMarker>)
-    else {
-        return (None, None);
-    };
-    let validation = super::flow_common::validation_facts(&found, comment, key);
-    (Some(validation), Some(found))
+/// The directory of a path (`""` at the top).
+fn parent_dir(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
 /// Moves a snapshot out of the scratch directory (which is removed) to
@@ -618,8 +747,6 @@ fn short(sha: &str) -> &str {
 mod tests {
     use super::*;
     use crate::actions::event;
-    use crate::gates::Signature;
-    use crate::github::models::User;
 
     fn cfg() -> Config {
         let dir = tempfile::tempdir().unwrap();
@@ -731,66 +858,5 @@ mod tests {
             trigger(&pr("closed", false), &repo(), Path::new("e"), &cfg()).unwrap(),
             Start::Nothing(why) if why.contains("without a merge")
         ));
-    }
-
-    fn comment(id: u64, login: &str, body: &str) -> Comment {
-        Comment {
-            id,
-            body: Some(body.into()),
-            user: Some(User {
-                login: login.into(),
-                kind: None,
-            }),
-            created_at: "2024-01-01T00:00:00Z".into(),
-            updated_at: Some("2024-01-01T00:00:01Z".into()),
-            html_url: None,
-        }
-    }
-
-    fn validation_marker() -> ValidationMarker {
-        ValidationMarker {
-            version: 1,
-            head_sha: "h".into(),
-            environment: "production".into(),
-            environments: vec!["production".into()],
-            target_branch: "prod".into(),
-            result: crate::report::RunResult::Passed,
-            stacks: BTreeMap::from([("S3/a".into(), "d".into())]),
-            signature: None,
-        }
-    }
-
-    #[test]
-    fn the_bots_validation_wins_over_a_forged_one_and_signatures_are_checked() {
-        let bot = "github-actions[bot]";
-        let forged = marker::render(&validation_marker(), None);
-        let real = marker::render(&validation_marker(), Some(b"key"));
-        let comments = [comment(1, "mallory", &forged), comment(2, bot, &real)];
-        let (v, m) = read_validation(&comments, bot, Some(b"key"));
-        let v = v.unwrap();
-        assert_eq!((v.author.as_str(), v.signature), (bot, Signature::Valid));
-        assert_eq!(v.result, "passed");
-        assert_eq!(m.unwrap().stacks["S3/a"], "d");
-        assert_eq!(
-            read_validation(&comments, bot, Some(b"other"))
-                .0
-                .unwrap()
-                .signature,
-            Signature::Invalid
-        );
-        let (v, _) = read_validation(&comments[..1], bot, Some(b"key"));
-        let v = v.unwrap();
-        assert_eq!(
-            (v.author.as_str(), v.signature),
-            ("mallory", Signature::Missing)
-        );
-        assert_eq!(
-            read_validation(&comments[..1], bot, None)
-                .0
-                .unwrap()
-                .signature,
-            Signature::NotChecked
-        );
-        assert_eq!(read_validation(&[], bot, None), (None, None));
     }
 }

@@ -16,14 +16,10 @@ use crate::audit::AuditEvent;
 use crate::config::Config;
 use crate::discovery::{self, ChangedFile, FileStatus, StackRef, StackTree};
 use crate::error::Result;
-use crate::gates::{Signature, Validation};
 use crate::github::models::{self, Comment, CommitSummary};
 use crate::github::{Client, GithubError};
-use crate::render::marker::{self, MergeMarker, ValidationMarker, VerifyError};
+use crate::render::marker::{self, MergeMarker};
 use crate::repo::{FsTree, Git};
-
-/// `<!-- tfctl:merge ` — how the sticky merge comment is found.
-pub(crate) const MERGE_MARKER_PREFIX: &str = "<!-- tfctl:merge ";
 
 /// The tree at the pushed head, as far as stack discovery needs it: the
 /// checkout, corrected by the changes (a tfvars the head adds is there
@@ -120,100 +116,6 @@ pub(crate) fn pr_body(branch: &str, stacks: &[StackRef], commits: &[CommitSummar
     out
 }
 
-/// tfctl's validation comment among a PR's comments, as the gate sees it,
-/// with its marker and body. Preference: by `bot` for `head`, then by `bot`
-/// for another head (the gate says "stale"), then anyone's (the gate says
-/// who wrote it); the latest of each.
-pub(crate) fn find_validation<'c>(
-    comments: &'c [Comment],
-    bot: &str,
-    head: &str,
-    key: Option<&[u8]>,
-) -> Option<(Validation, ValidationMarker, &'c Comment)> {
-    let mut best: Option<(u8, &str, ValidationMarker, &Comment)> = None;
-    for c in comments {
-        let Some(m) = c.body.as_deref().and_then(marker::find::<ValidationMarker>) else {
-            continue;
-        };
-        let by_bot = c.author() == Some(bot);
-        let rank = match (by_bot, m.head_sha == head) {
-            (true, true) => 3,
-            (true, false) => 2,
-            _ => 1,
-        };
-        let at = c.updated_at.as_deref().unwrap_or(&c.created_at);
-        let better = best
-            .as_ref()
-            .is_none_or(|(r, t, _, _)| (rank, at) >= (*r, *t));
-        if better {
-            best = Some((rank, at, m, c));
-        }
-    }
-    let (_, _, m, c) = best?;
-    let validation = validation_facts(&m, c, key);
-    Some((validation, m, c))
-}
-
-/// What the gates need of a validation marker found in `comment`, with its
-/// signature checked against `key` (merge and apply read markers alike).
-pub(crate) fn validation_facts(
-    m: &ValidationMarker,
-    comment: &Comment,
-    key: Option<&[u8]>,
-) -> Validation {
-    let signature = match key {
-        None => Signature::NotChecked,
-        Some(k) => match marker::verify(m, k) {
-            Ok(()) => Signature::Valid,
-            Err(VerifyError::Unsigned) => Signature::Missing,
-            Err(VerifyError::Malformed | VerifyError::Mismatch) => Signature::Invalid,
-        },
-    };
-    let mut environments = m.environments.clone();
-    if environments.is_empty() && !m.environment.is_empty() {
-        environments.push(m.environment.clone());
-    }
-    Validation {
-        author: comment.author().unwrap_or_default().to_string(),
-        updated_at: comment
-            .updated_at
-            .clone()
-            .unwrap_or_else(|| comment.created_at.clone()),
-        head_sha: m.head_sha.clone(),
-        environment: (!m.environment.is_empty()).then(|| m.environment.clone()),
-        environments,
-        result: m.result.as_str().to_string(),
-        signature,
-    }
-}
-
-/// The policy violations a validation comment lists (its `#### Policy`
-/// section, as `render::markdown` writes it), as `stack: namespace rule: msg`.
-pub(crate) fn violations_in(body: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut in_policy = false;
-    let mut stack = String::new();
-    for line in body.lines() {
-        let line = line.trim_end();
-        if let Some(heading) = line.strip_prefix("#### ") {
-            in_policy = heading == "Policy";
-            continue;
-        }
-        if !in_policy {
-            continue;
-        }
-        if let Some(id) = line
-            .strip_prefix("**`")
-            .and_then(|rest| rest.strip_suffix("`**"))
-        {
-            stack = id.to_string();
-        } else if let Some(v) = line.strip_prefix("- ❌ ") {
-            out.push(format!("{stack}: {}", v.replace('`', "")));
-        }
-    }
-    out
-}
-
 /// Whether `login` is a special approver: listed in `approvers.users`, or
 /// an active member of an `approvers.teams` team (effect: membership API,
 /// asked only when the user list does not already say yes).
@@ -239,17 +141,16 @@ pub(crate) async fn is_special_approver(
 }
 
 /// The previous merge history of a PR, from tfctl's sticky merge comment
-/// (by `bot`; with a key, only when its signature verifies).
+/// by `bot`. A record for people (a writer can edit it); no gate reads it.
 pub(crate) fn previous_merge<'c>(
     comments: &'c [Comment],
     bot: &str,
-    key: Option<&[u8]>,
 ) -> (Option<&'c Comment>, Vec<AuditEvent>) {
-    let comment = crate::github::find_marked_comment(comments, MERGE_MARKER_PREFIX, Some(bot));
+    let prefix = marker::prefix::<MergeMarker>();
+    let comment = crate::github::find_marked_comment(comments, &prefix, Some(bot));
     let history = comment
         .and_then(|c| c.body.as_deref())
         .and_then(marker::find::<MergeMarker>)
-        .filter(|m| key.is_none_or(|k| marker::verify(m, k).is_ok()))
         .map(|m| m.history)
         .unwrap_or_default();
     (comment, history)
@@ -320,9 +221,7 @@ pub(crate) fn pr_ref(repo: &crate::github::RepoRef, number: u64) -> String {
     format!("{repo}#{number}")
 }
 
-pub(crate) fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
-}
+pub(crate) use crate::evidence::short;
 
 /// Text for inside single backticks.
 fn code(text: &str) -> String {
@@ -332,11 +231,8 @@ fn code(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::models::{CommitDetail, User};
-    use crate::report::RunResult;
-    use crate::report::{Changes, RunReport, StackReport, StackStatus, Violation};
+    use crate::github::models::CommitDetail;
     use crate::stack::StackAction;
-    use std::collections::BTreeMap;
 
     struct Fixed(Vec<(&'static str, &'static str)>);
     impl StackTree for Fixed {
@@ -395,123 +291,6 @@ mod tests {
         );
         assert!(body.contains("- `1111111` Add logs bucket"), "{body}");
         assert!(!body.contains("<tag>"), "{body}");
-    }
-
-    fn comment(id: u64, author: &str, body: &str, at: &str) -> Comment {
-        Comment {
-            id,
-            body: Some(body.into()),
-            user: Some(User {
-                login: author.into(),
-                kind: None,
-            }),
-            created_at: at.into(),
-            updated_at: Some(at.into()),
-            html_url: None,
-        }
-    }
-
-    fn vmarker(head: &str, result: RunResult) -> ValidationMarker {
-        ValidationMarker {
-            version: 1,
-            head_sha: head.into(),
-            environment: "production".into(),
-            environments: vec!["production".into()],
-            target_branch: "prod".into(),
-            result,
-            stacks: BTreeMap::new(),
-            signature: None,
-        }
-    }
-
-    #[test]
-    fn the_bots_validation_for_the_head_wins_and_signatures_are_checked() {
-        let bot = "github-actions[bot]";
-        let key = b"k".as_slice();
-        let comments = vec![
-            comment(
-                1,
-                bot,
-                &marker::render(&vmarker("new", RunResult::Passed), Some(key)),
-                "2024-01-01T00:00:02Z",
-            ),
-            comment(
-                2,
-                bot,
-                &marker::render(&vmarker("old", RunResult::Failed), Some(key)),
-                "2024-01-01T00:00:03Z",
-            ),
-            comment(
-                3,
-                "mallory",
-                &marker::render(&vmarker("new", RunResult::Passed), None),
-                "2024-01-01T00:00:04Z",
-            ),
-        ];
-        let (v, _, c) = find_validation(&comments, bot, "new", Some(key)).unwrap();
-        assert_eq!(
-            (c.id, v.signature, v.result.as_str()),
-            (1, Signature::Valid, "passed")
-        );
-        assert_eq!(v.environment.as_deref(), Some("production"));
-        let (v, _, c) = find_validation(&comments, bot, "newer", Some(key)).unwrap();
-        assert_eq!((c.id, v.head_sha.as_str()), (2, "old"));
-        let (v, _, _) = find_validation(&comments, bot, "new", Some(b"other")).unwrap();
-        assert_eq!(v.signature, Signature::Invalid);
-        let (v, _, c) = find_validation(&comments[2..], bot, "new", Some(key)).unwrap();
-        assert_eq!(
-            (c.id, v.author.as_str(), v.signature),
-            (3, "mallory", Signature::Missing)
-        );
-        assert!(find_validation(&[], bot, "new", None).is_none());
-    }
-
-    #[test]
-    fn violations_are_read_from_the_real_validation_comment() {
-        let stack = StackReport {
-            id: "S3/public-assets".into(),
-            service: "S3".into(),
-            name: "public-assets".into(),
-            environment: "production".into(),
-            action: "plan".into(),
-            status: StackStatus::Failed,
-            changes: Changes::default(),
-            violations: vec![Violation {
-                namespace: "main".into(),
-                rule: "deny".into(),
-                msg: "bucket must not be public".into(),
-            }],
-            warnings: vec![Violation {
-                namespace: "main".into(),
-                rule: "warn".into(),
-                msg: "no tags".into(),
-            }],
-            error: None,
-            duration_ms: 1,
-            plan_digest: None,
-            plan_summary: None,
-        };
-        let report = RunReport {
-            version: 1,
-            result: RunResult::Failed,
-            environment: Some("production".into()),
-            waves: vec![vec!["S3/public-assets".into()]],
-            stacks: vec![stack],
-            edges: Vec::new(),
-            duration_ms: 1,
-        };
-        let body = crate::render::markdown::comment(
-            &report,
-            &crate::render::markdown::CommentContext {
-                environment: "production".into(),
-                target_branch: "prod".into(),
-                ..Default::default()
-            },
-        );
-        assert_eq!(
-            violations_in(&body),
-            vec!["S3/public-assets: main deny: bucket must not be public".to_string()]
-        );
     }
 
     fn event(outcome: &str, reasons: &[&str]) -> AuditEvent {

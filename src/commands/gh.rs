@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::actions::commands as workflow;
 use crate::actions::env::ActionsEnv;
 use crate::actions::event::Event;
+use crate::attest::SigningKey;
 use crate::audit::{self, AuditEvent};
 use crate::cli::GithubArgs;
 use crate::error::{Error, Result};
@@ -20,8 +21,9 @@ pub struct GhSession {
     /// The repository the workflow runs in (`GITHUB_REPOSITORY`).
     pub repo: RepoRef,
     pub client: Client,
-    /// `TFCTL_SIGNING_KEY`, for marker signatures.
-    pub signing_key: Option<Vec<u8>>,
+    /// `TFCTL_SIGNING_KEY`: the controller's Ed25519 secret, which signs
+    /// attestations (validate, apply) and seals plan digests.
+    pub signing_key: Option<SigningKey>,
     pub audit_log: PathBuf,
 }
 
@@ -50,7 +52,9 @@ impl GhSession {
         let signing_key = env
             .signing_key
             .as_ref()
-            .map(|k| k.expose().as_bytes().to_vec());
+            .map(|k| SigningKey::parse(k.expose()))
+            .transpose()
+            .map_err(|e| Error::input(format!("TFCTL_SIGNING_KEY: {e}")))?;
         let audit_log = args.audit_log.clone().unwrap_or_else(|| {
             env.runner_temp
                 .clone()

@@ -12,14 +12,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::flow_common::{self, pr_ref, short, MERGE_MARKER_PREFIX};
+use super::flow_common::{self, pr_ref, short};
 use super::gh::GhSession;
 use crate::actions::event::Event;
 use crate::audit::{self, AuditEvent};
 use crate::cli::MergeArgs;
 use crate::config::Config;
 use crate::error::{Error, ExitStatus, Result};
-use crate::gates::{self, MergeDecision, MergeFacts, MergePolicy, OverrideRequest, ReviewState};
+use crate::evidence;
+use crate::gates::{self, MergeDecision, MergeFacts, MergePolicy, ReviewState};
 use crate::github::models::{Comment, PullRequest};
 use crate::github::{MergeOutcome, PullUpdate};
 use crate::render::marker::{self, MergeMarker};
@@ -33,10 +34,10 @@ struct Trigger {
     override_comment: Option<OverrideComment>,
 }
 
+/// The `OVERRIDE:` comment of the event, by id: its text and times are
+/// read again from GitHub, so an edit made since the event counts.
 struct OverrideComment {
-    author: String,
-    created_at: String,
-    justification: String,
+    id: u64,
 }
 
 /// Runs `tfctl merge` on the event of the Actions context.
@@ -81,19 +82,15 @@ fn trigger(event: &Event) -> Result<std::result::Result<Trigger, String>> {
                     e.issue.number
                 ))
             } else {
-                match gates::parse_override(&e.comment.body) {
+                match evidence::parse_override(&e.comment.body) {
                     None => Err(format!(
                         "comment on #{} is not an `OVERRIDE:`: nothing to do",
                         e.issue.number
                     )),
-                    Some(justification) => Ok(Trigger {
+                    Some(_) => Ok(Trigger {
                         number: e.issue.number,
                         actor: e.comment.user.login.clone(),
-                        override_comment: Some(OverrideComment {
-                            author: e.comment.user.login.clone(),
-                            created_at: e.comment.created_at.clone(),
-                            justification,
-                        }),
+                        override_comment: Some(OverrideComment { id: e.comment.id }),
                     }),
                 }
             }
@@ -123,7 +120,6 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     let client = &session.client;
     let repo = &session.repo;
     let n = trigger.number;
-    let key = session.signing_key.as_deref();
     let bot = cfg.github.bot_login.as_str();
 
     // ---- reads ----
@@ -136,20 +132,31 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     }
     let reviews = client.list_reviews(repo, n).await?;
     let comments = client.list_comments(repo, n).await?;
-    let found = flow_common::find_validation(&comments, bot, &pr.head.sha, key);
-    let validation = found.as_ref().map(|(v, _, _)| v.clone());
-    let passed = validation.as_ref().is_some_and(|v| v.result == "passed");
+    let repository = repo.to_string();
+    let subject = evidence::Subject {
+        repository: &repository,
+        pr_number: n,
+        bot_login: bot,
+    };
+    let validation = evidence::validation(
+        &comments,
+        &subject,
+        &pr.head.sha,
+        evidence::Trust::of(&cfg.trust),
+    );
+    let passed = validation.as_ref().is_ok_and(evidence::Verified::passed);
     let override_request = match &trigger.override_comment {
-        Some(c) => Some(OverrideRequest {
-            author: c.author.clone(),
-            created_at: c.created_at.clone(),
-            justification: c.justification.clone(),
-            author_is_special_approver: flow_common::is_special_approver(client, cfg, &c.author)
-                .await?,
-        }),
+        Some(c) => match comments.iter().find(|x| x.id == c.id) {
+            Some(comment) => match evidence::OverrideComment::of(comment) {
+                Some(o) => Some(with_standing(o, client, cfg).await?),
+                None => None,
+            },
+            // Deleted since the event: nothing to act on.
+            None => None,
+        },
         // An approval on a PR whose policies failed may complete an
         // override posted earlier.
-        None if !passed && validation.is_some() => {
+        None if !passed && validation.is_ok() => {
             standing_override(session, cfg, &comments, &pr).await?
         }
         None => None,
@@ -171,13 +178,9 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
                 submitted_at: r.submitted_at.clone().unwrap_or_default(),
             })
             .collect(),
-        validation,
+        validation: validation.clone(),
         override_request: override_request.clone(),
-        from_fork: pr
-            .head
-            .repo
-            .as_ref()
-            .is_none_or(|h| !h.full_name.eq_ignore_ascii_case(&repo.to_string())),
+        from_fork: pr.is_from_fork(repo),
     };
 
     // ---- decision ----
@@ -186,7 +189,6 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     let decision = gates::merge_gate(
         &facts,
         &MergePolicy {
-            bot_login: bot,
             passed_label: &cfg.labels.passed,
             failed_label: &cfg.labels.failed,
             approvals_for: &approvals_for,
@@ -214,24 +216,15 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     };
 
     // ---- report: label, one comment, audit ----
-    let violations = match (&outcome, &found) {
+    // The violations an override excused come from the signed record.
+    let violations = match (&outcome, &validation) {
         (
             Outcome::Merged {
                 overridden_by: Some(_),
                 ..
             },
-            Some((v, _, c)),
-        ) => {
-            let listed = flow_common::violations_in(c.body.as_deref().unwrap_or_default());
-            if listed.is_empty() {
-                vec![format!(
-                    "validation result {} (see the validation comment)",
-                    v.result
-                )]
-            } else {
-                listed
-            }
-        }
+            Ok(v),
+        ) => evidence::overridden_violations(v),
         _ => Vec::new(),
     };
     if let Outcome::Merged {
@@ -245,7 +238,10 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     }
     let environment = match &outcome {
         Outcome::Merged { environment, .. } => Some(environment.clone()),
-        Outcome::Blocked(_) => found.as_ref().and_then(|(v, _, _)| v.environment.clone()),
+        Outcome::Blocked(_) => validation
+            .as_ref()
+            .ok()
+            .and_then(|v| v.environment().ok().map(str::to_string)),
     };
     let event = audit_event(
         session,
@@ -256,7 +252,7 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
         override_request.as_ref(),
         violations,
     );
-    let (previous, mut history) = flow_common::previous_merge(&comments, bot, key);
+    let (previous, mut history) = flow_common::previous_merge(&comments, bot);
     flow_common::push_history(&mut history, event.clone());
     let (merged, branch, merge_sha) = match &outcome {
         Outcome::Merged {
@@ -277,7 +273,7 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
         signature: None,
     };
     let run_url = session.env.run_url();
-    let body = flow_common::merge_comment(&m, &marker::render(&m, key), run_url.as_deref());
+    let body = flow_common::merge_comment(&m, &marker::render(&m, None), run_url.as_deref());
     upsert(session, n, previous, &body).await?;
     session.audit(&event)?;
 
@@ -323,32 +319,33 @@ async fn standing_override(
     cfg: &Config,
     comments: &[Comment],
     pr: &PullRequest,
-) -> Result<Option<OverrideRequest>> {
+) -> Result<Option<evidence::OverrideComment>> {
     let mut newest = None;
     for c in comments.iter().rev() {
-        let (Some(author), Some(justification)) = (
-            c.author(),
-            c.body.as_deref().and_then(gates::parse_override),
-        ) else {
+        let Some(o) = evidence::OverrideComment::of(c) else {
             continue;
         };
-        if author == cfg.github.bot_login {
+        if o.author == cfg.github.bot_login || o.author.eq_ignore_ascii_case(&pr.user.login) {
+            newest.get_or_insert(o);
             continue;
         }
-        let special = !author.eq_ignore_ascii_case(&pr.user.login)
-            && flow_common::is_special_approver(&session.client, cfg, author).await?;
-        let request = OverrideRequest {
-            author: author.to_string(),
-            created_at: c.created_at.clone(),
-            justification,
-            author_is_special_approver: special,
-        };
-        if special {
-            return Ok(Some(request));
+        let o = with_standing(o, &session.client, cfg).await?;
+        if o.author_is_special_approver {
+            return Ok(Some(o));
         }
-        newest.get_or_insert(request);
+        newest.get_or_insert(o);
     }
     Ok(newest)
+}
+
+/// `o` with its author's standing as a special approver, asked now.
+async fn with_standing(
+    mut o: evidence::OverrideComment,
+    client: &crate::github::Client,
+    cfg: &Config,
+) -> Result<evidence::OverrideComment> {
+    o.author_is_special_approver = flow_common::is_special_approver(client, cfg, &o.author).await?;
+    Ok(o)
 }
 
 /// Retargets the PR to `branch` when needed, then merges it with the head
@@ -426,7 +423,7 @@ fn audit_event(
     pr: &PullRequest,
     outcome: &Outcome,
     environment: Option<String>,
-    override_request: Option<&OverrideRequest>,
+    override_request: Option<&evidence::OverrideComment>,
     violations_overridden: Vec<String>,
 ) -> AuditEvent {
     let mut reasons = Vec::new();
@@ -482,7 +479,7 @@ fn audit_event(
 /// creates it.
 async fn upsert(session: &GhSession, n: u64, previous: Option<&Comment>, body: &str) -> Result<()> {
     let client = &session.client;
-    debug_assert!(body.contains(MERGE_MARKER_PREFIX));
+    debug_assert!(body.contains(&marker::prefix::<MergeMarker>()));
     match previous {
         Some(c) => client.update_comment(&session.repo, c.id, body).await?,
         None => client.create_comment(&session.repo, n, body).await?,

@@ -7,6 +7,7 @@ pub mod drift;
 mod flow_common;
 pub mod gh;
 pub mod graph;
+pub mod key;
 pub mod merge;
 pub mod policy;
 pub mod report;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     let config = config.as_deref();
     match cli.command {
         Command::Schema => schema::run(),
+        Command::Key(args) => key::run(args.command),
         Command::Validate(args) => validate::run(config, args),
         Command::Graph(args) => graph::run(config, args),
         Command::Report(args) => report::run(config, args),

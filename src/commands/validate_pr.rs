@@ -138,12 +138,20 @@ pub(crate) fn publish(
 
     let runtime = GhSession::runtime()?;
     let client = &session.client;
-    let marker = pipeline::validation_marker(
-        cfg,
-        report,
-        &target.head_sha,
-        session.signing_key.as_deref(),
-    );
+    let context = pipeline::ValidationContext {
+        repository: target.repo.to_string(),
+        pr_number: target.number,
+        head_sha: target.head_sha.clone(),
+        base_ref: run.pr.base.git_ref.clone(),
+        policy_digest: crate::policy::digest::policy_digest(
+            &cfg.base_dir,
+            &cfg.policy.paths,
+            &cfg.policy.data,
+        )?,
+        run_id: session.env.run_id.clone().unwrap_or_else(|| "local".into()),
+        time: audit::now_rfc3339(),
+    };
+    let marker = pipeline::validation_marker(cfg, report, &context, session.signing_key.as_ref());
     let run_url = session.env.run_url();
     let event = AuditEvent {
         time: audit::now_rfc3339(),
@@ -166,7 +174,7 @@ pub(crate) fn publish(
         environment: display_environment(&marker),
         target_branch: marker.target_branch.clone(),
         run_url: run_url.clone(),
-        marker: Some(marker::render(&marker, session.signing_key.as_deref())),
+        marker: Some(marker::render(&marker, session.signing_key.as_ref())),
         audit_markdown: Some(audit::markdown(std::slice::from_ref(&event))),
     };
     let body = split::fit(

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::raw::RawConfig;
+use crate::attest::PublicKey;
 
 /// Default state key template (DESIGN §1).
 pub const DEFAULT_KEY_TEMPLATE: &str = "{service}/{environment}/{name}/terraform.tfstate";
@@ -36,6 +37,7 @@ pub struct Config {
     pub labels: Labels,
     pub terraform: TerraformConfig,
     pub approvers: Approvers,
+    pub trust: TrustConfig,
     pub github: GithubConfig,
 }
 
@@ -165,6 +167,14 @@ pub use crate::github::MergeMethod;
 pub enum ValidateOn {
     Push,
     PullRequest,
+}
+
+/// Whose attestations merge and apply accept.
+#[derive(Debug, Clone, Default)]
+pub struct TrustConfig {
+    pub public_keys: Vec<PublicKey>,
+    /// Unsigned validations are accepted when no key is configured (demo).
+    pub allow_unsigned: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -330,6 +340,19 @@ impl Config {
             teams,
         };
 
+        let trust_raw = raw.trust.unwrap_or_default();
+        let mut public_keys = Vec::new();
+        for (i, text) in trust_raw.public_keys.unwrap_or_default().iter().enumerate() {
+            match PublicKey::parse(text) {
+                Ok(key) => public_keys.push(key),
+                Err(e) => problems.push(format!("trust.public_keys[{i}]: {e}")),
+            }
+        }
+        let trust = TrustConfig {
+            public_keys,
+            allow_unsigned: trust_raw.allow_unsigned.unwrap_or(false),
+        };
+
         let gh_raw = raw.github.unwrap_or_default();
         let merge_method = match gh_raw.merge_method.as_deref().unwrap_or("merge") {
             "merge" => MergeMethod::Merge,
@@ -391,6 +414,7 @@ impl Config {
             labels,
             terraform,
             approvers,
+            trust,
             github,
         })
     }

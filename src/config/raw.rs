@@ -36,6 +36,7 @@ pub struct RawConfig {
     pub labels: Option<RawLabels>,
     pub terraform: Option<RawTerraform>,
     pub approvers: Option<RawApprovers>,
+    pub trust: Option<RawTrust>,
     pub github: Option<RawGithub>,
 }
 
@@ -143,6 +144,20 @@ pub struct RawApprovers {
     pub users: Option<Vec<String>>,
     /// Teams as `org/team-slug`.
     pub teams: Option<Vec<String>>,
+}
+
+/// Whose signatures merge and apply believe (docs/DESIGN.md §4).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrust {
+    /// Public keys (`tfctl-ed25519:<hex>`, from `tfctl key public`) whose
+    /// attestations merge and apply accept. List the new key beside the old
+    /// one while rotating.
+    pub public_keys: Option<Vec<String>>,
+    /// Accept unsigned validations when no key is configured. A demo setting:
+    /// anyone who can write a comment can then forge a validation, and every
+    /// comment says "unsigned". Default false.
+    pub allow_unsigned: Option<bool>,
 }
 
 /// GitHub behaviour.

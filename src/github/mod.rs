@@ -26,7 +26,9 @@ pub use issues::{
     UpsertAction, UpsertOutcome, COMMENT_BODY_LIMIT,
 };
 pub use pulls::{MergeMethod, MergeOutcome, PrListState, PullUpdate};
-pub use repos::{CommitState, DISPATCH_EVENT_TYPE_LIMIT, DISPATCH_PAYLOAD_KEY_LIMIT};
+pub use repos::{
+    CommitState, COMPARE_FILES_LIMIT, DISPATCH_EVENT_TYPE_LIMIT, DISPATCH_PAYLOAD_KEY_LIMIT,
+};
 pub use retry::{Decision, Outcome, RetryPolicy};
 pub use routes::{Route, ROUTES};
 

@@ -78,6 +78,16 @@ impl PullRequest {
     pub fn label_names(&self) -> Vec<String> {
         self.labels.iter().map(|l| l.name.clone()).collect()
     }
+
+    /// The head branch lives in another repository than `repo`, the PR's own
+    /// (a fork). A head whose repository was deleted counts as a fork: it
+    /// cannot be shown to be the PR's own. The one definition of "fork".
+    pub fn is_from_fork(&self, repo: &super::RepoRef) -> bool {
+        self.head
+            .repo
+            .as_ref()
+            .is_none_or(|h| !h.full_name.eq_ignore_ascii_case(&repo.to_string()))
+    }
 }
 
 /// One changed file of a PR or a compare.

@@ -64,6 +64,9 @@ pub fn dispatch_problem(event_type: &str, client_payload: &Map<String, Value>) -
     None
 }
 
+/// Most files a comparison lists; a list this long may be cut.
+pub const COMPARE_FILES_LIMIT: usize = 300;
+
 impl Client {
     /// Sets a commit status (`context` e.g. `tfctl/validate`). Descriptions
     /// are cut to GitHub's 140 characters.
@@ -95,7 +98,7 @@ impl Client {
 
     /// `GET /repos/{owner}/{repo}/compare/{base}...{head}`: commits and
     /// files between two refs (first page of commits: up to 250; files: up
-    /// to 300, GitHub's own caps).
+    /// to [`COMPARE_FILES_LIMIT`], GitHub's own caps).
     pub async fn compare(
         &self,
         repo: &RepoRef,

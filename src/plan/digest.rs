@@ -12,26 +12,29 @@ use super::mask::{Masks, PlanMasks, Seg};
 use super::{canonical_json, change_key, resource_changes, Action};
 
 /// Domain separation: a digest of another kind of document never collides.
-const DOMAIN: &str = "tfctl-plan-digest/v1\n";
+const DOMAIN: &str = "tfctl-plan-digest/v2\n";
 
 /// Hex SHA-256 of the plan's meaning: what `terraform apply` of this plan
 /// would do.
 ///
-/// Precisely: SHA-256 over `tfctl-plan-digest/v1\n` followed by the
+/// Precisely: SHA-256 over `tfctl-plan-digest/v2\n` followed by the
 /// [`canonical_json`] of
 /// `{"outputs": {NAME: ENTRY}, "resources": {KEY: ENTRY}}` where `KEY` is a
 /// resource change's `address` (plus ` (deposed <key>)` for a deposed
-/// object) and `ENTRY` is `{"actions": [...], "after": A, "after_unknown": U}`
-/// from its `change`. Changes whose actions are `no-op` or `read` are left
+/// object) and `ENTRY` is
+/// `{"actions": [...], "after": A, "after_unknown": U, "before": B}` from its
+/// `change`. `B` is the prior state of the changed object (masked by
+/// `before_sensitive` as `A` is below): a plan approved against one state
+/// does not match a re-plan against another, so an old approval replayed
+/// after newer changes reached the state is refused. Changes whose actions are `no-op` or `read` are left
 /// out: apply does nothing to them, and their values follow refreshed state.
 /// In `A`, every subtree that a sensitivity mask (`after_sensitive`,
 /// `before_sensitive`, `planned_values` `sensitive_values`, a sensitive
 /// output) marks is replaced by `{"tfctl-sensitive-sha256": hex}` of its own
 /// canonical JSON, so a changed secret changes the digest while the secret
 /// never enters the document in the clear. Everything else in the plan
-/// (`timestamp`, `terraform_version`, `prior_state`, `variables`,
-/// `configuration`, `before` values, key order and layout) is not part of
-/// it. A SHA-256 of a low-entropy secret can be guessed offline, so the
+/// (`timestamp`, `terraform_version`, `prior_state` of unchanged objects,
+/// `variables`, `configuration`, key order and layout) is not part of it. A SHA-256 of a low-entropy secret can be guessed offline, so the
 /// digest is as sensitive as a hash of the secrets, no more.
 pub fn digest(plan: &Value) -> String {
     let Entries { resources, outputs } = entries(plan);
@@ -110,7 +113,10 @@ fn entries(plan: &Value) -> Entries {
             continue;
         }
         let change = rc.get("change").unwrap_or(&Value::Null);
-        resources.insert(change_key(rc), entry(change, &masks.resource(rc)));
+        let mut e = entry(change, &masks.resource(rc));
+        let before_masks = Masks::new([change.get("before_sensitive")]);
+        e["before"] = hash_sensitive(change.get("before").unwrap_or(&Value::Null), &before_masks);
+        resources.insert(change_key(rc), e);
     }
     let mut outputs = BTreeMap::new();
     for (name, change) in plan

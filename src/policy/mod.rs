@@ -12,6 +12,7 @@
 //! This module owns no process, network or GitHub IO; file reading is
 //! confined to [`load`]. `tfctl policy test` lives in [`testing`].
 
+pub mod digest;
 pub mod load;
 pub mod messages;
 pub mod testing;

@@ -11,63 +11,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use serde::{Deserialize, Serialize};
-
 use crate::report::{ApplyReport, ApplyResult, ApplyStackReport, ApplyStatus};
 
 use super::markdown::{code, collapsed, footer_line};
-use super::marker::Marker;
 use super::{changes, duration, inline};
 
 /// Longest output value shown inline; longer ones are cut with `…`.
 const OUTPUT_VALUE_CHARS: usize = 200;
-
-/// The hidden marker of the apply comment: what happened, by stack, so a
-/// re-run updates the same comment and other tools can read the result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApplyMarker {
-    /// Marker format version (1).
-    pub version: u32,
-    /// `owner/repo#number`.
-    pub pull_request: Option<String>,
-    pub commit_sha: Option<String>,
-    pub environment: Option<String>,
-    pub result: ApplyResult,
-    /// Status by stack id.
-    pub stacks: BTreeMap<String, ApplyStatus>,
-    /// Hex HMAC-SHA256, when a signing key was set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature: Option<String>,
-}
-
-impl Marker for ApplyMarker {
-    const KIND: &'static str = "apply";
-    fn signature(&self) -> Option<&str> {
-        self.signature.as_deref()
-    }
-    fn set_signature(&mut self, signature: Option<String>) {
-        self.signature = signature;
-    }
-}
-
-impl ApplyMarker {
-    /// The marker of a report (unsigned; `marker::render` signs).
-    pub fn of(report: &ApplyReport) -> ApplyMarker {
-        ApplyMarker {
-            version: 1,
-            pull_request: report.pull_request.clone(),
-            commit_sha: report.commit_sha.clone(),
-            environment: report.environment.clone(),
-            result: report.result,
-            stacks: report
-                .stacks
-                .iter()
-                .map(|s| (s.id.clone(), s.status))
-                .collect(),
-            signature: None,
-        }
-    }
-}
 
 /// Where the comment links to and what it carries hidden.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -347,7 +297,7 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::marker;
+    use crate::render::marker::{self, ApplyMarker, ApplyState};
     use crate::report::Changes;
 
     fn stack(id: &str, status: ApplyStatus) -> ApplyStackReport {
@@ -456,7 +406,9 @@ mod tests {
     #[test]
     fn the_marker_leads_the_comment_and_round_trips_signed() {
         let r = report(vec![stack("IAM/role", ApplyStatus::Applied)]);
-        let m = marker::render(&ApplyMarker::of(&r), Some(b"k"));
+        let key = crate::attest::SigningKey::generate();
+        let attestation = ApplyMarker::of(&r, "o/c", Some(1), ApplyState::Applied, None, "1", "t");
+        let m = marker::render(&attestation, Some(&key));
         let body = comment(
             &r,
             &ApplyContext {
@@ -466,9 +418,9 @@ mod tests {
         );
         assert!(body.starts_with("<!-- tfctl:apply "));
         let found: ApplyMarker = marker::find(&body).unwrap();
-        assert_eq!(marker::verify(&found, b"k"), Ok(()));
+        assert_eq!(marker::verify(&found, &[key.public()]), Ok(()));
         assert_eq!(found.stacks["IAM/role"], ApplyStatus::Applied);
-        assert_eq!(found.result, ApplyResult::Applied);
+        assert_eq!(found.state, ApplyState::Applied);
         assert!(marker::find::<crate::render::marker::ValidationMarker>(&body).is_none());
     }
 

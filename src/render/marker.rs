@@ -1,25 +1,24 @@
 //! Hidden machine-readable markers in PR comments: `<!-- tfctl:<kind> {json} -->`.
 //!
-//! The validation comment carries a [`ValidationMarker`]; other comments
-//! (apply results, merge decisions) define their own type and implement
-//! [`Marker`] with another `KIND`. When a signing key is set the marker is
-//! signed: HMAC-SHA256 over `tfctl:<kind>\n` followed by the canonical JSON
-//! (sorted keys, see [`crate::plan::canonical_json`]) of the marker without
-//! its `signature` field, as lowercase hex. The kind is signed too, so one
-//! kind of marker cannot be replayed as another.
-//! Must not: read the key from anywhere (it is an argument), or compare
-//! signatures in variable time.
+//! Two of them are attestations (docs/DESIGN.md §4): the validation comment
+//! carries a [`ValidationMarker`], the apply comment an [`ApplyMarker`], each
+//! signed by the controller's Ed25519 key ([`crate::attest`]) and bound to
+//! its context (repository, PR, commits), so a copy on another PR, head or
+//! repository does not verify. The merge comment's [`MergeMarker`] is only
+//! a record for people: merge runs without the secret, so it cannot sign,
+//! and no gate reads it.
+//!
+//! Must not: read keys from anywhere (they are arguments), or let a marker's
+//! JSON end the HTML comment early.
 
 use std::collections::BTreeMap;
 
-use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
+use crate::attest::{self, PublicKey, SigningKey, VerifyError};
 use crate::audit::AuditEvent;
-use crate::plan::canonical_json;
-use crate::report::RunResult;
+use crate::report::{ApplyResult, ApplyStatus, RunResult};
 
 /// A marker type: its kind (`validation`, `apply`, …) and its signature slot.
 pub trait Marker: Serialize + DeserializeOwned {
@@ -29,23 +28,49 @@ pub trait Marker: Serialize + DeserializeOwned {
     fn set_signature(&mut self, signature: Option<String>);
 }
 
-/// What the validation comment vouches for; the apply gate reads it back.
+/// Format version of the attestations below.
+pub const ATTESTATION_VERSION: u32 = 2;
+
+/// One policy violation as the validation attestation records it: enough to
+/// say what an override excused, without the message (which may be long).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ViolationRecord {
+    pub stack: String,
+    /// `namespace.rule`, e.g. `terraform.access.deny`.
+    pub rule: String,
+    /// Stable hash of stack, rule and message (see `pipeline::violation_id`).
+    pub id: String,
+}
+
+/// What the validation comment vouches for; merge and apply read it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidationMarker {
-    /// Marker format version (1).
+    /// [`ATTESTATION_VERSION`].
     pub version: u32,
+    /// The PR's repository, `owner/name`.
+    pub repository: String,
+    pub pr_number: u64,
     pub head_sha: String,
+    /// The PR's base branch when it was validated.
+    pub base_ref: String,
     /// The single environment of the validated stacks; empty when they span
     /// several (then `environments` lists them and merge refuses).
     pub environment: String,
     /// Every environment of the validated stacks, sorted.
-    #[serde(default)]
     pub environments: Vec<String>,
     pub target_branch: String,
     pub result: RunResult,
-    /// Plan digest (see `plan::digest`) by stack id.
+    /// Plan digest (see `plan::digest`, sealed) by stack id.
     pub stacks: BTreeMap<String, String>,
-    /// Hex HMAC-SHA256, when a signing key was set.
+    /// Every deny/violation of the run, sorted.
+    pub violations: Vec<ViolationRecord>,
+    /// SHA-256 over the policy files and data documents that judged it.
+    pub policy_digest: String,
+    /// When the controller decided (RFC 3339).
+    pub time: String,
+    /// `GITHUB_RUN_ID` of the validating run, `local` outside Actions.
+    pub run_id: String,
+    /// `<key id>:<hex>` Ed25519 signature; absent when unsigned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
@@ -60,9 +85,131 @@ impl Marker for ValidationMarker {
     }
 }
 
+/// Where an apply of a merged PR stands: written signed before the first
+/// `terraform apply` (`applying`) and again when the run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplyState {
+    /// Started and not finished: stacks may be partly applied.
+    Applying,
+    /// Ended with this result.
+    Applied,
+    Failed,
+    Blocked,
+    Cancelled,
+}
+
+impl ApplyState {
+    pub fn of(result: ApplyResult) -> ApplyState {
+        match result {
+            ApplyResult::Applied => ApplyState::Applied,
+            ApplyResult::Failed => ApplyState::Failed,
+            ApplyResult::Blocked => ApplyState::Blocked,
+            ApplyResult::Cancelled => ApplyState::Cancelled,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyState::Applying => "applying",
+            ApplyState::Applied => "applied",
+            ApplyState::Failed => "failed",
+            ApplyState::Blocked => "blocked",
+            ApplyState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The apply attestation in the sticky apply comment: what the controller
+/// did with one merged PR, so the next run can refuse to apply it twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyMarker {
+    /// [`ATTESTATION_VERSION`].
+    pub version: u32,
+    pub repository: String,
+    /// Absent for a push that is no PR's merge (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_number: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    pub branch: String,
+    pub state: ApplyState,
+    /// The run that applied this merge, once one did: carried into every
+    /// later record of the same merge (a refused replay included), so the
+    /// sticky comment never forgets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<AppliedRecord>,
+    /// Status by stack id.
+    pub stacks: BTreeMap<String, ApplyStatus>,
+    pub time: String,
+    pub run_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// Which run applied a merge, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedRecord {
+    pub run_id: String,
+    pub time: String,
+}
+
+impl ApplyMarker {
+    /// The attestation of `report` for PR `pr_number` of `repository`;
+    /// `applied` is the earlier record of an apply of this merge, if any.
+    pub fn of(
+        report: &crate::report::ApplyReport,
+        repository: &str,
+        pr_number: Option<u64>,
+        state: ApplyState,
+        applied: Option<AppliedRecord>,
+        run_id: &str,
+        time: &str,
+    ) -> ApplyMarker {
+        let applied = match state {
+            ApplyState::Applied => Some(AppliedRecord {
+                run_id: run_id.to_string(),
+                time: time.to_string(),
+            }),
+            _ => applied,
+        };
+        ApplyMarker {
+            applied,
+            version: ATTESTATION_VERSION,
+            repository: repository.to_string(),
+            pr_number,
+            merge_commit_sha: report.commit_sha.clone(),
+            environment: report.environment.clone(),
+            branch: report.branch.clone(),
+            state,
+            stacks: report
+                .stacks
+                .iter()
+                .map(|s| (s.id.clone(), s.status))
+                .collect(),
+            time: time.to_string(),
+            run_id: run_id.to_string(),
+            signature: None,
+        }
+    }
+}
+
+impl Marker for ApplyMarker {
+    const KIND: &'static str = "apply";
+    fn signature(&self) -> Option<&str> {
+        self.signature.as_deref()
+    }
+    fn set_signature(&mut self, signature: Option<String>) {
+        self.signature = signature;
+    }
+}
+
 /// tfctl's sticky merge-decision comment: the last decision and the merge
 /// audit trail of the PR, so a re-run updates one comment and keeps the
-/// history (capped at [`MERGE_HISTORY_LIMIT`] events).
+/// history (capped at [`MERGE_HISTORY_LIMIT`] events). Unsigned: a record
+/// for people, never evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeMarker {
     /// Marker format version (1).
@@ -97,55 +244,45 @@ impl Marker for MergeMarker {
     }
 }
 
-/// Why a marker's signature was not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    #[error("the marker is not signed")]
-    Unsigned,
-    #[error("the marker signature is not hex")]
-    Malformed,
-    #[error("the marker signature does not match")]
-    Mismatch,
-}
-
-/// `<!-- tfctl:<kind> {json} -->`, signed with `signing_key` when given (any
+/// `<!-- tfctl:<kind> {json} -->`, signed with `signer` when given (any
 /// signature already in `marker` is replaced, or dropped without a key).
 /// The JSON has `<`, `>` and `&` escaped as `\u003c`, `\u003e`, `\u0026`, so
 /// it can never contain `-->` and end the comment early.
-pub fn render<M: Marker + Clone>(marker: &M, signing_key: Option<&[u8]>) -> String {
+pub fn render<M: Marker + Clone>(marker: &M, signer: Option<&SigningKey>) -> String {
     let mut marker = marker.clone();
-    let signature = signing_key.map(|key| hex::encode(mac(&marker, key).finalize().into_bytes()));
+    let signature = signer.map(|key| key.sign(M::KIND, &unsigned_value(&marker)));
     marker.set_signature(signature);
     let json = serde_json::to_string(&marker).expect("markers are plain data");
-    format!("<!-- tfctl:{} {} -->", M::KIND, escape_json(&json))
+    format!("{}{} -->", prefix::<M>(), escape_json(&json))
 }
 
 /// The first marker of kind `M::KIND` in `body` that parses; text around it
 /// is ignored.
 pub fn find<M: Marker>(body: &str) -> Option<M> {
+    let open = prefix::<M>();
     spans(body, M::KIND).find_map(|(start, end)| {
-        let inner = &body[start + prefix(M::KIND).len()..end - SUFFIX.len()];
+        let inner = &body[start + open.len()..end - SUFFIX.len()];
         serde_json::from_str(inner.trim()).ok()
     })
 }
 
-/// Checks the marker's signature against `key` in constant time.
-pub fn verify<M: Marker>(marker: &M, key: &[u8]) -> Result<(), VerifyError> {
-    let signature = marker.signature().ok_or(VerifyError::Unsigned)?;
-    let bytes = hex::decode(signature).map_err(|_| VerifyError::Malformed)?;
-    mac(marker, key)
-        .verify_slice(&bytes)
-        .map_err(|_| VerifyError::Mismatch)
+/// Checks the marker's signature against `keys` (any of them: rotation).
+pub fn verify<M: Marker>(marker: &M, keys: &[PublicKey]) -> Result<(), VerifyError> {
+    attest::verify(M::KIND, &unsigned_value(marker), marker.signature(), keys)
+}
+
+/// `<!-- tfctl:<kind> ` — how tfctl's comments of one kind are found.
+pub fn prefix<M: Marker>() -> String {
+    format!("<!-- tfctl:{} ", M::KIND)
 }
 
 /// Byte ranges `start..end` of every `<!-- tfctl:<kind> … -->` in `body`,
 /// in order; with `kind` empty, of every tfctl marker of any kind.
 pub(crate) fn spans<'a>(body: &'a str, kind: &str) -> impl Iterator<Item = (usize, usize)> + 'a {
-    let open = prefix(kind);
     let open = if kind.is_empty() {
-        open.trim_end().to_string()
+        "<!-- tfctl:".to_string()
     } else {
-        open
+        format!("<!-- tfctl:{kind} ")
     };
     let mut from = 0;
     std::iter::from_fn(move || {
@@ -158,19 +295,13 @@ pub(crate) fn spans<'a>(body: &'a str, kind: &str) -> impl Iterator<Item = (usiz
 
 const SUFFIX: &str = "-->";
 
-fn prefix(kind: &str) -> String {
-    format!("<!-- tfctl:{kind} ")
-}
-
-fn mac<M: Marker>(marker: &M, key: &[u8]) -> Hmac<Sha256> {
+/// The marker as JSON without its `signature`: what is signed.
+fn unsigned_value<M: Marker>(marker: &M) -> serde_json::Value {
     let mut value = serde_json::to_value(marker).expect("markers are plain data");
     if let Some(map) = value.as_object_mut() {
         map.remove("signature");
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(format!("tfctl:{}\n", M::KIND).as_bytes());
-    mac.update(canonical_json(&value).as_bytes());
-    mac
+    value
 }
 
 /// `<`, `>`, `&` only occur inside JSON strings, where `\uXXXX` means the same.
@@ -186,13 +317,20 @@ mod tests {
 
     fn marker() -> ValidationMarker {
         ValidationMarker {
-            version: 1,
+            version: ATTESTATION_VERSION,
+            repository: "acme/config".into(),
+            pr_number: 7,
             head_sha: "0123abc".into(),
+            base_ref: "main".into(),
             environment: "production".into(),
             environments: vec!["production".into()],
             target_branch: "prod".into(),
             result: RunResult::Passed,
             stacks: BTreeMap::from([("S3/logs".into(), "ab".repeat(32))]),
+            violations: Vec::new(),
+            policy_digest: "cd".repeat(32),
+            time: "2026-12-01T10:00:00Z".into(),
+            run_id: "42".into(),
             signature: None,
         }
     }
@@ -206,31 +344,70 @@ mod tests {
 
     #[test]
     fn json_with_arrows_cannot_end_the_comment_early() {
+        let key = SigningKey::generate();
         let mut m = marker();
         m.environment = "a-->b<c&d".into();
-        let text = render(&m, Some(b"k"));
+        let text = render(&m, Some(&key));
         assert_eq!(text.matches("-->").count(), 1, "{text}");
         let found: ValidationMarker = find(&text).unwrap();
         assert_eq!(found.environment, "a-->b<c&d");
-        assert_eq!(verify(&found, b"k"), Ok(()));
+        assert_eq!(verify(&found, &[key.public()]), Ok(()));
     }
 
     #[test]
     fn signatures_bind_every_field_and_the_key() {
-        let signed: ValidationMarker = find(&render(&marker(), Some(b"key"))).unwrap();
-        assert_eq!(verify(&signed, b"key"), Ok(()));
-        assert_eq!(verify(&signed, b"other"), Err(VerifyError::Mismatch));
-        let mut tampered = signed.clone();
-        tampered.stacks.insert("IAM/x".into(), "00".into());
-        assert_eq!(verify(&tampered, b"key"), Err(VerifyError::Mismatch));
-        let mut bad = signed.clone();
-        bad.signature = Some("zz".into());
-        assert_eq!(verify(&bad, b"key"), Err(VerifyError::Malformed));
-        assert_eq!(verify(&marker(), b"key"), Err(VerifyError::Unsigned));
+        let key = SigningKey::generate();
+        let keys = [key.public()];
+        let signed: ValidationMarker = find(&render(&marker(), Some(&key))).unwrap();
+        assert_eq!(verify(&signed, &keys), Ok(()));
+        let other = SigningKey::generate();
+        assert!(matches!(
+            verify(&signed, &[other.public()]),
+            Err(VerifyError::UnknownKey(_))
+        ));
+        for edit in [
+            |m: &mut ValidationMarker| m.result = RunResult::Failed,
+            |m: &mut ValidationMarker| m.pr_number = 8,
+            |m: &mut ValidationMarker| m.repository = "acme/other".into(),
+            |m: &mut ValidationMarker| m.head_sha = "fff".into(),
+            |m: &mut ValidationMarker| m.policy_digest = "00".into(),
+            |m: &mut ValidationMarker| {
+                m.stacks.insert("IAM/x".into(), "00".into());
+            },
+        ] {
+            let mut tampered = signed.clone();
+            edit(&mut tampered);
+            assert_eq!(verify(&tampered, &keys), Err(VerifyError::Mismatch));
+        }
+        assert_eq!(verify(&marker(), &keys), Err(VerifyError::Unsigned));
     }
 
     #[test]
-    fn merge_markers_round_trip_signed_and_are_not_validation_markers() {
+    fn a_validation_signature_does_not_verify_an_apply_marker() {
+        let key = SigningKey::generate();
+        let apply = ApplyMarker {
+            version: ATTESTATION_VERSION,
+            repository: "acme/config".into(),
+            pr_number: Some(7),
+            merge_commit_sha: Some("m".into()),
+            environment: Some("production".into()),
+            branch: "prod".into(),
+            state: ApplyState::Applied,
+            applied: None,
+            stacks: BTreeMap::new(),
+            time: "t".into(),
+            run_id: "1".into(),
+            signature: None,
+        };
+        let mut signed: ApplyMarker = find(&render(&apply, Some(&key))).unwrap();
+        assert_eq!(verify(&signed, &[key.public()]), Ok(()));
+        // The same fields signed as another kind do not verify as this one.
+        signed.signature = Some(key.sign("validation", &unsigned_value(&apply)));
+        assert_eq!(verify(&signed, &[key.public()]), Err(VerifyError::Mismatch));
+    }
+
+    #[test]
+    fn merge_markers_round_trip_and_are_not_validation_markers() {
         let m = MergeMarker {
             version: 1,
             head_sha: "0123abc".into(),
@@ -252,11 +429,10 @@ mod tests {
             }],
             signature: None,
         };
-        let text = render(&m, Some(b"k"));
+        let text = render(&m, None);
         assert!(text.starts_with("<!-- tfctl:merge "), "{text}");
         assert_eq!(text.matches("-->").count(), 1, "{text}");
         let back: MergeMarker = find(&text).unwrap();
-        assert_eq!(verify(&back, b"k"), Ok(()));
         assert_eq!(back.history, m.history);
         assert_eq!(find::<ValidationMarker>(&text), None);
     }

@@ -11,6 +11,7 @@ use crate::support;
 use apply_support::{apply_comment, apply_comments, validation_body, Scenario, KEY, REPO};
 use serde_json::json;
 use support::fake_github::{fake_sha, FakeGithub, BOT_LOGIN};
+use support::keys::OTHER_KEY;
 
 /// One spoof: how to seed GitHub (and the checkout) and the reason expected.
 struct Case {
@@ -19,46 +20,23 @@ struct Case {
     seed: fn(&Scenario, &FakeGithub) -> u64,
 }
 
-fn validated_pr_without_label(sc: &Scenario, gh: &FakeGithub) -> u64 {
-    let n = sc.seed_pr(gh);
-    gh.seed_comment(
-        REPO,
-        n,
-        BOT_LOGIN,
-        &validation_body(&sc.marker(), Some(KEY)),
-    );
-    n
-}
-
 fn cases() -> Vec<Case> {
     vec![
         Case {
-            name: "no label",
-            expect: "neither opa-passed nor opa-override is on the pull request",
-            seed: validated_pr_without_label,
-        },
-        Case {
-            name: "label added by a person",
-            expect: "the opa-passed label was not added by github-actions[bot] (a label added by hand is not enough)",
+            name: "opa-passed added by a writer to a failed validation",
+            expect: "label opa-passed disagrees with the signed validation (failed)",
             seed: |sc, gh| {
-                let n = validated_pr_without_label(sc, gh);
-                gh.seed_label(REPO, n, "opa-passed", "alice");
-                n
-            },
-        },
-        Case {
-            name: "bot's label re-added by a person",
-            expect: "a label added by hand is not enough",
-            seed: |sc, gh| {
-                let n = validated_pr_without_label(sc, gh);
-                gh.seed_label(REPO, n, "opa-passed", BOT_LOGIN);
+                let mut marker = sc.marker();
+                marker.result = tfctl::report::RunResult::Failed;
+                let n = sc.seed_pr(gh);
+                gh.seed_comment(REPO, n, BOT_LOGIN, &validation_body(&marker, Some(KEY)));
                 gh.seed_label(REPO, n, "opa-passed", "alice");
                 n
             },
         },
         Case {
             name: "no marker",
-            expect: "no tfctl validation comment on the pull request",
+            expect: "no tfctl validation by github-actions[bot] on this pull request",
             seed: |sc, gh| {
                 let n = sc.seed_pr(gh);
                 gh.seed_label(REPO, n, "opa-passed", BOT_LOGIN);
@@ -68,17 +46,22 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "forged marker",
-            expect: "the validation comment was written by mallory, not by github-actions[bot]",
+            expect: "no tfctl validation by github-actions[bot] on this pull request",
             seed: |sc, gh| {
                 let n = sc.seed_pr(gh);
                 gh.seed_label(REPO, n, "opa-passed", BOT_LOGIN);
-                gh.seed_comment(REPO, n, "mallory", &validation_body(&sc.marker(), None));
+                gh.seed_comment(
+                    REPO,
+                    n,
+                    "mallory",
+                    &validation_body(&sc.marker(), Some(KEY)),
+                );
                 n
             },
         },
         Case {
             name: "wrong signature",
-            expect: "the validation marker's signature does not verify",
+            expect: "which is not in trust.public_keys",
             seed: |sc, gh| {
                 let n = sc.seed_pr(gh);
                 gh.seed_label(REPO, n, "opa-passed", BOT_LOGIN);
@@ -86,14 +69,14 @@ fn cases() -> Vec<Case> {
                     REPO,
                     n,
                     BOT_LOGIN,
-                    &validation_body(&sc.marker(), Some("another-key")),
+                    &validation_body(&sc.marker(), Some(OTHER_KEY)),
                 );
                 n
             },
         },
         Case {
             name: "digests edited after signing",
-            expect: "the validation marker's signature does not verify",
+            expect: "its signature does not verify",
             seed: |sc, gh| {
                 let n = sc.seed_pr(gh);
                 gh.seed_label(REPO, n, "opa-passed", BOT_LOGIN);
@@ -108,7 +91,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "unsigned marker while a key is set",
-            expect: "the validation marker is unsigned but a signing key is configured",
+            expect: "it is not signed",
             seed: |sc, gh| {
                 let n = sc.seed_pr(gh);
                 gh.seed_label(REPO, n, "opa-passed", BOT_LOGIN);
@@ -118,7 +101,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "head moved after validation",
-            expect: "(pushed after validation)",
+            expect: "validation is stale, re-run",
             seed: |sc, gh| {
                 let mut marker = sc.marker();
                 marker.head_sha = fake_sha("an older head");
@@ -209,10 +192,10 @@ fn assert_blocked(
         "{name}: state written: {:?}",
         sc.all_state().keys()
     );
-    // The gate came first: the stacks were never even selected.
+    // The gate came first: no apply was ever recorded as started.
     assert!(
-        gh.requests().iter().all(|r| !r.route.ends_with("/files")),
-        "{name}: stacks were selected"
+        !body.contains("\"state\":\"applying\""),
+        "{name}: an apply was started"
     );
     assert!(
         !sc.repo.path().join(".tfctl/snapshots").exists(),
@@ -234,7 +217,7 @@ fn each_gate_failure_applies_nothing_with_its_own_reason() {
         let n = (case.seed)(&sc, &gh);
         let run = sc.apply(&gh, n).run();
         assert_blocked(&sc, &gh, n, run, case.expect, case.name);
-        if case.name == "no label" {
+        if case.name == "no marker" {
             // A re-run updates the one comment in place.
             sc.apply(&gh, n).run().expect_code(1);
             assert_eq!(apply_comments(&gh, n).len(), 1);
@@ -307,18 +290,13 @@ fn a_push_finds_its_pr_and_a_direct_push_is_refused() {
         json!({"ref": "refs/heads/prod", "before": fake_sha("before"), "after": after,
             "repository": {"full_name": REPO}, "sender": {"login": "alice"}})
     };
-    // The merge commit's push: the PR is found and gated (no label here).
+    // The merge commit's push: the PR is found and gated (an unsigned
+    // marker here).
     let gh = FakeGithub::start();
-    let n = validated_pr_without_label(&sc, &gh);
+    let n = sc.seed_pr(&gh);
+    gh.seed_comment(REPO, n, BOT_LOGIN, &validation_body(&sc.marker(), None));
     let run = sc.apply_event(&gh, "push", &push(&sc.merge)).run();
-    assert_blocked(
-        &sc,
-        &gh,
-        n,
-        run,
-        "neither opa-passed nor opa-override",
-        "push",
-    );
+    assert_blocked(&sc, &gh, n, run, "it is not signed", "push");
 
     // A commit pushed straight to prod is no PR's merge: refused, no comment.
     let gh = FakeGithub::start();

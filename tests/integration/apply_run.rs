@@ -20,9 +20,8 @@ use apply_support::{
 };
 use serde_json::{json, Value};
 use support::fake_github::FakeGithub;
-use tfctl::render::apply::ApplyMarker;
-use tfctl::render::marker;
-use tfctl::report::{ApplyResult, ApplyStatus};
+use tfctl::render::marker::{self, ApplyMarker, ApplyState};
+use tfctl::report::ApplyStatus;
 
 fn modified(path: &Path) -> std::time::SystemTime {
     std::fs::metadata(path).unwrap().modified().unwrap()
@@ -93,9 +92,16 @@ fn a_validated_merged_pr_applies_in_dag_order_and_reports_once() {
         "{body}"
     );
     let found: ApplyMarker = marker::find(&body).unwrap();
-    assert_eq!(marker::verify(&found, KEY.as_bytes()), Ok(()));
-    assert_eq!(found.result, ApplyResult::Applied);
-    assert_eq!(found.commit_sha.as_deref(), Some(sc.merge.as_str()));
+    assert_eq!(
+        marker::verify(&found, &[apply_support::key().public()]),
+        Ok(())
+    );
+    assert_eq!(found.state, ApplyState::Applied);
+    assert_eq!(found.merge_commit_sha.as_deref(), Some(sc.merge.as_str()));
+    assert_eq!(
+        (found.repository.as_str(), found.pr_number),
+        (REPO, Some(n))
+    );
     assert!(found.stacks.values().all(|s| *s == ApplyStatus::Applied));
 
     // Snapshots: named in the output, on disk, taken before the apply
@@ -140,18 +146,25 @@ fn a_validated_merged_pr_applies_in_dag_order_and_reports_once() {
     assert_eq!(audit.last().unwrap()["outcome"], "applied");
     assert_eq!(audit.last().unwrap()["pull_request"], format!("{REPO}#{n}"));
 
-    // A re-run (here from the push of the merge commit) finds nothing left
-    // to change, applies that no-op, and updates the same comment.
+    // A re-run (here from the push of the merge commit) is refused: one
+    // apply per approval. The same comment says so, and still records the
+    // run that applied it, so a third try is refused too.
     let serial = sc.state("IAM/admin-role").unwrap()["serial"].clone();
     let push = json!({"ref": "refs/heads/prod", "before": sc.head, "after": sc.merge,
         "repository": {"full_name": REPO}, "sender": {"login": "alice"}});
-    sc.apply_event(&gh, "push", &push).run().expect_code(0);
-    assert_eq!(apply_comments(&gh, n).len(), 1);
-    let body = apply_comment(&gh, n);
-    assert!(
-        body.contains("| `Lambda/ingest` | plan | ✅ applied | `+0 ~0 -0` |"),
-        "{body}"
-    );
+    for _ in 0..2 {
+        let run = sc.apply_event(&gh, "push", &push).run().expect_code(1);
+        assert!(
+            run.stdout()
+                .contains("this merge was already applied (run 77"),
+            "{}",
+            run.stdout()
+        );
+        assert_eq!(apply_comments(&gh, n).len(), 1);
+        let again: ApplyMarker = marker::find(&apply_comment(&gh, n)).unwrap();
+        assert_eq!(again.state, ApplyState::Blocked);
+        assert_eq!(again.applied.as_ref().unwrap().run_id, "77");
+    }
     assert_eq!(sc.state("IAM/admin-role").unwrap()["serial"], serial);
 }
 

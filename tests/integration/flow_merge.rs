@@ -18,9 +18,9 @@ use tfctl::render::markdown::{comment, CommentContext};
 use tfctl::render::marker::{self, MergeMarker, ValidationMarker};
 use tfctl::report::{Changes, RunReport, RunResult, StackReport, StackStatus, Violation};
 
-const KEY: &str = "flow-signing-key";
+use support::keys::{CONTROLLER_KEY as KEY, OTHER_KEY};
 
-fn flow() -> Flow {
+pub(crate) fn flow() -> Flow {
     Flow::new("  controller_repo: acme/controller\n  merge_method: squash\n")
 }
 
@@ -33,8 +33,15 @@ fn branch_of(env: &str) -> &'static str {
     }
 }
 
-/// The body `tfctl validate` writes: the real renderer, with a marker.
-fn validation_body(head: &str, env: &str, result: RunResult, key: Option<&str>) -> String {
+/// The body `tfctl validate` writes for PR `n`: the real renderer, with
+/// an attestation signed with `key` (unsigned without).
+pub(crate) fn validation_body(
+    n: u64,
+    head: &str,
+    env: &str,
+    result: RunResult,
+    key: Option<&str>,
+) -> String {
     let violations = match result {
         RunResult::Passed => Vec::new(),
         _ => vec![Violation {
@@ -76,13 +83,20 @@ fn validation_body(head: &str, env: &str, result: RunResult, key: Option<&str>) 
         duration_ms: 1200,
     };
     let m = ValidationMarker {
-        version: 1,
+        version: marker::ATTESTATION_VERSION,
+        repository: CONFIG.into(),
+        pr_number: n,
         head_sha: head.into(),
+        base_ref: "main".into(),
         environment: env.into(),
         environments: vec![env.into()],
         target_branch: branch_of(env).into(),
         result,
         stacks: BTreeMap::from([("S3/public-assets".into(), "ab".repeat(32))]),
+        violations: tfctl::pipeline::violation_records(&report),
+        policy_digest: "0".repeat(64),
+        time: "2026-12-01T10:00:00Z".into(),
+        run_id: "4242".into(),
         signature: None,
     };
     comment(
@@ -92,7 +106,7 @@ fn validation_body(head: &str, env: &str, result: RunResult, key: Option<&str>) 
             environment: env.into(),
             target_branch: branch_of(env).into(),
             run_url: None,
-            marker: Some(marker::render(&m, key.map(str::as_bytes))),
+            marker: Some(marker::render(&m, key.map(support::keys::key).as_ref())),
             audit_markdown: None,
         },
     )
@@ -100,7 +114,7 @@ fn validation_body(head: &str, env: &str, result: RunResult, key: Option<&str>) 
 
 /// A PR by alice from `feature` into `main`, validated by the bot for its
 /// head (`env`, `result`), labelled by the bot; environment branches exist.
-fn validated_pr(f: &Flow, env: &str, result: RunResult, key: Option<&str>) -> u64 {
+pub(crate) fn validated_pr(f: &Flow, env: &str, result: RunResult, key: Option<&str>) -> u64 {
     for b in ["dev", "stage", "prod"] {
         f.gh.seed_branch(CONFIG, b, &fake_sha(b));
     }
@@ -116,9 +130,9 @@ fn validated_pr(f: &Flow, env: &str, result: RunResult, key: Option<&str>) -> u6
 
 /// What the controller's `tfctl validate` leaves on PR `n` for its head:
 /// the validation comment and the verdict label, both by the bot.
-fn validate(f: &Flow, n: u64, env: &str, result: RunResult, key: Option<&str>) {
+pub(crate) fn validate(f: &Flow, n: u64, env: &str, result: RunResult, key: Option<&str>) {
     let head = f.gh.pr(CONFIG, n).head_sha;
-    f.gh.seed_comment(CONFIG, n, BOT, &validation_body(&head, env, result, key));
+    f.gh.seed_comment(CONFIG, n, BOT, &validation_body(n, &head, env, result, key));
     let label = if result == RunResult::Passed {
         "opa-passed"
     } else {
@@ -129,7 +143,7 @@ fn validate(f: &Flow, n: u64, env: &str, result: RunResult, key: Option<&str>) {
 
 /// `user` approves PR `n` (on `commit`, else the head), and the payload
 /// GitHub sends for it.
-fn approve(f: &Flow, n: u64, user: &str, commit: Option<&str>) -> PathBuf {
+pub(crate) fn approve(f: &Flow, n: u64, user: &str, commit: Option<&str>) -> PathBuf {
     let id = f.gh.seed_review(CONFIG, n, user, "APPROVED", commit);
     let head = f.gh.pr(CONFIG, n).head_sha;
     f.event("pull_request_review.submitted.json", |v| {
@@ -143,7 +157,7 @@ fn approve(f: &Flow, n: u64, user: &str, commit: Option<&str>) -> PathBuf {
 }
 
 /// `author` comments `body` on PR `n`, and the payload GitHub sends for it.
-fn comment_on(f: &Flow, n: u64, author: &str, body: &str) -> PathBuf {
+pub(crate) fn comment_on(f: &Flow, n: u64, author: &str, body: &str) -> PathBuf {
     let id = f.gh.seed_comment(CONFIG, n, author, body);
     let rec =
         f.gh.comments(CONFIG, n)
@@ -166,12 +180,12 @@ fn comment_on(f: &Flow, n: u64, author: &str, body: &str) -> PathBuf {
 }
 
 /// `tfctl merge` on `author`'s comment `body` on PR `n`.
-fn merge_on_comment(f: &Flow, n: u64, author: &str, body: &str) -> harness::Run {
+pub(crate) fn merge_on_comment(f: &Flow, n: u64, author: &str, body: &str) -> harness::Run {
     f.run("merge", "issue_comment", &comment_on(f, n, author, body))
 }
 
 /// tfctl's merge comments on PR `n`.
-fn merge_comments(f: &Flow, n: u64) -> Vec<String> {
+pub(crate) fn merge_comments(f: &Flow, n: u64) -> Vec<String> {
     f.gh.comments(CONFIG, n)
         .into_iter()
         .filter(|c| c.user == BOT && c.body.contains("<!-- tfctl:merge "))
@@ -179,7 +193,7 @@ fn merge_comments(f: &Flow, n: u64) -> Vec<String> {
         .collect()
 }
 
-fn merge_requests(f: &Flow) -> Vec<Value> {
+pub(crate) fn merge_requests(f: &Flow) -> Vec<Value> {
     f.gh.requests()
         .into_iter()
         .filter(|r| r.route == "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge")
@@ -187,7 +201,7 @@ fn merge_requests(f: &Flow) -> Vec<Value> {
         .collect()
 }
 
-fn assert_blocked(f: &Flow, n: u64, run: harness::Run, why: &str) {
+pub(crate) fn assert_blocked(f: &Flow, n: u64, run: harness::Run, why: &str) {
     let run = run.expect_code(1);
     assert!(
         run.stdout().contains(why),
@@ -223,7 +237,7 @@ fn an_approved_validated_pr_merges_into_its_environment_branch() {
         ("sandbox", &["bob"][..]),
     ] {
         let f = flow();
-        let n = validated_pr(&f, env, RunResult::Passed, None);
+        let n = validated_pr(&f, env, RunResult::Passed, Some(KEY));
         let head = f.gh.pr(CONFIG, n).head_sha;
         let mut last = None;
         for user in approvers {
@@ -288,7 +302,7 @@ fn an_approved_validated_pr_merges_into_its_environment_branch() {
 #[test]
 fn an_approval_by_the_author_only_or_on_an_older_commit_is_blocked() {
     let f = flow();
-    let n = validated_pr(&f, "staging", RunResult::Passed, None);
+    let n = validated_pr(&f, "staging", RunResult::Passed, Some(KEY));
     let run = f.run(
         "merge",
         "pull_request_review",
@@ -297,7 +311,7 @@ fn an_approval_by_the_author_only_or_on_an_older_commit_is_blocked() {
     assert_blocked(&f, n, run, "the author's own approval does not count");
 
     let f = flow();
-    let n = validated_pr(&f, "staging", RunResult::Passed, None);
+    let n = validated_pr(&f, "staging", RunResult::Passed, Some(KEY));
     let old = fake_sha("an older commit");
     let run = f.run(
         "merge",
@@ -308,7 +322,7 @@ fn an_approval_by_the_author_only_or_on_an_older_commit_is_blocked() {
 
     // Production needs two.
     let f = flow();
-    let n = validated_pr(&f, "production", RunResult::Passed, None);
+    let n = validated_pr(&f, "production", RunResult::Passed, Some(KEY));
     let run = f.run("merge", "pull_request_review", &approve(&f, n, "bob", None));
     assert_blocked(&f, n, run, "production needs 2 approval(s)");
 }
@@ -316,17 +330,17 @@ fn an_approval_by_the_author_only_or_on_an_older_commit_is_blocked() {
 #[test]
 fn a_head_moved_after_validation_is_blocked_as_stale() {
     let f = flow();
-    let n = validated_pr(&f, "staging", RunResult::Passed, None);
+    let n = validated_pr(&f, "staging", RunResult::Passed, Some(KEY));
     f.gh.set_pr_head(CONFIG, n, &fake_sha("pushed after validation"));
     let run = f.run("merge", "pull_request_review", &approve(&f, n, "bob", None));
     assert_blocked(&f, n, run, "validation is stale, re-run");
 
-    // No validation at all reads the same.
+    // No validation at all: validate it first.
     let f = flow();
     let n =
         f.gh.seed_pr(CONFIG, PrSeed::new("feature", "main").author("alice"));
     let run = f.run("merge", "pull_request_review", &approve(&f, n, "bob", None));
-    assert_blocked(&f, n, run, "validation is stale, re-run");
+    assert_blocked(&f, n, run, "no tfctl validation by github-actions[bot]");
 }
 
 #[test]
@@ -339,38 +353,37 @@ fn a_validation_comment_not_written_by_the_bot_or_badly_signed_is_refused() {
         CONFIG,
         n,
         "mallory",
-        &validation_body(&head, "staging", RunResult::Passed, None),
+        &validation_body(n, &head, "staging", RunResult::Passed, Some(KEY)),
     );
     f.gh.seed_label(CONFIG, n, "opa-passed", "mallory");
     let run = f.run("merge", "pull_request_review", &approve(&f, n, "bob", None));
-    assert_blocked(&f, n, run, "written by mallory");
+    assert_blocked(&f, n, run, "no tfctl validation by github-actions[bot]");
 
-    // With TFCTL_SIGNING_KEY set: unsigned and wrongly signed markers fail,
-    // a marker signed with the key passes.
-    let key_env = [("TFCTL_SIGNING_KEY", KEY)];
+    // Merge holds only the public key: unsigned and wrongly signed
+    // attestations fail, one signed with the controller's key passes.
     for (key, expected) in [
-        (None, Some("unsigned")),
-        (Some("another key"), Some("does not verify")),
+        (None, Some("it is not signed")),
+        (Some(OTHER_KEY), Some("which is not in trust.public_keys")),
         (Some(KEY), None),
     ] {
         let f = flow();
         let n = validated_pr(&f, "staging", RunResult::Passed, key);
         let event = approve(&f, n, "bob", None);
-        let run = f.run_with("merge", &[], "pull_request_review", &event, &key_env);
+        let run = f.run("merge", "pull_request_review", &event);
         match expected {
             Some(why) => assert_blocked(&f, n, run, why),
             None => {
                 run.expect_code(0);
                 let body = &merge_comments(&f, n)[0];
                 let m: MergeMarker = marker::find(body).unwrap();
-                assert_eq!(marker::verify(&m, KEY.as_bytes()), Ok(()));
+                assert_eq!(m.outcome, "merged");
             }
         }
     }
 }
 
-fn failed_and_approved(f: &Flow) -> u64 {
-    let n = validated_pr(f, "production", RunResult::Failed, None);
+pub(crate) fn failed_and_approved(f: &Flow) -> u64 {
+    let n = validated_pr(f, "production", RunResult::Failed, Some(KEY));
     approve(f, n, "bob", None);
     approve(f, n, "carol", None);
     n
@@ -414,7 +427,8 @@ fn failed_policies_merge_only_on_a_special_approvers_override() {
     let body = &comments[0];
     assert!(body.contains("merged into `prod`"), "{body}");
     assert!(body.contains("Policy violations overridden"), "{body}");
-    assert!(body.contains("must not be public"), "{body}");
+    // What was excused comes from the signed record: stack, rule, finding id.
+    assert!(body.contains("- S3/public-assets: main.deny ("), "{body}");
     let m: MergeMarker = marker::find(body).unwrap();
     assert_eq!(m.history.len(), 2, "blocked, then overridden");
 
@@ -429,11 +443,14 @@ fn failed_policies_merge_only_on_a_special_approvers_override() {
         e["reasons"][0].as_str().unwrap().contains("INC-4711"),
         "{e}"
     );
+    let id = tfctl::pipeline::violation_id(
+        "S3/public-assets",
+        "main.deny",
+        "S3 bucket production-s3-public-assets must not be public",
+    );
     assert_eq!(
         e["violations_overridden"],
-        json!([
-            "S3/public-assets: main deny: S3 bucket production-s3-public-assets must not be public"
-        ])
+        json!([format!("S3/public-assets: main.deny ({id})")])
     );
 }
 
@@ -472,7 +489,7 @@ fn overrides_by_the_author_a_non_approver_without_reason_or_before_validation_ar
         "sec-lead",
         "OVERRIDE: INC-4711 needs this, approved by security",
     );
-    validate(&f, n, "production", RunResult::Failed, None);
+    validate(&f, n, "production", RunResult::Failed, Some(KEY));
     approve(&f, n, "bob", None);
     approve(&f, n, "carol", None);
     let run = f.run("merge", "issue_comment", &early);
@@ -506,7 +523,7 @@ fn overrides_by_the_author_a_non_approver_without_reason_or_before_validation_ar
 
     // An `OVERRIDE:` on a PR whose policies passed merges as a plain merge.
     let f = flow();
-    let n = validated_pr(&f, "staging", RunResult::Passed, None);
+    let n = validated_pr(&f, "staging", RunResult::Passed, Some(KEY));
     approve(&f, n, "bob", None);
     merge_on_comment(&f, n, "sec-lead", "OVERRIDE: not needed but harmless").expect_code(0);
     assert!(!f.gh.labels(CONFIG, n).contains(&"opa-override".to_string()));
@@ -545,7 +562,7 @@ fn a_team_approver_is_resolved_through_the_memberships_api() {
 #[test]
 fn githubs_refusal_blocks_with_its_reason_and_leaves_the_base_alone() {
     let f = flow();
-    let n = validated_pr(&f, "staging", RunResult::Passed, None);
+    let n = validated_pr(&f, "staging", RunResult::Passed, Some(KEY));
     f.gh.update_pr(CONFIG, n, |pr| pr.mergeable = Some(false));
     let run = f
         .run("merge", "pull_request_review", &approve(&f, n, "bob", None))
@@ -598,7 +615,7 @@ fn push_to_apply_request_end_to_end() {
     // The PR is opened by the bot; for the gate, alice is its author.
     f.gh.update_pr(CONFIG, n, |pr| pr.user = "alice".into());
 
-    validate(&f, n, "production", RunResult::Passed, None);
+    validate(&f, n, "production", RunResult::Passed, Some(KEY));
 
     approve(&f, n, "bob", None);
     f.run(

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use harness::{Repo, Run};
 use support::fake_github::{FakeGithub, Fault, PrSeed, BOT_LOGIN};
+use support::keys::{key, CONTROLLER_KEY};
 
 const CONFIG_REPO: &str = "acme/infra";
 
@@ -307,7 +308,7 @@ fn with_a_signing_key_the_marker_is_signed_and_its_digests_sealed() {
             .env("GITHUB_EVENT_PATH", &event)
             .env("GITHUB_REPOSITORY", "acme/controller")
             .env("RUNNER_TEMP", case.dir.path())
-            .env("TFCTL_SIGNING_KEY", "s3cr3t-key");
+            .env("TFCTL_SIGNING_KEY", CONTROLLER_KEY);
         for (k, v) in case.gh.env_vars() {
             cmd = cmd.env(k, v);
         }
@@ -320,20 +321,37 @@ fn with_a_signing_key_the_marker_is_signed_and_its_digests_sealed() {
     let leaks = run
         .stdout()
         .lines()
-        .filter(|l| l.contains("s3cr3t-key") && !l.starts_with("::add-mask::"))
+        .filter(|l| l.contains(CONTROLLER_KEY) && !l.starts_with("::add-mask::"))
         .count();
     assert_eq!(leaks, 0);
-    assert!(!run.stderr().contains("s3cr3t-key"));
+    assert!(!run.stderr().contains(CONTROLLER_KEY));
+    let secret_hex = CONTROLLER_KEY.split_once(':').unwrap().1;
+    assert!(
+        !run.stderr().contains(secret_hex)
+            && !run
+                .stdout()
+                .lines()
+                .any(|l| l.contains(secret_hex) && !l.starts_with("::add-mask::"))
+    );
     let marker: tfctl::render::marker::ValidationMarker =
         tfctl::render::marker::find(&case.bot_comments()[0]).unwrap();
-    tfctl::render::marker::verify(&marker, b"s3cr3t-key").expect("signed with the key");
+    tfctl::render::marker::verify(&marker, &[key(CONTROLLER_KEY).public()])
+        .expect("signed with the key");
+    assert_eq!(
+        (
+            marker.repository.as_str(),
+            marker.pr_number,
+            marker.head_sha.as_str()
+        ),
+        ("acme/infra", 1, case.head.as_str())
+    );
     for s in report["stacks"].as_array().unwrap() {
         let raw = s["plan_digest"].as_str().unwrap();
         let published = &marker.stacks[s["id"].as_str().unwrap()];
         assert_ne!(published, raw, "a raw digest was published");
         assert_eq!(
             published,
-            &tfctl::pipeline::seal_digest(raw, Some(b"s3cr3t-key"))
+            &tfctl::pipeline::seal_digest(raw, Some(&key(CONTROLLER_KEY)))
         );
     }
 }

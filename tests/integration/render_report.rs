@@ -164,8 +164,11 @@ fn failing() -> RunReport {
 
 fn validation_marker(report: &RunReport) -> ValidationMarker {
     ValidationMarker {
-        version: 1,
+        version: marker::ATTESTATION_VERSION,
+        repository: "acme/config".into(),
+        pr_number: 12,
         head_sha: "9f2c4e1a7b3d5f60718293a4b5c6d7e8f9012345".into(),
+        base_ref: "main".into(),
         environment: "production".into(),
         environments: vec!["production".into()],
         target_branch: "prod".into(),
@@ -175,8 +178,17 @@ fn validation_marker(report: &RunReport) -> ValidationMarker {
             .iter()
             .filter_map(|s| s.plan_digest.clone().map(|d| (s.id.clone(), d)))
             .collect(),
+        violations: tfctl::pipeline::violation_records(report),
+        policy_digest: "ab".repeat(32),
+        time: "2026-12-01T10:00:00Z".into(),
+        run_id: "42".into(),
         signature: None,
     }
+}
+
+/// The controller's key in these tests.
+fn key() -> tfctl::attest::SigningKey {
+    crate::support::keys::key(crate::support::keys::CONTROLLER_KEY)
 }
 
 fn context(report: &RunReport) -> CommentContext {
@@ -185,10 +197,7 @@ fn context(report: &RunReport) -> CommentContext {
         environment: "production".into(),
         target_branch: "prod".into(),
         run_url: Some("https://github.com/acme/controller/actions/runs/42".into()),
-        marker: Some(marker::render(
-            &validation_marker(report),
-            Some(b"test-key"),
-        )),
+        marker: Some(marker::render(&validation_marker(report), Some(&key()))),
         audit_markdown: None,
     }
 }
@@ -245,7 +254,7 @@ fn the_comment_marker_is_the_real_one_and_verifies() {
     assert_eq!(body.matches("<!-- tfctl:").count(), 1, "{body}");
     let found: ValidationMarker = marker::find(&body).unwrap();
     assert_eq!(found.stacks.len(), 2);
-    assert_eq!(marker::verify(&found, b"test-key"), Ok(()));
+    assert_eq!(marker::verify(&found, &[key().public()]), Ok(()));
     assert!(body.starts_with("<!-- tfctl:validation {"));
 }
 
@@ -343,7 +352,7 @@ fn a_huge_comment_is_cut_with_marker_first_and_pointer_last() {
         "> Output truncated: full report in the job summary of {url}\n"
     )));
     let found: ValidationMarker = marker::find(&out).unwrap();
-    assert_eq!(marker::verify(&found, b"test-key"), Ok(()));
+    assert_eq!(marker::verify(&found, &[key().public()]), Ok(()));
     assert_balanced(&out);
     // Table and graph come before the plans, so the cut spares them.
     assert!(out.contains("| `Lambda/ingest` |"));

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use tfctl::render::marker::{self, ValidationMarker};
+use tfctl::attest::SigningKey;
+use tfctl::render::marker::{self, ValidationMarker, ATTESTATION_VERSION};
 use tfctl::report::RunResult;
 
 use crate::harness::{Repo, Run, Tfctl};
@@ -20,8 +21,13 @@ use crate::support::fake_github::{CommentRec, FakeGithub, FileRec, PrSeed, BOT_L
 
 /// The repository the PR lives in (single-repo mode).
 pub const REPO: &str = "o/config";
-/// The signing key of the tests that check signatures.
-pub const KEY: &str = "test-signing-key";
+/// The controller's signing key in these tests (`TFCTL_SIGNING_KEY`).
+pub use crate::support::keys::CONTROLLER_KEY as KEY;
+
+/// [`KEY`] as the library reads it.
+pub fn key() -> SigningKey {
+    crate::support::keys::key(KEY)
+}
 
 /// A root module for tests: `terraform_data` whose `local-exec`
 /// provisioner (run on apply only, so validation plans pass) fails when
@@ -116,6 +122,11 @@ pub fn repo_with(controller: impl FnOnce(&Repo)) -> Repo {
     let repo = Repo::from_example("offline");
     repo.git(&["checkout", "-q", "main"]);
     repo.write(".gitignore", ".tfctl/\n");
+    let config = std::fs::read_to_string(repo.path().join("tfctl.yaml")).unwrap();
+    repo.write(
+        "tfctl.yaml",
+        &format!("{config}{}", crate::support::keys::trust_yaml()),
+    );
     controller(&repo);
     repo.commit("controller set-up");
     repo.git(&["branch", "-q", "-f", "feature", "main"]);
@@ -153,10 +164,7 @@ fn digests(repo: &Repo, select: &[&str]) -> BTreeMap<String, String> {
         .map(|s| {
             (
                 s["id"].as_str().unwrap().to_string(),
-                tfctl::pipeline::seal_digest(
-                    s["plan_digest"].as_str().unwrap(),
-                    Some(KEY.as_bytes()),
-                ),
+                tfctl::pipeline::seal_digest(s["plan_digest"].as_str().unwrap(), Some(&key())),
             )
         })
         .collect()
@@ -203,16 +211,24 @@ impl Scenario {
         }
     }
 
-    /// The marker the bot would have written for this validation.
+    /// The attestation the controller would have written for this
+    /// validation of PR #1.
     pub fn marker(&self) -> ValidationMarker {
         ValidationMarker {
-            version: 1,
+            version: ATTESTATION_VERSION,
+            repository: REPO.into(),
+            pr_number: 1,
             head_sha: self.head.clone(),
+            base_ref: "prod".into(),
             environment: "production".into(),
             environments: vec!["production".into()],
             target_branch: "prod".into(),
             result: RunResult::Passed,
             stacks: self.digests.clone(),
+            violations: Vec::new(),
+            policy_digest: "0".repeat(64),
+            time: "2024-01-01T00:00:00Z".into(),
+            run_id: "1".into(),
             signature: None,
         }
     }
@@ -232,6 +248,8 @@ impl Scenario {
             pr.merged_at = Some("2024-01-01T01:00:00Z".into());
             pr.merge_commit_sha = Some(merge);
         });
+        // GitHub knows the merge commit and that `prod` points at it.
+        gh.seed_commit(REPO, &self.merge, &[], "Merge pull request #1", &[]);
         gh.seed_branch(REPO, "prod", &self.merge);
         n
     }
@@ -372,7 +390,7 @@ pub fn state_path(root: &Path, id: &str) -> PathBuf {
 pub fn validation_body(marker: &ValidationMarker, key: Option<&str>) -> String {
     format!(
         "{}\n### ✅ tfctl validate passed: `production` → `prod`\n",
-        marker::render(marker, key.map(str::as_bytes))
+        marker::render(marker, key.map(|k| SigningKey::parse(k).unwrap()).as_ref())
     )
 }
 

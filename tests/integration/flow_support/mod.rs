@@ -53,7 +53,10 @@ impl Flow {
         );
         repo.write(
             "tfctl.yaml",
-            &format!("{yaml}{FLOW_YAML}github:\n{github_yaml}"),
+            &format!(
+                "{yaml}{FLOW_YAML}{}github:\n{github_yaml}",
+                crate::support::keys::trust_yaml()
+            ),
         );
         repo.commit("flow config");
         Flow {

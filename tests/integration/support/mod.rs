@@ -1,5 +1,5 @@
-//! Test-only support shared by the integration tests (`mod support;`):
-//! the fake GitHub server. Each test binary uses a part of it, hence the
-//! `dead_code` allowance.
+//! Test-only support shared by the integration tests: the fake GitHub
+//! server and the test signing keys.
 
 pub mod fake_github;
+pub mod keys;

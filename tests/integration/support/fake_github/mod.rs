@@ -398,6 +398,27 @@ impl FakeGithub {
         });
     }
 
+    /// `actor` removes `label` from an issue/PR (with its `unlabeled` event).
+    pub fn remove_label(&self, repo: &str, number: u64, label: &str, actor: &str) {
+        self.with(|s| {
+            let now = s.tick();
+            let id = s.id();
+            let r = s.repo_mut(repo);
+            r.issue_labels
+                .entry(number)
+                .or_default()
+                .retain(|l| l != label);
+            r.events.push(EventRec {
+                id,
+                issue: number,
+                event: "unlabeled".into(),
+                actor: actor.into(),
+                label: Some(label.into()),
+                created_at: now,
+            });
+        });
+    }
+
     /// `actor` adds `label` to an issue/PR (with its `labeled` event).
     pub fn seed_label(&self, repo: &str, number: u64, label: &str, actor: &str) {
         self.with(|s| {
