@@ -56,6 +56,7 @@ pub fn run(config: Option<&Path>, args: ApplyArgs) -> Result<ExitStatus> {
             args: &args,
             started: Instant::now(),
             applied: std::cell::RefCell::new(None),
+            unsigned: std::cell::Cell::new(false),
         }
         .run(cancel)
         .await
@@ -164,6 +165,8 @@ struct Apply<'a> {
     /// The run that already applied this merge, as the previous apply
     /// attestation says: every record this run writes carries it on.
     applied: std::cell::RefCell<Option<AppliedRecord>>,
+    /// The validation believed was unsigned (`trust.allow_unsigned`).
+    unsigned: std::cell::Cell<bool>,
 }
 
 impl Apply<'_> {
@@ -500,13 +503,16 @@ impl Apply<'_> {
             &audit::now_rfc3339(),
         );
         let run_url = session.env.run_url();
-        let body = render_apply::comment(
+        let mut body = render_apply::comment(
             report,
             &ApplyContext {
                 run_url: run_url.clone(),
                 marker: Some(marker::render(&attestation, session.signing_key.as_ref())),
             },
         );
+        if self.unsigned.get() {
+            body = marker::with_note(&body, marker::UNSIGNED_NOTE);
+        }
         split::fit(
             &body,
             split::COMMENT_LIMIT,

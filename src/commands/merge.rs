@@ -273,7 +273,10 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
         signature: None,
     };
     let run_url = session.env.run_url();
-    let body = flow_common::merge_comment(&m, &marker::render(&m, None), run_url.as_deref());
+    let mut body = flow_common::merge_comment(&m, &marker::render(&m, None), run_url.as_deref());
+    if validation.as_ref().is_ok_and(|v| !v.signed) {
+        body = marker::with_note(&body, marker::UNSIGNED_NOTE);
+    }
     upsert(session, n, previous, &body).await?;
     session.audit(&event)?;
 

@@ -177,8 +177,12 @@ pub(crate) fn publish(
         marker: Some(marker::render(&marker, session.signing_key.as_ref())),
         audit_markdown: Some(audit::markdown(std::slice::from_ref(&event))),
     };
+    let mut comment = markdown::comment(report, &ctx);
+    if session.signing_key.is_none() {
+        comment = marker::with_note(&comment, marker::UNSIGNED_NOTE);
+    }
     let body = split::fit(
-        &markdown::comment(report, &ctx),
+        &comment,
         split::COMMENT_LIMIT,
         &split::pointer(run_url.as_deref()),
     );

@@ -271,6 +271,21 @@ pub fn verify<M: Marker>(marker: &M, keys: &[PublicKey]) -> Result<(), VerifyErr
     attest::verify(M::KIND, &unsigned_value(marker), marker.signature(), keys)
 }
 
+/// What a comment says when its attestation carries no signature
+/// (`trust.allow_unsigned`, the demo setting).
+pub const UNSIGNED_NOTE: &str = "> ⚠️ **Unsigned.** No `TFCTL_SIGNING_KEY` signed this: merge and apply accept it only because `trust.allow_unsigned` is set, a demo setting under which anyone who can edit a comment can forge a verdict.";
+
+/// `body` with `note` as its own paragraph right after the leading marker
+/// line (so a cut at the comment limit never drops it).
+pub fn with_note(body: &str, note: &str) -> String {
+    match body.split_once('\n') {
+        Some((first, rest)) if first.starts_with("<!-- tfctl:") => {
+            format!("{first}\n{note}\n\n{rest}")
+        }
+        _ => format!("{note}\n\n{body}"),
+    }
+}
+
 /// `<!-- tfctl:<kind> ` — how tfctl's comments of one kind are found.
 pub fn prefix<M: Marker>() -> String {
     format!("<!-- tfctl:{} ", M::KIND)
@@ -435,6 +450,17 @@ mod tests {
         let back: MergeMarker = find(&text).unwrap();
         assert_eq!(back.history, m.history);
         assert_eq!(find::<ValidationMarker>(&text), None);
+    }
+
+    #[test]
+    fn the_unsigned_note_follows_the_marker() {
+        let body = format!("{}\n### verdict\n", render(&marker(), None));
+        let noted = with_note(&body, UNSIGNED_NOTE);
+        let lines: Vec<&str> = noted.lines().collect();
+        assert!(lines[0].starts_with("<!-- tfctl:validation "));
+        assert_eq!(lines[1], UNSIGNED_NOTE);
+        assert_eq!(find::<ValidationMarker>(&noted), Some(marker()));
+        assert_eq!(with_note("text", "n"), "n\n\ntext");
     }
 
     #[test]
