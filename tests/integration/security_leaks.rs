@@ -1,0 +1,139 @@
+//! "Nothing leaks" and "no injection" (DESIGN §4), attacked end to end the
+//! way a writer of the config or controller repository would: a real git
+//! repository (`harness::Repo`), the real tfctl binary, real Terraform and
+//! real Rego. Each test names its attack and carries a positive control (the
+//! genuine value still gets through, the genuine report still renders), so
+//! it cannot pass because everything is broken.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::harness::{self, Repo};
+
+/// A terraform wrapper that records the environment it was started with
+/// (one file per process, `env -0`), then `exec`s the real terraform: the
+/// environment terraform and everything it starts (providers,
+/// provisioners) inherit, observed without faking terraform.
+fn recording_terraform(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let log = dir.join("env");
+    std::fs::create_dir_all(&log).unwrap();
+    let script = dir.join("terraform");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nenv -0 > '{}/'$$\nexec '{}' \"$@\"\n",
+            log.display(),
+            harness::terraform().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// The environments the wrapper recorded, one map per terraform process.
+fn recorded_envs(dir: &Path) -> Vec<BTreeMap<String, String>> {
+    std::fs::read_dir(dir.join("env"))
+        .unwrap()
+        .map(|e| {
+            let bytes = std::fs::read(e.unwrap().path()).unwrap();
+            String::from_utf8_lossy(&bytes)
+                .split('\0')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn attack_module_reads_github_token_from_terraform_env() {
+    let repo = Repo::from_example("offline");
+    let config = repo.read("tfctl.yaml").replace(
+        "  production:\n    branch: prod\n",
+        "  production:\n    branch: prod\n    env:\n      TFCTL_CONFIGURED_ENV: from-tfctl-yaml\n",
+    );
+    repo.write(
+        "tfctl.yaml",
+        &format!("{config}terraform:\n  pass_env: [ACTIONS_ID_TOKEN_REQUEST_URL]\n"),
+    )
+    .touch_tfvars("config/KMS/encryption-key/encryption-key.tfvars")
+    .commit("a change terraform plans");
+    let tools = tempfile::tempdir().unwrap();
+    let secrets = [
+        ("GITHUB_TOKEN", "ghs_LEAKCANARY_github_token"),
+        ("GH_TOKEN", "gho_LEAKCANARY_gh_token"),
+        ("TFCTL_SIGNING_KEY", "LEAKCANARY-signing-key"),
+        ("TFCTL_APP_ID", "4242"),
+        (
+            "TFCTL_APP_PRIVATE_KEY",
+            "-----BEGIN RSA PRIVATE KEY-----\nLEAKCANARYAPPKEY\n-----END RSA PRIVATE KEY-----\n",
+        ),
+        ("TFCTL_APP_INSTALLATION_ID", "4343"),
+        ("ACTIONS_RUNTIME_TOKEN", "LEAKCANARY-runtime-token"),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "LEAKCANARY-oidc-token"),
+    ];
+    let mut run = repo
+        .tfctl()
+        .env("TFCTL_TERRAFORM", recording_terraform(tools.path()))
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "https://oidc.example/passed",
+        )
+        .env("TFCTL_ORDINARY_VARIABLE", "inherited");
+    for (name, value) in secrets {
+        run = run.env(name, value);
+    }
+    let report = run
+        .args(["validate", "--format", "json"])
+        .run()
+        .expect_code(0)
+        .json();
+    assert_eq!(report["result"], "passed", "{report:#}");
+
+    let envs = recorded_envs(tools.path());
+    // init, plan and show of the one stack.
+    assert!(envs.len() >= 3, "{} terraform processes", envs.len());
+    for env in &envs {
+        for (name, _) in secrets {
+            assert!(!env.contains_key(name), "{name} reached terraform");
+        }
+        let all: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        assert!(
+            !all.contains("LEAKCANARY"),
+            "a secret reached terraform:\n{all}"
+        );
+        // Positive controls: the allowed, the ordinary and the configured.
+        assert_eq!(
+            env.get("ACTIONS_ID_TOKEN_REQUEST_URL").map(String::as_str),
+            Some("https://oidc.example/passed")
+        );
+        assert_eq!(
+            env.get("TFCTL_ORDINARY_VARIABLE").map(String::as_str),
+            Some("inherited")
+        );
+        assert_eq!(
+            env.get("TFCTL_CONFIGURED_ENV").map(String::as_str),
+            Some("from-tfctl-yaml")
+        );
+        assert!(env.contains_key("TF_DATA_DIR"));
+    }
+}
+
+#[test]
+fn attack_pass_env_typo_is_a_config_error_not_a_silent_leak_or_loss() {
+    let repo = Repo::from_example("offline");
+    let config = repo.read("tfctl.yaml");
+    repo.write(
+        "tfctl.yaml",
+        &format!("{config}terraform:\n  pass_env: [AWS_PROFILE]\n"),
+    );
+    let run = repo.tfctl().args(["validate"]).run().expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("terraform.pass_env: `AWS_PROFILE` is not withheld from terraform"),
+        "{}",
+        run.stderr()
+    );
+}
