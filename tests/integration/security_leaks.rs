@@ -137,3 +137,144 @@ fn attack_pass_env_typo_is_a_config_error_not_a_silent_leak_or_loss() {
         run.stderr()
     );
 }
+
+fn plan_fixture(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/terraform/plans")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Loads `rego` (package main) as the only policy.
+fn engine_of(dir: &Path, rego: &str) -> tfctl::policy::PolicyEngine {
+    let file = dir.join("echo.rego");
+    std::fs::write(&file, rego).unwrap();
+    tfctl::policy::PolicyEngine::load(&[file], &[], &["main".into()]).unwrap()
+}
+
+fn messages(verdict: &tfctl::policy::Verdict) -> Vec<String> {
+    verdict
+        .violations
+        .iter()
+        .chain(&verdict.warnings)
+        .map(|v| format!("{} {}", v.rule, v.msg))
+        .collect()
+}
+
+#[test]
+fn attack_policy_message_echoes_sensitive_values_of_a_real_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    // A policy author (or a writer who got a policy merged) quoting the
+    // attribute a rule judges, in every rule kind, as string and as JSON.
+    let engine = engine_of(
+        dir.path(),
+        r#"package main
+deny contains sprintf("%s had base64 %s", [rc.address, rc.change.before.base64]) if some rc in input.resource_changes
+violation contains {"msg": sprintf("%s before %v", [rc.address, rc.change.before])} if {
+	some rc in input.resource_changes
+	rc.type == "random_bytes"
+}
+warn contains sprintf("outputs foo=%s string=%s", [input.output_changes.foo.after, input.output_changes.string.after]) if input.output_changes.foo
+"#,
+    );
+    let ctx = tfctl::policy::PolicyContext::default();
+
+    let plan = plan_fixture("tf175.replace-sensitive.random_bytes.json");
+    for secret in ["hxk5iA==", "87193988"] {
+        assert!(plan.to_string().contains(secret), "fixture changed");
+    }
+    let msgs = messages(&engine.evaluate(&plan, &ctx).unwrap());
+    assert_eq!(
+        msgs,
+        [
+            "deny random_bytes.test had base64 (sensitive)",
+            // The positive control: the public attributes are still quoted.
+            r#"violation random_bytes.test before {"base64": "(sensitive)", "hex": "(sensitive)", "keepers": null, "length": 4}"#,
+        ]
+    );
+
+    // A sensitive output (`bar`, shorter than MIN_REDACTED_CHARS: redacted
+    // as a whole word) next to a public one (`foo`).
+    let plan = plan_fixture("tf110.modules-count-sensitive-outputs.null_resource.json");
+    let msgs = messages(&engine.evaluate(&plan, &ctx).unwrap());
+    assert_eq!(msgs, ["warn outputs foo=(sensitive) string=foo"]);
+}
+
+/// A root module whose `password` variable is sensitive, stored in a
+/// `terraform_data` (so the plan marks it in `after_sensitive` and in the
+/// variables), and a policy that quotes it.
+fn repo_with_a_sensitive_variable(password: &str) -> Repo {
+    let repo = Repo::from_example("offline");
+    repo.write(
+        "modules/db/main.tf",
+        r#"terraform {
+  backend "local" {}
+}
+
+variable "name" {
+  type = string
+}
+
+variable "environment" {
+  type = string
+}
+
+variable "password" {
+  type      = string
+  sensitive = true
+}
+
+resource "terraform_data" "db" {
+  input = {
+    kind     = "db"
+    name     = var.name
+    password = var.password
+  }
+}
+"#,
+    )
+    .write(
+        "policies/db.rego",
+        r#"package main
+
+import rego.v1
+
+deny contains msg if {
+	some rc in input.resource_changes
+	rc.change.after.input.kind == "db"
+	msg := sprintf("%s: db %s has the weak password %s (variable %s)", [rc.address, rc.change.after.input.name, rc.change.after.input.password, input.variables.password.value])
+}
+"#,
+    )
+    .write(
+        "config/DB/orders/orders.tfvars",
+        &format!(
+            "environment = \"development\"\nname = \"development-db-orders\"\npassword = \"{password}\"\n"
+        ),
+    )
+    .commit("a database with a password");
+    repo
+}
+
+#[test]
+fn attack_rego_quotes_a_sensitive_variable_into_the_report() {
+    let secret = "hunter2-LEAKCANARY";
+    let repo = repo_with_a_sensitive_variable(secret);
+    for format in ["json", "text", "markdown"] {
+        let run = repo
+            .tfctl()
+            .args(["validate", "--format", format])
+            .run()
+            .expect_code(1);
+        let out = format!("{}{}", run.stdout(), run.stderr());
+        assert!(!out.contains("LEAKCANARY"), "--format {format}:\n{out}");
+        // The positive control: the violation itself is reported, with the
+        // public name, and the secret's place is marked.
+        assert!(
+            out.contains(
+                "terraform_data.db: db development-db-orders has the weak password (sensitive) (variable (sensitive))"
+            ),
+            "--format {format}:\n{out}"
+        );
+    }
+}
