@@ -278,3 +278,106 @@ fn attack_rego_quotes_a_sensitive_variable_into_the_report() {
         );
     }
 }
+
+/// The lines of `out` the Actions runner would take for a workflow
+/// command: it splits at `\n` and at a lone `\r`, and a line is a command
+/// when it starts with `::` after leading whitespace (.NET `TrimStart`, the
+/// same set as Rust's `trim_start`), or holds the legacy `##[` anywhere.
+fn workflow_commands(out: &str) -> Vec<&str> {
+    out.split(['\n', '\r'])
+        .filter(|l| l.trim_start().starts_with("::") || l.contains("##["))
+        .collect()
+}
+
+/// Runs `tfctl validate --format <format>` and asserts neither stream
+/// carries a workflow command; returns the run.
+fn validate_without_commands(repo: &Repo, format: &str, code: i32) -> harness::Run {
+    let run = repo
+        .tfctl()
+        .args(["validate", "--format", format])
+        .run()
+        .expect_code(code);
+    for (stream, text) in [("stdout", run.stdout()), ("stderr", run.stderr())] {
+        let found = workflow_commands(&text);
+        assert!(
+            found.is_empty(),
+            "--format {format}: {stream} emits {found:?}:\n{text}"
+        );
+    }
+    run
+}
+
+#[test]
+fn attack_directory_name_with_newline_emits_a_workflow_command() {
+    let repo = Repo::from_example("offline");
+    let dir = "config/S3/evil\n::warning::pwned-dir ##[error]pwned-legacy";
+    repo.write(
+        &format!("{dir}/logs.tfvars"),
+        "environment = \"development\"\nname = \"development-s3-evil\"\nencrypted = true\ntags = {\n  Owner = \"platform\"\n  CostCenter = \"cc-1\"\n}\n",
+    )
+    .commit("a stack in a directory whose name has a newline");
+    for format in ["text", "markdown", "json"] {
+        let run = validate_without_commands(&repo, format, 0);
+        // The positive control: the stack was planned and is still shown.
+        assert!(
+            run.stdout().contains("pwned-dir"),
+            "{format}:\n{}",
+            run.stdout()
+        );
+        assert!(
+            run.stdout().contains("passed"),
+            "{format}:\n{}",
+            run.stdout()
+        );
+    }
+    // JSON keeps the exact id, newline and `##[` included.
+    let report: serde_json::Value = serde_json::from_str(
+        &repo
+            .tfctl()
+            .args(["validate", "--format", "json"])
+            .run()
+            .stdout(),
+    )
+    .unwrap();
+    assert_eq!(
+        report["stacks"][0]["id"],
+        "S3/evil\n::warning::pwned-dir ##[error]pwned-legacy"
+    );
+}
+
+#[test]
+fn attack_environment_and_policy_message_with_newline_emit_workflow_commands() {
+    let repo = Repo::from_example("offline");
+    // The offline policy's `warn` quotes both the name and the environment.
+    repo.write(
+        "config/S3/logs-dev/logs-dev.tfvars",
+        "environment = \"development\\n::warning::pwned-env\\r::error::pwned-cr\"\nname = \"x\\n::warning::pwned-policy ##[warning]pwned-legacy\"\nencrypted = true\ntags = {\n  Owner = \"platform\"\n  CostCenter = \"cc-1\"\n}\n",
+    )
+    .commit("hostile environment and name");
+    for format in ["text", "markdown", "json"] {
+        let run = validate_without_commands(&repo, format, 0);
+        // The positive control: the warning itself is reported.
+        assert!(
+            run.stdout().contains("should start with"),
+            "{format}:\n{}",
+            run.stdout()
+        );
+        assert!(run.stdout().contains("pwned-policy"), "{format}");
+    }
+}
+
+#[test]
+fn attack_stack_path_with_carriage_return_forges_a_command_in_an_error() {
+    let repo = Repo::from_example("offline");
+    repo.write(
+        "config/S3/evil\r::warning::pwned-error/evil.tfvars",
+        "name = \n",
+    )
+    .commit("a broken tfvars in a directory whose name has a CR");
+    let run = validate_without_commands(&repo, "text", 2);
+    // The positive control: the error is still reported, naming the file.
+    let stderr = run.stderr();
+    assert!(stderr.contains("tfctl: error: "), "{stderr}");
+    assert!(stderr.contains("pwned-error"), "{stderr}");
+    assert!(stderr.contains("evil.tfvars"), "{stderr}");
+}
