@@ -381,3 +381,97 @@ fn attack_stack_path_with_carriage_return_forges_a_command_in_an_error() {
     assert!(stderr.contains("pwned-error"), "{stderr}");
     assert!(stderr.contains("evil.tfvars"), "{stderr}");
 }
+
+/// `(where, run text)` of every step with a `run:` in a workflow, a
+/// composite action, or a bare list of steps.
+fn run_blocks(doc: &serde_yaml::Value) -> Vec<(String, String)> {
+    let steps_of = |steps: &serde_yaml::Value, at: &str, out: &mut Vec<(String, String)>| {
+        for (i, step) in steps.as_sequence().into_iter().flatten().enumerate() {
+            if let Some(run) = step.get("run").and_then(serde_yaml::Value::as_str) {
+                out.push((format!("{at}[{i}]"), run.to_string()));
+            }
+        }
+    };
+    let mut out = Vec::new();
+    steps_of(doc, "steps", &mut out);
+    if let Some(steps) = doc.get("runs").and_then(|r| r.get("steps")) {
+        steps_of(steps, "runs.steps", &mut out);
+    }
+    for (id, job) in doc
+        .get("jobs")
+        .and_then(serde_yaml::Value::as_mapping)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(steps) = job.get("steps") {
+            let at = format!("jobs.{}.steps", id.as_str().unwrap_or("?"));
+            steps_of(steps, &at, &mut out);
+        }
+    }
+    out
+}
+
+/// The `run:` blocks that expand `${{ … }}` into shell text.
+fn expanded_in_run(doc: &serde_yaml::Value) -> Vec<String> {
+    run_blocks(doc)
+        .into_iter()
+        .filter(|(_, run)| run.contains("${{"))
+        .map(|(at, run)| format!("{at}: {run}"))
+        .collect()
+}
+
+#[test]
+fn attack_matrix_stack_list_injects_shell_through_a_readme_workflow() {
+    // The check itself catches the README's old shard step.
+    let old: serde_yaml::Value = serde_yaml::from_str(
+        "jobs:\n  shard:\n    steps:\n      - run: tfctl validate --files ${{ matrix.files }}\n",
+    )
+    .unwrap();
+    assert_eq!(expanded_in_run(&old).len(), 1);
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut docs: Vec<(String, String)> = Vec::new();
+    let mut rest = readme.as_str();
+    while let Some(start) = rest.find("```yaml\n") {
+        let body = &rest[start + "```yaml\n".len()..];
+        let end = body.find("\n```").expect("a closed yaml block");
+        docs.push(("README.md".into(), body[..end].to_string()));
+        rest = &body[end..];
+    }
+    for dir in ["examples/config-repo", "examples/controller-repo"] {
+        let workflows = root.join(dir).join(".github/workflows");
+        for entry in std::fs::read_dir(&workflows).unwrap() {
+            let path = entry.unwrap().path();
+            docs.push((
+                path.display().to_string(),
+                std::fs::read_to_string(&path).unwrap(),
+            ));
+        }
+    }
+    let mut runs = 0;
+    for (file, text) in &docs {
+        let doc: serde_yaml::Value =
+            serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{file}: {e}\n{text}"));
+        runs += run_blocks(&doc).len();
+        let found = expanded_in_run(&doc);
+        assert!(
+            found.is_empty(),
+            "{file}: `${{{{ }}}}` inside run: {found:#?}"
+        );
+    }
+    // The positive control: the README's matrix shard step and the
+    // examples' steps were read.
+    let shard = docs
+        .iter()
+        .find(|(_, t)| t.contains("shard:"))
+        .expect("the README's matrix workflow");
+    let shard: serde_yaml::Value = serde_yaml::from_str(&shard.1).unwrap();
+    assert!(
+        run_blocks(&shard)
+            .iter()
+            .any(|(_, run)| run.contains("\"${files[@]}\"")),
+        "the shard step passes its files as an array"
+    );
+    assert!(runs >= 8, "only {runs} run: blocks found");
+}
