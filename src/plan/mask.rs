@@ -293,6 +293,10 @@ impl SensitiveValues {
         let mut found: BTreeSet<String> = BTreeSet::new();
         let masks = PlanMasks::of(plan);
         let mut collect = |value: Option<&Value>, masks: &Masks<'_>| {
+            // Most resources have nothing sensitive: skip their walk.
+            if !masks.0.iter().any(|m| any_true(m)) {
+                return;
+            }
             for leaf in flatten(value, None, masks).into_values() {
                 if let Leaf::Sensitive(Some(v)) = leaf {
                     scalar_texts(v, &mut found);
@@ -421,6 +425,16 @@ fn scalar_texts(value: &Value, out: &mut BTreeSet<String>) {
         Value::Array(items) => items.iter().for_each(|v| scalar_texts(v, out)),
         Value::Object(map) => map.values().for_each(|v| scalar_texts(v, out)),
         Value::Bool(_) | Value::Null => {}
+    }
+}
+
+/// Whether a mask marks anything sensitive.
+fn any_true(mask: &Value) -> bool {
+    match mask {
+        Value::Bool(b) => *b,
+        Value::Array(items) => items.iter().any(any_true),
+        Value::Object(map) => map.values().any(any_true),
+        _ => false,
     }
 }
 
@@ -559,5 +573,10 @@ mod tests {
         // One character, however it stands, is left alone.
         assert_eq!(secrets.redact("x of 7"), "x of 7");
         assert!(SensitiveValues::of(&json!({})).is_empty());
+        // Without a sensitive mask nothing counts, however the values look.
+        let plain = json!({"resource_changes": [{"address": "a.b", "change": {
+            "after": {"a": "secret"}, "after_sensitive": {"a": false}
+        }}]});
+        assert!(SensitiveValues::of(&plain).is_empty());
     }
 }
