@@ -2,6 +2,8 @@
 # Lints everything a user copies from this repository, and fails on any finding:
 #
 #   - actionlint (+ shellcheck on every `run:`) on every workflow, examples included;
+#   - no `${{ }}` inside `run:`, in every workflow and action and in the
+#     README's workflow examples (people copy those too);
 #   - zizmor, offline, on every workflow and action.yml (a finding judged
 #     acceptable is suppressed inline next to its reason, never here);
 #   - shellcheck on the action's scripts and on this directory's scripts;
@@ -80,7 +82,34 @@ step "actionlint (${#workflows[@]} workflows)" \
 step "zizmor (${#workflows[@]} workflows, ${#actions[@]} actions)" \
   zizmor --offline --no-progress --color never --persona pedantic "${workflows[@]}" "${actions[@]}"
 step "shellcheck (${#scripts[@]} scripts)" shellcheck --severity=style "${scripts[@]}"
-step "run: blocks (no \${{ }}, shellcheck, final exec)" "$venv/bin/python3" scripts/lint_run_blocks.py "${actions[@]}" -- "${workflows[@]}"
+# The README's YAML blocks that have steps with `run:`, one file each (a
+# bare list of steps wrapped as a job), for the same `run:` checks.
+readme_dir=$(mktemp -d)
+trap 'rm -rf "$readme_dir"' EXIT
+"$venv/bin/python3" - "$readme_dir" README.md <<'PY'
+import re
+import sys
+
+import yaml
+
+out, docs = sys.argv[1], sys.argv[2:]
+n = 0
+for doc in docs:
+    with open(doc, encoding="utf-8") as f:
+        text = f.read()
+    for block in re.findall(r"^```ya?ml\n(.*?)^```", text, re.S | re.M):
+        if not re.search(r"^\s*(-\s+)?run:", block, re.M):
+            continue
+        parsed = yaml.safe_load(block)
+        if isinstance(parsed, list):
+            parsed = {"jobs": {"snippet": {"steps": parsed}}}
+        n += 1
+        with open(f"{out}/{doc.replace('/', '_')}-{n}.yml", "w", encoding="utf-8") as f:
+            yaml.safe_dump(parsed, f)
+PY
+readme_workflows=()
+while IFS= read -r f; do readme_workflows+=("$f"); done < <(find "$readme_dir" -name '*.yml' | LC_ALL=C sort)
+step "run: blocks (no \${{ }}, shellcheck, final exec)" "$venv/bin/python3" scripts/lint_run_blocks.py "${actions[@]}" -- "${workflows[@]}" "${readme_workflows[@]}"
 step "tfctl.yaml against \`tfctl schema\` (${#configs[@]} files)" \
   "$venv/bin/python3" scripts/lint_configs.py "$TFCTL_BIN" "${configs[@]}"
 step "terraform fmt -check examples/" "$terraform" fmt -check -recursive -diff examples

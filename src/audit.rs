@@ -53,8 +53,13 @@ pub fn append(path: &Path, event: &AuditEvent) -> Result<(), Error> {
     writeln!(file, "{line}").map_err(|e| Error::runtime(format!("{}: {e}", path.display())))
 }
 
-/// A collapsed markdown block listing events, oldest first.
+/// A collapsed markdown block listing events, oldest first. Every cell is
+/// escaped as table-cell text ([`crate::render::inline`]; the head as a code
+/// span): an event carries text from a repository (the environment of a
+/// tfvars, an override's justification, a login), which must not add a
+/// column, end the row, open HTML or forge a `<!-- tfctl:` marker.
 pub fn markdown(events: &[AuditEvent]) -> String {
+    use crate::render::{code, inline};
     let mut out = String::from("<details><summary>Audit trail</summary>\n\n");
     out.push_str("| time | action | actor | outcome | environment | head | why |\n|---|---|---|---|---|---|---|\n");
     for e in events {
@@ -62,27 +67,22 @@ pub fn markdown(events: &[AuditEvent]) -> String {
             .reasons
             .iter()
             .chain(&e.violations_overridden)
-            .map(|r| escape_cell(r))
+            .map(|r| inline(r))
             .collect();
+        let head: String = e.head_sha.chars().take(7).collect();
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | `{}` | {} |\n",
-            e.time,
-            e.action,
-            escape_cell(&e.actor),
-            e.outcome,
-            e.environment.as_deref().unwrap_or("-"),
-            e.head_sha.get(..7).unwrap_or(&e.head_sha),
+            inline(&e.time),
+            inline(&e.action),
+            inline(&e.actor),
+            inline(&e.outcome),
+            inline(e.environment.as_deref().unwrap_or("-")),
+            code(&head),
             why.join("<br>")
         ));
     }
     out.push_str("\n</details>\n");
     out
-}
-
-fn escape_cell(text: &str) -> String {
-    text.replace('|', "\\|")
-        .replace('\n', " ")
-        .replace('<', "&lt;")
 }
 
 /// The current time as RFC 3339 UTC (second precision), without a date crate.
@@ -148,7 +148,24 @@ mod tests {
         assert_eq!(text.lines().count(), 2);
         let back: AuditEvent = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(back, event);
-        let md = markdown(&[event]);
+        let md = markdown(std::slice::from_ref(&event));
         assert!(md.contains("| override | sec-lead | merged | production | `abcdef0` | INC-1 \\| hotfix<br>bucket must not be public |"), "{md}");
+
+        // Every cell from a repository stays in its cell.
+        use crate::render::hostile;
+        let hostile_event = AuditEvent {
+            environment: Some(hostile::TEXT.into()),
+            actor: hostile::TEXT.into(),
+            head_sha: "`<!--`|\n::x".into(),
+            reasons: vec![hostile::TEXT.into()],
+            ..event
+        };
+        let md = markdown(&[hostile_event]);
+        hostile::assert_inert(&md, 0);
+        assert_eq!(
+            md.lines().filter(|l| l.starts_with("| 2026")).count(),
+            1,
+            "{md}"
+        );
     }
 }

@@ -35,13 +35,16 @@ use std::io::Write;
 pub use error::{Error, ExitStatus};
 
 /// Runs one tfctl invocation and returns its exit status. Errors are printed
-/// here, once, as `tfctl: error: <message>`.
+/// here, once, as `tfctl: error: <message>`, neutralised (an error can quote
+/// repository text, which must not become a workflow command: see
+/// [`actions::commands::neutralise`]).
 pub fn run(cli: cli::Cli) -> ExitStatus {
     match commands::run(cli) {
         Ok(status) => status,
         Err(err) => {
             let mut stderr = std::io::stderr().lock();
             for line in err.message.lines() {
+                let line = actions::commands::neutralise(line);
                 let _ = writeln!(stderr, "tfctl: error: {line}");
             }
             err.exit_status()

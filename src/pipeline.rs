@@ -378,6 +378,7 @@ pub fn run_options(
         init_args: cfg.terraform.init_args.clone(),
         plan_args: cfg.terraform.plan_args.clone(),
         apply_args: cfg.terraform.apply_args.clone(),
+        pass_env: cfg.terraform.pass_env.clone(),
     })
 }
 

@@ -1,7 +1,8 @@
 //! Facts read from a plan as `terraform show -json` prints it.
 //!
 //! Owns: the change counts ([`changes`]), the redacted human-readable plan
-//! text ([`summary`]), the canonical plan digest ([`digest`],
+//! text ([`summary`]), the texts of its sensitive values for redacting
+//! text made from it ([`SensitiveValues`]), the canonical plan digest ([`digest`],
 //! [`diff_digest_inputs`]) and the canonical JSON they and the markers sign.
 //! Must not: do IO, or let a sensitive value (`before_sensitive`,
 //! `after_sensitive`, `sensitive_values`, sensitive outputs) reach any string
@@ -16,6 +17,7 @@ use serde_json::Value;
 use crate::report::Changes;
 
 pub use digest::{diff_digest_inputs, digest};
+pub use mask::{SensitiveValues, MIN_REDACTED_CHARS, REDACTED};
 pub use summary::{summary, summary_with_limit, DEFAULT_SUMMARY_LINES};
 
 /// Counts resource changes the way terraform's `Plan: N to add, ...` line

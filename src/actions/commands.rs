@@ -5,8 +5,12 @@
 //! functions are thin appenders to the files Actions gives us. Escaping
 //! follows GitHub's toolkit (`@actions/core` `command.ts`): message data
 //! escapes `%`, `\r`, `\n`; property values also escape `:` and `,`.
+//! Everything else tfctl prints goes through [`neutralise`] (or, for JSON,
+//! [`neutralise_json`]), so text from a repository can never become a
+//! workflow command of its own.
 //! This module does not decide *what* to report.
 
+use std::borrow::Cow;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
@@ -31,6 +35,73 @@ pub fn escape_data(s: &str) -> String {
 /// Escapes a command property value (`file=…`, `title=…`).
 pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// What breaks a would-be workflow command: U+200B ZERO WIDTH SPACE. It
+/// is invisible in a log, a terminal and rendered markdown, and it is not
+/// whitespace to the runner's `TrimStart` (.NET `char.IsWhiteSpace`), so a
+/// line that begins `:\u{200b}:` does not begin with `::`.
+const BREAK: char = '\u{200b}';
+
+/// `text` with every workflow command in it made inert, for anything tfctl
+/// prints that is not one of its own deliberate commands (reports, errors,
+/// warnings): text from a repository (a directory name, an environment, a
+/// policy message, terraform's errors) may hold a newline followed by
+/// `::warning::…`, `::set-output …`, `::stop-commands::…` or `::add-mask::…`.
+///
+/// The runner (`ActionCommand.TryParseV2` and `TryParse` of
+/// actions/runner) reads the output line by line, splitting at `\n` *and*
+/// at a lone `\r` (.NET `ReadLine`), and takes a line as a command when,
+/// after trimming leading whitespace, it starts with `::`, or when it
+/// contains `##[` anywhere (the legacy form, still parsed). So on every
+/// line, split the same way: a leading `::` (after any whitespace) becomes
+/// `:\u{200b}:`, and every `##[` becomes `##\u{200b}[`. Prefixing a space
+/// would not do, since the runner trims it. Text without either pattern is
+/// returned as is; applying it twice changes nothing more.
+pub fn neutralise(text: &str) -> Cow<'_, str> {
+    let leading = |line: &str| {
+        line.trim_start_matches(|c: char| c.is_whitespace() && c != '\n' && c != '\r')
+            .starts_with("::")
+    };
+    let lines = text.split(['\n', '\r']);
+    if !text.contains("##[") && !lines.clone().any(leading) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    loop {
+        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+        let line = &rest[..end];
+        let body_at = line.len() - line.trim_start_matches(|c: char| c.is_whitespace()).len();
+        let (indent, body) = line.split_at(body_at);
+        out.push_str(indent);
+        match body.strip_prefix(':') {
+            Some(after) if after.starts_with(':') => {
+                out.push(':');
+                out.push(BREAK);
+                out.push_str(&after.replace("##[", "##\u{200b}["));
+            }
+            _ => out.push_str(&body.replace("##[", "##\u{200b}[")),
+        }
+        let Some(sep) = rest[end..].chars().next() else {
+            break;
+        };
+        out.push(sep);
+        rest = &rest[end + sep.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
+/// [`neutralise`] for JSON text, without changing the data it encodes:
+/// JSON has no line that starts with `::` outside a string, and `#` occurs
+/// only inside strings, where `[` may be written `\u005b`. So `##[`
+/// becomes `##\u005b`, which a JSON reader decodes back to `##[`.
+pub fn neutralise_json(json: &str) -> Cow<'_, str> {
+    if json.contains("##[") {
+        Cow::Owned(json.replace("##[", "##\\u005b"))
+    } else {
+        Cow::Borrowed(json)
+    }
 }
 
 /// `::add-mask::` lines for a secret. A multi-line secret (a PEM key) is
@@ -175,6 +246,63 @@ mod tests {
     fn escapes_data_and_properties() {
         assert_eq!(escape_data("50%\r\nnext"), "50%25%0D%0Anext");
         assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+    }
+
+    /// How the runner decides a line is a command (see [`neutralise`]).
+    fn runner_sees_a_command(text: &str) -> bool {
+        text.split(['\n', '\r'])
+            .any(|l| l.trim_start().starts_with("::") || l.contains("##["))
+    }
+
+    #[test]
+    fn neutralise_breaks_every_command_a_line_could_start() {
+        let hostile = "ok\n::warning::pwned\r::set-output name=result::passed\n \t\u{a0}::error::x\r\n::add-mask::\nmid ##[warning]legacy ##[group]y\n";
+        assert!(runner_sees_a_command(hostile));
+        let safe = neutralise(hostile);
+        assert!(!runner_sees_a_command(&safe), "{safe:?}");
+        assert_eq!(
+            safe,
+            "ok\n:\u{200b}:warning::pwned\r:\u{200b}:set-output name=result::passed\n \t\u{a0}:\u{200b}:error::x\r\n:\u{200b}:add-mask::\nmid ##\u{200b}[warning]legacy ##\u{200b}[group]y\n"
+        );
+        // Idempotent, and the visible text is unchanged.
+        assert_eq!(neutralise(&safe), safe);
+        assert_eq!(safe.replace('\u{200b}', ""), hostile);
+        // Ordinary text, and `::` anywhere but a line's start, pass as is.
+        for plain in ["S3/a passed", "a::b\n x ::y", "", "#[x] # [y]", ":"] {
+            assert!(matches!(neutralise(plain), Cow::Borrowed(_)), "{plain}");
+        }
+    }
+
+    #[test]
+    fn neutralise_json_keeps_the_data() {
+        let value = serde_json::json!({"msg": "a\n::warning::x ##[error]y"});
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        let safe = neutralise_json(&text);
+        assert!(!runner_sees_a_command(&safe), "{safe}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
+            value
+        );
+        assert!(matches!(neutralise_json("{}"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn own_commands_escape_every_property_and_the_message() {
+        let loc = Location {
+            file: Some("S3/x\n::warning::f".into()),
+            line: Some(1),
+            col: None,
+            title: Some("tfctl: a,b\r::error::t".into()),
+        };
+        let line = annotation(Level::Error, &loc, "m\n::warning::pwned ##[error]z");
+        assert_eq!(line.lines().count(), 1);
+        assert!(!line.contains('\r'));
+        assert_eq!(
+            line,
+            "::error title=tfctl%3A a%2Cb%0D%3A%3Aerror%3A%3At,file=S3/x%0A%3A%3Awarning%3A%3Af,line=1::m%0A::warning::pwned ##[error]z"
+        );
+        // The message after the first `::` pair is data to the runner
+        // (TryParseV2 matched first, so the legacy `##[` form is not read).
     }
 
     #[test]

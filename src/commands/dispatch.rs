@@ -95,7 +95,10 @@ pub fn run(config: Option<&Path>, args: DispatchArgs) -> Result<ExitStatus> {
             )))
         }
     };
-    println!("tfctl dispatch: {}", done.line);
+    println!(
+        "tfctl dispatch: {}",
+        crate::actions::commands::neutralise(&done.line)
+    );
     let outputs: Vec<(&str, String)> = done.outputs.into_iter().collect();
     session.set_outputs(&outputs)?;
     Ok(done.status)

@@ -7,7 +7,6 @@
 //! input, 130 cancelled. Wiring only: severity and the issue decision are in
 //! `crate::drift`, text in `render::drift`.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -167,6 +166,5 @@ fn print(found: &DriftReport, format: ReportFormat) -> Result<()> {
         ReportFormat::Json => render::json(found),
         ReportFormat::Markdown => render::summary_markdown(found),
     };
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", text.trim_end()).map_err(|e| Error::runtime(format!("stdout: {e}")))
+    super::print_stdout(&text)
 }

@@ -41,10 +41,13 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     }
 }
 
-/// Prints `text` and a newline to stdout. A reader that stopped early
+/// Prints `text` and a newline to stdout, neutralised: a report holds text
+/// from repositories, which must not become a workflow command (see
+/// [`crate::actions::commands::neutralise`]). A reader that stopped early
 /// (`tfctl graph | head`) is not an error; other write errors are.
 pub(crate) fn print_stdout(text: &str) -> Result<()> {
     use std::io::Write;
+    let text = crate::actions::commands::neutralise(text);
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{}", text.trim_end()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -28,6 +28,7 @@ fn test(cli: &Cli, args: &PolicyTestArgs) -> Result<ExitStatus> {
         TestFormat::Text => render_text(&results),
         TestFormat::Json => render_json(&results),
     };
+    let text = crate::actions::commands::neutralise(&text);
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())
@@ -37,7 +38,8 @@ fn test(cli: &Cli, args: &PolicyTestArgs) -> Result<ExitStatus> {
         let mut stderr = std::io::stderr().lock();
         for r in results.iter().filter(|r| !r.passed) {
             if let Some(err) = &r.error {
-                let _ = writeln!(stderr, "  {}.{}: {err}", r.package, r.name);
+                let line = format!("  {}.{}: {err}", r.package, r.name);
+                let _ = writeln!(stderr, "{}", crate::actions::commands::neutralise(&line));
             }
         }
     }

@@ -167,5 +167,6 @@ fn matrix(sel: &Selection, parallelism: usize) -> String {
             }));
         }
     }
-    serde_json::json!({ "include": include }).to_string()
+    let json = serde_json::json!({ "include": include }).to_string();
+    crate::actions::commands::neutralise_json(&json).into_owned()
 }

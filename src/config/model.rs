@@ -151,6 +151,10 @@ pub struct TerraformConfig {
     pub apply_args: Vec<String>,
     pub plugin_cache_dir: Option<PathBuf>,
     pub grace_period_secs: u64,
+    /// Names of [`crate::runner::terraform::WITHHELD_ENV`] terraform still
+    /// inherits; validated against that list so a typo cannot silently
+    /// leave a provider without its credentials.
+    pub pass_env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -323,6 +327,7 @@ impl Config {
             apply_args: tf_raw.apply_args.unwrap_or_default(),
             plugin_cache_dir: tf_raw.plugin_cache_dir.as_deref().map(resolve),
             grace_period_secs: tf_raw.grace_period_secs.unwrap_or(7),
+            pass_env: pass_env(tf_raw.pass_env.unwrap_or_default(), &mut problems),
         };
 
         let approvers_raw = raw.approvers.unwrap_or_default();
@@ -453,6 +458,24 @@ fn default_branch_for(environment: &str, default_branch: &str) -> String {
     }
 }
 
+/// `terraform.pass_env`: each name must be one tfctl withholds (anything
+/// else already reaches terraform, so naming it is a typo), listed once.
+fn pass_env(names: Vec<String>, problems: &mut Vec<String>) -> Vec<String> {
+    use crate::runner::terraform::WITHHELD_ENV;
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        if !WITHHELD_ENV.contains(&name.as_str()) {
+            problems.push(format!(
+                "terraform.pass_env: `{name}` is not withheld from terraform (only {} are)",
+                WITHHELD_ENV.join(", ")
+            ));
+        } else if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
 fn build_globs(field: &str, patterns: &[String], problems: &mut Vec<String>) -> GlobSet {
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
@@ -464,4 +487,33 @@ fn build_globs(field: &str, patterns: &[String], problems: &mut Vec<String>) -> 
         }
     }
     builder.build().unwrap_or_else(|_| GlobSet::empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn pass_env_accepts_withheld_names_only() {
+        let parse = |text: &str| crate::config::parse(text, Path::new("/repo/tfctl.yaml"));
+        let cfg = parse(
+            "terraform:\n  pass_env: [ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN, ACTIONS_ID_TOKEN_REQUEST_URL]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.terraform.pass_env,
+            [
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+            ]
+        );
+        assert!(parse("").unwrap().terraform.pass_env.is_empty());
+        let err = parse("terraform:\n  pass_env: [ACTIONS_ID_TOKEN_REQUEST_URl]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("terraform.pass_env: `ACTIONS_ID_TOKEN_REQUEST_URl` is not withheld"),
+            "{err}"
+        );
+    }
 }

@@ -134,6 +134,13 @@ pub struct RawTerraform {
     pub plugin_cache_dir: Option<String>,
     /// Seconds terraform gets to stop after the first signal before it is killed. Default 7.
     pub grace_period_secs: Option<u64>,
+    /// Secrets of tfctl that terraform may still inherit. Terraform (root modules, providers,
+    /// `local-exec`) never sees `GITHUB_TOKEN`, `GH_TOKEN`, `TFCTL_SIGNING_KEY`, the
+    /// `TFCTL_APP_*` credentials, `ACTIONS_RUNTIME_TOKEN` or the
+    /// `ACTIONS_ID_TOKEN_REQUEST_*` pair unless named here (OIDC federation of a provider
+    /// needs the last two, say); only those names are accepted. An environment's `env` is
+    /// set explicitly and always applies. Default: none.
+    pub pass_env: Option<Vec<String>>,
 }
 
 /// Who may override a failed policy check.

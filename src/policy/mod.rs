@@ -7,7 +7,8 @@
 //! so rules shared by several policies are computed once per plan. The
 //! input is the plan JSON
 //! exactly as `terraform show -json` prints it; the run context is
-//! `data.tfctl`.
+//! `data.tfctl`. Messages come out with the plan's sensitive values
+//! redacted, so no caller can forget to.
 //!
 //! This module owns no process, network or GitHub IO; file reading is
 //! confined to [`load`]. `tfctl policy test` lives in [`testing`].
@@ -137,7 +138,8 @@ impl PolicyEngine {
     }
 
     /// Judges one plan. The plan JSON is the input document as is; `ctx`
-    /// is `data.tfctl`. An evaluation error (a conflict in a complete rule,
+    /// is `data.tfctl`. Every sensitive value of the plan is replaced by
+    /// `(sensitive)` in the messages (see [`crate::plan::SensitiveValues`]). An evaluation error (a conflict in a complete rule,
     /// say) is an input error naming the policy file and line.
     pub fn evaluate(
         &self,
@@ -164,6 +166,10 @@ impl PolicyEngine {
             None => self.eval_each(&mut engine)?,
         };
 
+        // DESIGN §4: a sensitive value never reaches a policy message, even
+        // when a rule quotes the attribute it judges. Redacted here, before
+        // the message goes anywhere (report, comment, annotation, log).
+        let sensitive = crate::plan::SensitiveValues::of(plan);
         let mut verdict = Verdict::default();
         for ((ns, rule), value) in self.queries.iter().zip(values) {
             let target = if *rule == "warn" {
@@ -174,7 +180,7 @@ impl PolicyEngine {
             target.extend(messages::messages(&value).into_iter().map(|msg| Violation {
                 namespace: ns.clone(),
                 rule: (*rule).to_string(),
-                msg,
+                msg: sensitive.redact(&msg).into_owned(),
             }));
         }
         for list in [&mut verdict.violations, &mut verdict.warnings] {
@@ -345,6 +351,41 @@ warn contains "careful" if data.tfctl.pr_author == "octocat"
         // A second evaluation with another context sees only its own context.
         let v2 = engine.evaluate(&plan, &ctx("prod")).unwrap();
         assert_eq!(v2.violations[0].msg, "a.y in prod");
+    }
+
+    #[test]
+    fn sensitive_values_are_redacted_in_every_kind_of_message() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "p.rego",
+            r#"package main
+deny contains sprintf("deny %s %s", [rc.change.after.password, rc.change.after.name]) if some rc in input.resource_changes
+violation contains {"msg": sprintf("violation %v", [rc.change.after])} if some rc in input.resource_changes
+warn contains sprintf("warn %s", [rc.change.after.password]) if some rc in input.resource_changes
+"#,
+        );
+        let engine =
+            PolicyEngine::load(&[dir.path().to_path_buf()], &[], &["main".into()]).unwrap();
+        let plan = serde_json::json!({"resource_changes": [{"address": "db.x", "change": {
+            "after": {"password": "hunter2-\"quoted\"", "name": "orders"},
+            "after_sensitive": {"password": true}
+        }}]});
+        let v = engine.evaluate(&plan, &ctx("dev")).unwrap();
+        let msgs: Vec<&str> = v
+            .violations
+            .iter()
+            .chain(&v.warnings)
+            .map(|v| v.msg.as_str())
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                "deny (sensitive) orders",
+                r#"violation {"name": "orders", "password": "(sensitive)"}"#,
+                "warn (sensitive)"
+            ]
+        );
     }
 
     #[test]

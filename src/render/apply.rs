@@ -11,10 +11,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::actions::commands::neutralise;
 use crate::report::{ApplyReport, ApplyResult, ApplyStackReport, ApplyStatus};
 
-use super::markdown::{code, collapsed, footer_line};
-use super::{changes, duration, inline};
+use super::markdown::{collapsed, footer_line};
+use super::{changes, code, duration, inline, terminal};
 
 /// Longest output value shown inline; longer ones are cut with `…`.
 const OUTPUT_VALUE_CHARS: usize = 200;
@@ -107,40 +108,43 @@ pub fn status_description(report: &ApplyReport) -> String {
 }
 
 /// The terminal report: one line per stack with its snapshot and outputs
-/// under it, then the summary line.
+/// under it, then the summary line. Every field from a repository or from
+/// terraform goes through [`terminal`], and the whole is neutralised, so
+/// printing it cannot emit a workflow command.
 pub fn text(report: &ApplyReport) -> String {
     let mut out = String::new();
     if report.result == ApplyResult::Blocked {
         out.push_str("apply blocked; nothing was applied:\n");
         for reason in &report.blocked {
-            let _ = writeln!(out, "  - {}", one_line(reason));
+            let _ = writeln!(out, "  - {}", terminal(reason));
         }
-        return out;
+        return neutralise(&out).into_owned();
     }
-    let width = report
-        .stacks
-        .iter()
-        .map(|s| s.id.chars().count())
-        .max()
-        .unwrap_or(0);
-    for s in &report.stacks {
-        let _ = write!(out, "{:<11} {:<width$}", s.status.as_str(), s.id);
+    let ids: Vec<String> = report.stacks.iter().map(|s| terminal(&s.id)).collect();
+    let width = ids.iter().map(|id| id.chars().count()).max().unwrap_or(0);
+    for (s, id) in report.stacks.iter().zip(&ids) {
+        let _ = write!(out, "{:<11} {id:<width$}", s.status.as_str());
         if s.action != "plan" {
-            let _ = write!(out, "  ({})", s.action);
+            let _ = write!(out, "  ({})", terminal(&s.action));
         }
         let _ = writeln!(out, "  {}", duration(s.duration_ms));
         if let Some(err) = &s.error {
-            let _ = writeln!(out, "    {}", one_line(err));
+            let _ = writeln!(out, "    {}", terminal(err));
         }
         if let Some(path) = &s.state_snapshot {
-            let _ = writeln!(out, "    state snapshot: {path}");
+            let _ = writeln!(out, "    state snapshot: {}", terminal(path));
         }
         for (name, value) in &s.outputs {
-            let _ = writeln!(out, "    output {name} = {}", value_text(value));
+            let _ = writeln!(
+                out,
+                "    output {} = {}",
+                terminal(name),
+                terminal(&value_text(value))
+            );
         }
     }
     let _ = writeln!(out, "{}", summary_line(report));
-    out
+    neutralise(&out).into_owned()
 }
 
 fn status_words(status: ApplyStatus) -> &'static str {
@@ -290,10 +294,6 @@ fn value_text(value: &serde_json::Value) -> String {
     }
 }
 
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +422,48 @@ mod tests {
         assert_eq!(found.stacks["IAM/role"], ApplyStatus::Applied);
         assert_eq!(found.state, ApplyState::Applied);
         assert!(marker::find::<crate::render::marker::ValidationMarker>(&body).is_none());
+    }
+
+    #[test]
+    fn repository_text_cannot_inject_into_the_apply_comment_or_text() {
+        use crate::render::hostile;
+        let mut failed = stack(hostile::TEXT, ApplyStatus::Failed);
+        failed.environment = hostile::TEXT.into();
+        failed.error = Some(hostile::TEXT.into());
+        let mut applied = stack("IAM/role", ApplyStatus::Applied);
+        applied
+            .outputs
+            .insert(hostile::TEXT.into(), hostile::TEXT.into());
+        applied.state_snapshot = Some(hostile::TEXT.into());
+        let mut r = report(vec![applied, failed]);
+        r.environment = Some(hostile::TEXT.into());
+        r.branch = hostile::TEXT.into();
+        let apply = ApplyMarker::of(&r, "o/c", Some(1), ApplyState::Failed, None, "1", "t");
+        let body = comment(
+            &r,
+            &ApplyContext {
+                run_url: None,
+                marker: Some(marker::render(&apply, None)),
+            },
+        );
+        hostile::assert_inert(&body, 1);
+        let found: ApplyMarker = marker::find(&body).unwrap();
+        assert_eq!(found.environment.as_deref(), Some(hostile::TEXT));
+
+        let mut blocked = report(vec![]);
+        blocked.result = ApplyResult::Blocked;
+        blocked.environment = Some(hostile::TEXT.into());
+        blocked.blocked = vec![hostile::TEXT.into()];
+        hostile::assert_inert(&comment(&blocked, &ApplyContext::default()), 0);
+
+        // The terminal text: no command line, each stack on one line.
+        for t in [text(&r), text(&blocked)] {
+            for line in t.split(['\n', '\r']) {
+                assert!(!line.trim_start().starts_with("::"), "{t}");
+                assert!(!line.contains('\u{1b}'), "{t}");
+            }
+        }
+        assert!(text(&r).contains("    a<b>--><!-- tfctl:validation {} -->|x ::warning::y\n"));
     }
 
     #[test]

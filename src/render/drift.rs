@@ -9,7 +9,9 @@ use std::fmt::Write;
 
 use crate::drift::{DriftReport, Severity};
 
-use super::{changes, duration, fenced, inline, split};
+use crate::actions::commands::{neutralise, neutralise_json};
+
+use super::{changes, code, duration, fenced, inline, split, terminal};
 
 /// The hidden marker of tfctl's drift issue: how a re-run finds its own
 /// issue among the open `tfctl-drift` ones.
@@ -65,7 +67,7 @@ pub fn summary_markdown(d: &DriftReport) -> String {
                 out,
                 "| {} | `{}` | {} | `{}` |",
                 s.severity.as_str(),
-                inline(&s.id),
+                code(&s.id),
                 inline(&s.environment),
                 changes(&s.changes)
             );
@@ -77,7 +79,7 @@ pub fn summary_markdown(d: &DriftReport) -> String {
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} |",
-                inline(&u.id),
+                code(&u.id),
                 u.status.as_str(),
                 inline(u.reason.lines().next().unwrap_or_default())
             );
@@ -107,13 +109,13 @@ pub fn resolved_comment(d: &DriftReport, run_url: Option<&str>) -> String {
 }
 
 /// `--format text`: one line per drifted or unchecked stack, then a
-/// summary line.
+/// summary line; fields through [`terminal`], the whole neutralised.
 pub fn text(d: &DriftReport) -> String {
     let width = d
         .drifted
         .iter()
-        .map(|s| s.id.chars().count())
-        .chain(d.unchecked.iter().map(|u| u.id.chars().count()))
+        .map(|s| terminal(&s.id).chars().count())
+        .chain(d.unchecked.iter().map(|u| terminal(&u.id).chars().count()))
         .max()
         .unwrap_or(0);
     let mut out = String::new();
@@ -122,25 +124,18 @@ pub fn text(d: &DriftReport) -> String {
             out,
             "{:<8} {:<width$}  {:<14}  {}",
             s.severity.as_str(),
-            s.id,
+            terminal(&s.id),
             changes(&s.changes),
-            s.environment
+            terminal(&s.environment)
         );
     }
     for u in &d.unchecked {
-        let why: String = u
-            .reason
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_control())
-            .collect();
+        let why = terminal(u.reason.lines().next().unwrap_or_default());
         let _ = writeln!(
             out,
             "{:<8} {:<width$}  {}: {why}",
             "unknown",
-            u.id,
+            terminal(&u.id),
             u.status.as_str()
         );
     }
@@ -160,7 +155,7 @@ pub fn text(d: &DriftReport) -> String {
         },
         duration(d.duration_ms)
     );
-    out
+    neutralise(&out).into_owned()
 }
 
 fn severity_word(d: &DriftReport) -> &'static str {
@@ -172,7 +167,7 @@ pub fn json(d: &DriftReport) -> String {
     let mut out =
         serde_json::to_string_pretty(d).expect("a DriftReport is plain data and always serializes");
     out.push('\n');
-    out
+    neutralise_json(&out).into_owned()
 }
 
 #[cfg(test)]

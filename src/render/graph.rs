@@ -18,16 +18,25 @@ use std::fmt::Write;
 /// S3/logs <- IAM/admin-role, KMS/key
 /// ```
 pub fn text(waves: &[Vec<String>], edges: &[(String, String)]) -> String {
+    let list = |ids: &mut dyn Iterator<Item = &str>| {
+        ids.map(super::terminal).collect::<Vec<_>>().join(", ")
+    };
     let mut out = String::new();
     for (i, wave) in waves.iter().enumerate() {
-        let _ = writeln!(out, "wave {}: {}", i + 1, wave.join(", "));
+        let _ = writeln!(
+            out,
+            "wave {}: {}",
+            i + 1,
+            list(&mut wave.iter().map(String::as_str))
+        );
     }
     let deps = dependencies(edges);
     if !deps.is_empty() {
         out.push('\n');
         for id in waves.iter().flatten() {
             if let Some(from) = deps.get(id.as_str()) {
-                let _ = writeln!(out, "{id} <- {}", from.join(", "));
+                let from = list(&mut from.iter().copied());
+                let _ = writeln!(out, "{} <- {from}", super::terminal(id));
             }
         }
     }
@@ -115,7 +124,7 @@ pub fn json(waves: &[Vec<String>], edges: &[(String, String)]) -> String {
     let doc = serde_json::json!({"waves": waves, "edges": edges});
     let mut out = serde_json::to_string_pretty(&doc).expect("strings always serialize");
     out.push('\n');
-    out
+    crate::actions::commands::neutralise_json(&out).into_owned()
 }
 
 fn sorted(edges: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -145,6 +154,7 @@ fn dot_id(id: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
             c => out.push(c),
         }
     }

@@ -19,7 +19,7 @@ use std::fmt::Write;
 use crate::report::{RunReport, RunResult, StackReport, StackStatus};
 
 use super::text::has_plan;
-use super::{changes, duration, fenced, graph, inline};
+use super::{changes, code, duration, fenced, graph, inline};
 
 /// What the comment says about where the run came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -252,11 +252,6 @@ pub(super) fn collapsed(out: &mut String, id: &str, label: &str, info: &str, con
     out.push_str("\n</details>\n");
 }
 
-/// Text for inside single backticks: a backtick would end the span.
-pub(super) fn code(text: &str) -> String {
-    inline(&text.replace('`', "'"))
-}
-
 /// A URL inside `(…)`: parentheses and spaces percent-encoded.
 fn url_text(url: &str) -> String {
     url.replace(' ', "%20")
@@ -264,4 +259,76 @@ fn url_text(url: &str) -> String {
         .replace(')', "%29")
         .replace('<', "%3C")
         .replace('>', "%3E")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::{hostile, marker};
+    use crate::report::{StackReport, StackStatus, Violation};
+
+    #[test]
+    fn repository_text_cannot_inject_into_the_validate_comment() {
+        let mut s = StackReport::sample("S3/a", hostile::TEXT, StackStatus::Failed);
+        s.violations.push(Violation {
+            namespace: "main".into(),
+            rule: "deny".into(),
+            msg: hostile::TEXT.into(),
+        });
+        s.warnings.push(Violation {
+            namespace: "main".into(),
+            rule: "warn".into(),
+            msg: hostile::TEXT.into(),
+        });
+        let mut e = StackReport::sample("S3/b", hostile::TEXT, StackStatus::Error);
+        e.error = Some(hostile::TEXT.into());
+        let mut report = RunReport::sample(vec![s, e], 1_000);
+        report.environment = Some(hostile::TEXT.into());
+        let validation = marker::ValidationMarker {
+            version: marker::ATTESTATION_VERSION,
+            repository: "o/r".into(),
+            pr_number: 1,
+            head_sha: "abc".into(),
+            base_ref: hostile::TEXT.into(),
+            environment: hostile::TEXT.into(),
+            environments: vec![hostile::TEXT.into()],
+            target_branch: hostile::TEXT.into(),
+            result: report.result,
+            stacks: Default::default(),
+            violations: Vec::new(),
+            policy_digest: String::new(),
+            time: String::new(),
+            run_id: hostile::TEXT.into(),
+            signature: None,
+        };
+        let audit = crate::audit::markdown(&[crate::audit::AuditEvent {
+            time: "2026-11-21T10:00:00Z".into(),
+            action: "validation".into(),
+            actor: "octocat".into(),
+            pull_request: "o/r#1".into(),
+            head_sha: "abcdef0".into(),
+            environment: Some(hostile::TEXT.into()),
+            outcome: "failed".into(),
+            reasons: vec![],
+            violations_overridden: vec![],
+            run_url: None,
+        }]);
+        let ctx = CommentContext {
+            head_sha: Some("abc".into()),
+            environment: hostile::TEXT.into(),
+            target_branch: hostile::TEXT.into(),
+            run_url: Some("https://github.example/o/r/actions/runs/1".into()),
+            marker: Some(marker::render(&validation, None)),
+            audit_markdown: Some(audit),
+        };
+        let body = comment(&report, &ctx);
+        hostile::assert_inert(&body, 1);
+        assert!(body.starts_with("<!-- tfctl:validation "), "{body}");
+        let found: marker::ValidationMarker = marker::find(&body).unwrap();
+        assert_eq!(found.environment, hostile::TEXT);
+
+        // The job summary and `--format markdown` carry no marker at all.
+        let summary = crate::render::summary::job_summary(&report, &ctx);
+        hostile::assert_inert(&summary, 0);
+    }
 }

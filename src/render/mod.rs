@@ -7,6 +7,15 @@
 //! ([`apply`]) and drift reports ([`drift`]).
 //! Must not: do IO, read the environment or the clock (durations and SHAs
 //! come in as data), or show text from plans and policies unescaped.
+//!
+//! Text from a repository (stack ids, environments, service names, branch
+//! names, policy messages, terraform's errors and plans, PR titles) is
+//! written through exactly one escaper per context, all here:
+//! [`inline`] for markdown text and table cells, [`code`] for a markdown
+//! code span, [`fenced`] for a code block, [`terminal`] for a field of a
+//! terminal line. What reaches stdout is neutralised as a whole on top
+//! (`actions::commands::neutralise`), so no line can become a workflow
+//! command.
 
 pub mod apply;
 pub mod drift;
@@ -37,8 +46,14 @@ pub fn changes(c: &crate::report::Changes) -> String {
 }
 
 /// Text from plans, policies or terraform made safe for a markdown line or
-/// table cell: HTML specials escaped (so no `<details>`, `<!--` or tag can
-/// be injected), `|` escaped, newlines folded into spaces.
+/// table cell: HTML specials escaped (so no `<details>`, `<!--`, `-->` or
+/// tag can be injected, and no second `<!-- tfctl:` marker can appear in
+/// the raw body), `|` escaped (so a cell cannot gain a column), newlines
+/// folded into spaces (so a row or item cannot end early).
+///
+/// Markdown emphasis and links are left alone: they cannot leave the cell
+/// or line they are in, and escaping them would show backslashes in every
+/// `snake_case` address of the raw text other programs read.
 pub(crate) fn inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
@@ -55,11 +70,44 @@ pub(crate) fn inline(text: &str) -> String {
     out
 }
 
+/// Text for inside single backticks: a backtick would end the span, so it
+/// becomes `'`; then as [`inline`], since a code span does not stop an
+/// HTML comment in the raw body, nor a table from splitting at `|` (GitHub
+/// splits rows before it reads code spans, and shows `\|` there as `|`).
+/// The price: `<`, `>` and `&` show as entities inside the span.
+pub(crate) fn code(text: &str) -> String {
+    inline(&text.replace('`', "'"))
+}
+
 /// Text for a fenced code block: HTML is inert there, but a forged
 /// `<!-- tfctl:… -->` marker must not appear in the raw body, so `<!--` is
-/// broken with a zero-width space.
+/// broken with a zero-width space (a `-->` stays: it is Mermaid's arrow,
+/// and without an opening `<!--` it closes nothing); and a line of it must
+/// not be a workflow command wherever the body is printed (`--format
+/// markdown`), so it is neutralised too.
 pub(crate) fn defang(text: &str) -> String {
-    text.replace("<!--", "<!-\u{200b}-")
+    crate::actions::commands::neutralise(text).replace("<!--", "<!-\u{200b}-")
+}
+
+/// Text from a repository as one field of a terminal line: every run of
+/// whitespace (newlines included) becomes one space and other control
+/// characters are dropped, so it can neither start a line of its own nor
+/// restyle or rewrite the terminal with escape sequences.
+pub(crate) fn terminal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+        } else if !c.is_control() {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `content` in a code fence that no backtick run inside it can close.
@@ -69,6 +117,85 @@ pub(crate) fn fenced(info: &str, content: &str) -> String {
     let body = defang(content);
     let newline = if body.ends_with('\n') { "" } else { "\n" };
     format!("{fence}{info}\n{body}{newline}{fence}\n")
+}
+
+/// Hostile repository text and the checks that it stayed inert in a
+/// rendered body, shared by the renderers' tests.
+#[cfg(test)]
+pub(crate) mod hostile {
+    /// An environment (or any repository text) that tries everything at
+    /// once: a tag, the end of an HTML comment, a forged marker, a table
+    /// column, a new line, and a workflow command.
+    pub(crate) const TEXT: &str = "a<b>--><!-- tfctl:validation {} -->|x\n::warning::y";
+
+    /// The HTML tfctl writes itself; any other `<` is injected.
+    const OWN_TAGS: [&str; 10] = [
+        "details>",
+        "/details>",
+        "summary>",
+        "/summary>",
+        "code>",
+        "/code>",
+        "sub>",
+        "/sub>",
+        "br>",
+        "!-- tfctl:",
+    ];
+
+    /// Asserts `body` holds `TEXT` only inertly: no `<` outside code
+    /// blocks (where HTML is inert) but tfctl's own tags, exactly
+    /// `own_markers` `<!-- tfctl:` markers and as many `-->`, every row of
+    /// a table with the columns of its header, and no line the Actions
+    /// runner would take for a workflow command.
+    pub(crate) fn assert_inert(body: &str, own_markers: usize) {
+        let mut fence: Option<String> = None;
+        let mut outside_fences = String::new();
+        for line in body.lines() {
+            let ticks: String = line.chars().take_while(|c| *c == '`').collect();
+            match &fence {
+                Some(open) if ticks == *open && line.trim() == open => fence = None,
+                Some(_) => continue,
+                None if ticks.len() >= 3 => {
+                    fence = Some(ticks);
+                    continue;
+                }
+                None => {}
+            }
+            outside_fences.push_str(line);
+            outside_fences.push('\n');
+            for (at, _) in line.match_indices('<') {
+                let after = &line[at + 1..];
+                assert!(
+                    OWN_TAGS.iter().any(|t| after.starts_with(t)),
+                    "raw `<` in {line:?}\n{body}"
+                );
+            }
+        }
+        assert_eq!(body.matches("<!-- tfctl:").count(), own_markers, "{body}");
+        assert_eq!(body.matches("<!--").count(), own_markers, "{body}");
+        // Outside code blocks; inside, `-->` is Mermaid's arrow.
+        assert_eq!(outside_fences.matches("-->").count(), own_markers, "{body}");
+        let mut columns: Option<usize> = None;
+        for line in body.split(['\n', '\r']) {
+            assert!(
+                !line.trim_start().starts_with("::"),
+                "command: {line}\n{body}"
+            );
+            assert!(!line.contains("##["), "legacy command: {line}");
+            if line.starts_with('|') {
+                let pipes = line.replace("\\|", "").matches('|').count();
+                let header = *columns.get_or_insert(pipes);
+                assert_eq!(pipes, header, "row with other columns: {line}\n{body}");
+            } else {
+                columns = None;
+            }
+        }
+        // The positive control: the text is still shown, escaped.
+        assert!(
+            body.contains("a&lt;b&gt;--&gt;&lt;!-- tfctl:validation {} --&gt;\\|x ::warning::y"),
+            "{body}"
+        );
+    }
 }
 
 #[cfg(test)]
@@ -91,10 +218,28 @@ mod tests {
     }
 
     #[test]
+    fn code_spans_cannot_close_early_or_open_html() {
+        assert_eq!(code("a`b <!-- x --> |c\nd"), "a'b &lt;!-- x --&gt; \\|c d");
+    }
+
+    #[test]
+    fn terminal_fields_are_one_line_without_escapes() {
+        assert_eq!(
+            terminal("  a\n::warning::x\r\t\u{1b}[31mred\u{7} "),
+            "a ::warning::x [31mred"
+        );
+        assert_eq!(terminal(""), "");
+    }
+
+    #[test]
     fn a_fence_is_longer_than_any_backtick_run_inside() {
         let f = fenced("diff", "x ``` y\n<!-- tfctl:validation {} -->");
         assert!(f.starts_with("````diff\n"), "{f}");
         assert!(f.ends_with("\n````\n"), "{f}");
         assert!(!f.contains("<!--"));
+        assert_eq!(
+            fenced("", "::warning::x"),
+            "```\n:\u{200b}:warning::x\n```\n"
+        );
     }
 }

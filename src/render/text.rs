@@ -5,13 +5,16 @@
 //! then the waves and a summary line:
 //! `3 stacks: 2 passed, 1 failed (policy) in 4.2s`.
 //! Must not: decide colour itself (the caller says whether the terminal
-//! wants it) or vary between two renders of the same report.
+//! wants it), vary between two renders of the same report, or print a
+//! field from a repository except through [`super::terminal`] (and the
+//! whole is neutralised, so no line can be a workflow command).
 
 use std::fmt::Write;
 
+use crate::actions::commands::neutralise;
 use crate::report::{RunReport, StackReport, StackStatus};
 
-use super::{changes, duration};
+use super::{changes, duration, terminal};
 
 const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
@@ -29,20 +32,15 @@ pub fn report(report: &RunReport, color: bool) -> String {
             text.to_string()
         }
     };
-    let id_width = report
-        .stacks
-        .iter()
-        .map(|s| s.id.chars().count())
-        .max()
-        .unwrap_or(0);
+    let ids: Vec<String> = report.stacks.iter().map(|s| terminal(&s.id)).collect();
+    let id_width = ids.iter().map(|id| id.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
-    for s in &report.stacks {
+    for (s, id) in report.stacks.iter().zip(&ids) {
         let status = format!("{:<9}", s.status.as_str());
         let _ = write!(
             out,
-            "{} {:<id_width$}  {:<14}  {}",
+            "{} {id:<id_width$}  {:<14}  {}",
             paint(status_color(s.status), &status),
-            s.id,
             if has_plan(s) {
                 changes(&s.changes)
             } else {
@@ -51,32 +49,45 @@ pub fn report(report: &RunReport, color: bool) -> String {
             violations_text(s),
         );
         if s.action != "plan" {
-            let _ = write!(out, "  ({})", s.action);
+            let _ = write!(out, "  ({})", terminal(&s.action));
         }
         let _ = writeln!(out, "  {}", paint(DIM, &duration(s.duration_ms)));
         for v in &s.violations {
-            let line = format!("    {} [{}] {}", v.rule, v.namespace, one_line(&v.msg));
+            let line = format!(
+                "    {} [{}] {}",
+                terminal(&v.rule),
+                terminal(&v.namespace),
+                terminal(&v.msg)
+            );
             let _ = writeln!(out, "{}", paint(RED, &line));
         }
         for w in &s.warnings {
-            let line = format!("    {} [{}] {}", w.rule, w.namespace, one_line(&w.msg));
+            let line = format!(
+                "    {} [{}] {}",
+                terminal(&w.rule),
+                terminal(&w.namespace),
+                terminal(&w.msg)
+            );
             let _ = writeln!(out, "{}", paint(YELLOW, &line));
         }
         if let Some(err) = &s.error {
             for line in err.lines().filter(|l| !l.trim().is_empty()) {
-                let _ = writeln!(out, "    {}", printable(line));
+                // Terraform indents source snippets: keep the indent.
+                let indent = line.chars().take_while(|c| c.is_whitespace()).count();
+                let _ = writeln!(out, "    {:indent$}{}", "", terminal(line));
             }
         }
     }
     if !report.waves.is_empty() {
         out.push('\n');
         for (i, wave) in report.waves.iter().enumerate() {
+            let wave: Vec<String> = wave.iter().map(|id| terminal(id)).collect();
             let _ = writeln!(out, "wave {}: {}", i + 1, wave.join(", "));
         }
     }
     out.push('\n');
     let _ = writeln!(out, "{}", paint(BOLD, &summary_line(report)));
-    out
+    neutralise(&out).into_owned()
 }
 
 /// `3 stacks: 2 passed, 1 failed (policy) in 4.2s`.
@@ -124,15 +135,4 @@ fn status_color(status: StackStatus) -> &'static str {
         StackStatus::Failed | StackStatus::Error => RED,
         StackStatus::Skipped | StackStatus::Cancelled => YELLOW,
     }
-}
-
-/// Policy messages are shown on one line each, without control characters.
-fn one_line(msg: &str) -> String {
-    printable(&msg.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
-/// Text from terraform or policies with control characters (escape
-/// sequences that could restyle or rewrite the terminal) removed.
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
 }

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use crate::error::Error;
 use crate::schedule::{NodeState, Schedule};
 
-pub use process::{cancel_on_signals, Cancel};
+pub use process::{cancel_on_signals, Cancel, ChildEnv};
 
 /// One stack to run, with everything terraform needs.
 #[derive(Debug, Clone)]
@@ -65,6 +65,9 @@ pub struct RunOptions {
     pub init_args: Vec<String>,
     pub plan_args: Vec<String>,
     pub apply_args: Vec<String>,
+    /// Names of [`terraform::WITHHELD_ENV`] that terraform still inherits
+    /// (`terraform.pass_env` of tfctl.yaml); every other one is removed.
+    pub pass_env: Vec<String>,
 }
 
 /// What to do with each stack.

@@ -114,8 +114,18 @@ impl Finished {
     }
 }
 
-/// Runs `program args` in `cwd` with `env` added to the inherited
-/// environment, stdin closed, stdout and stderr captured, in a new process
+/// The environment of a child process: the inherited one without the
+/// names in `remove`, then `set` on top (a later pair wins over an earlier
+/// one). Removing first means a name can be withheld from the inherited
+/// environment and still be set explicitly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChildEnv {
+    pub remove: Vec<OsString>,
+    pub set: Vec<(OsString, OsString)>,
+}
+
+/// Runs `program args` in `cwd` with the environment `env` describes,
+/// stdin closed, stdout and stderr captured, in a new process
 /// group. When `cancel` triggers while it runs: SIGINT to the group, wait up
 /// to `grace`, then SIGKILL to the group. Output is read throughout, so a
 /// process that prints while shutting down never blocks on a full pipe.
@@ -123,11 +133,14 @@ pub async fn run(
     program: &Path,
     args: &[OsString],
     cwd: &Path,
-    env: &[(OsString, OsString)],
+    env: &ChildEnv,
     cancel: &Cancel,
     grace: Duration,
 ) -> io::Result<Finished> {
     let mut command = Command::new(program);
+    for name in &env.remove {
+        command.env_remove(name);
+    }
     // SAFETY: the closure runs in the forked child before exec and only
     // calls signal(2), which is async-signal-safe.
     unsafe {
@@ -144,7 +157,7 @@ pub async fn run(
     let mut child = command
         .args(args)
         .current_dir(cwd)
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .envs(env.set.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -248,7 +261,10 @@ mod tests {
 
     #[tokio::test]
     async fn captures_output_status_and_env_without_a_shell() {
-        let env = vec![(OsString::from("TFCTL_PROBE"), OsString::from("a b;c"))];
+        let env = ChildEnv {
+            remove: vec![],
+            set: vec![(OsString::from("TFCTL_PROBE"), OsString::from("a b;c"))],
+        };
         let out = run(
             Path::new("/bin/sh"),
             &os(&["-c", "printf '%s' \"$TFCTL_PROBE\"; echo err >&2; exit 3"]),
@@ -264,6 +280,35 @@ mod tests {
         assert_eq!(out.status.code(), Some(3));
         assert_eq!(out.describe_status(), "exit status 3");
         assert!(!out.interrupted);
+    }
+
+    #[tokio::test]
+    async fn removed_names_are_not_inherited_but_can_be_set_again() {
+        // HOME is in every test process's environment.
+        let probe = |env: ChildEnv| async move {
+            let out = run(
+                Path::new("/bin/sh"),
+                &os(&["-c", "printf '%s' \"${HOME-unset}\""]),
+                Path::new("/"),
+                &env,
+                &Cancel::new(),
+                Duration::from_secs(1),
+            )
+            .await
+            .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let home: OsString = "HOME".into();
+        let removed = ChildEnv {
+            remove: vec![home.clone()],
+            set: vec![],
+        };
+        assert_eq!(probe(removed).await, "unset");
+        let set_again = ChildEnv {
+            remove: vec![home.clone()],
+            set: vec![(home, "/set/again".into())],
+        };
+        assert_eq!(probe(set_again).await, "/set/again");
     }
 
     /// A handle that triggers once `ready` exists: the child creates it after
@@ -298,7 +343,7 @@ mod tests {
             Path::new("/bin/sh"),
             &os(&["-c", &script]),
             Path::new("/"),
-            &[],
+            &ChildEnv::default(),
             &cancel,
             Duration::from_secs(10),
         )
@@ -321,7 +366,7 @@ mod tests {
             Path::new("/bin/sh"),
             &os(&["-c", &script]),
             Path::new("/"),
-            &[],
+            &ChildEnv::default(),
             &cancel,
             Duration::from_millis(300),
         )

@@ -2,7 +2,8 @@
 //! plan, show; for an apply also approval, state snapshot, apply, outputs.
 //!
 //! Owns the per-stack scratch layout under the run's work dir, the
-//! environment terraform gets, and the init gate that keeps parallel inits
+//! environment terraform gets (tfctl's own minus
+//! [`tf::WITHHELD_ENV`], plus tfctl's defaults and the job's), and the init gate that keeps parallel inits
 //! from racing on a module's `.terraform.lock.hcl` or on the shared plugin
 //! cache. It decides nothing about order (the dispatcher in `mod.rs` does)
 //! and asks the dispatcher, not the caller, for approval.
@@ -15,7 +16,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::process::{self, Cancel};
+use super::process::{self, Cancel, ChildEnv};
 use super::terraform as tf;
 use super::{Operation, Outcome, RunOptions, StackJob, StackRun};
 
@@ -35,6 +36,8 @@ pub(super) struct Shared {
     cancel: Cancel,
     /// Environment for every terraform command, before the job's own.
     base_env: Vec<(OsString, OsString)>,
+    /// Inherited names terraform must not see (see [`tf::withheld_env`]).
+    withheld_env: Vec<OsString>,
     /// The empty CLI config file, when [`tf::needs_empty_cli_config`] may
     /// apply (decided per job: a job's env can name its own).
     /// CLI config for runs when the user has none: the installer's, else empty.
@@ -91,12 +94,20 @@ impl Shared {
             opts: opts.clone(),
             cancel,
             base_env,
+            withheld_env: tf::withheld_env(&opts.pass_env)
+                .into_iter()
+                .map(OsString::from)
+                .collect(),
             empty_cli_config,
             inits: InitGate::default(),
         })
     }
 
-    fn env_for(&self, job: &StackJob, data_dir: &Path) -> Vec<(OsString, OsString)> {
+    /// Every terraform command of `job` runs with this: the withheld names
+    /// removed from what tfctl inherited, then tfctl's defaults, then the
+    /// job's own env (tfctl.yaml's, which may set a withheld name on
+    /// purpose), then the data dir.
+    fn env_for(&self, job: &StackJob, data_dir: &Path) -> ChildEnv {
         let mut env = self.base_env.clone();
         if let Some(empty) = &self.empty_cli_config {
             // Same decision as tf::needs_empty_cli_config with the process
@@ -108,7 +119,10 @@ impl Shared {
         env.extend(job.env.iter().map(|(k, v)| (k.into(), v.into())));
         // Last, so nothing overrides the isolation of stacks.
         env.push(("TF_DATA_DIR".into(), data_dir.into()));
-        env
+        ChildEnv {
+            remove: self.withheld_env.clone(),
+            set: env,
+        }
     }
 }
 
@@ -222,7 +236,7 @@ pub(super) async fn run_job(
 struct Steps<'a> {
     job: &'a StackJob,
     shared: &'a Shared,
-    env: Vec<(OsString, OsString)>,
+    env: ChildEnv,
     /// What terraform printed, minus data (show, state, outputs).
     log: String,
     run: StackRun,

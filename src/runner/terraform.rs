@@ -106,6 +106,47 @@ pub fn public_outputs(outputs: &serde_json::Value) -> serde_json::Value {
     serde_json::Value::Object(public)
 }
 
+/// Environment variables terraform never inherits from tfctl (DESIGN §4:
+/// "Terraform runs without tfctl's own secrets").
+///
+/// Terraform runs code tfctl does not control: root modules, the modules
+/// they call, providers and `local-exec` provisioners. A config-repo writer
+/// can change the inputs of that code, a controller-repo writer the code
+/// itself, and anything that runs can read its own environment. So the
+/// credentials tfctl itself works with stay with tfctl: the GitHub token
+/// (`GITHUB_TOKEN`, and `GH_TOKEN`, which the `gh` CLI and many tools read),
+/// the attestation signing key (with it, a module could sign its own
+/// approval), the GitHub App credentials (`TFCTL_APP_*`, which mint
+/// installation tokens), and the Actions runtime and OIDC request
+/// credentials (a cache/artifact write token, and what asks GitHub for
+/// an OIDC token in this job's name).
+///
+/// A provider that really needs one of them (OIDC federation reads
+/// `ACTIONS_ID_TOKEN_REQUEST_*`) gets it through `terraform.pass_env` of
+/// tfctl.yaml, which only the controller's owners can change. An
+/// environment's own `env:` is set explicitly and always applies.
+pub const WITHHELD_ENV: &[&str] = &[
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "TFCTL_SIGNING_KEY",
+    "TFCTL_APP_ID",
+    "TFCTL_APP_PRIVATE_KEY",
+    "TFCTL_APP_INSTALLATION_ID",
+    "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+];
+
+/// The names removed from the environment terraform inherits: every one
+/// of [`WITHHELD_ENV`] that `pass_env` does not let through, in that order.
+pub fn withheld_env(pass_env: &[String]) -> Vec<&'static str> {
+    WITHHELD_ENV
+        .iter()
+        .copied()
+        .filter(|name| !pass_env.iter().any(|p| p == name))
+        .collect()
+}
+
 /// Whether tfctl must point `TF_CLI_CONFIG_FILE` at an empty file: only
 /// when neither the environment nor the job sets one and `~/.terraformrc`
 /// is absent — else terraform warns on every command about the missing
@@ -353,6 +394,30 @@ mod tests {
             public_outputs(&serde_json::json!([1])),
             serde_json::json!({})
         );
+    }
+
+    #[test]
+    fn every_secret_is_withheld_unless_passed() {
+        let all = withheld_env(&[]);
+        assert_eq!(all, WITHHELD_ENV);
+        for name in [
+            "GITHUB_TOKEN",
+            "GH_TOKEN",
+            "TFCTL_SIGNING_KEY",
+            "TFCTL_APP_PRIVATE_KEY",
+            "ACTIONS_RUNTIME_TOKEN",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+        ] {
+            assert!(all.contains(&name), "{name}");
+        }
+        let passed = withheld_env(&[
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+            "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
+        ]);
+        assert_eq!(passed.len(), WITHHELD_ENV.len() - 2);
+        assert!(!passed.contains(&"ACTIONS_ID_TOKEN_REQUEST_URL"));
+        assert!(passed.contains(&"GITHUB_TOKEN"));
     }
 
     #[test]

@@ -37,6 +37,7 @@ fn applied() -> Repo {
         init_args: vec![],
         plan_args: vec![],
         apply_args: vec![],
+        pass_env: vec![],
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let runs = runtime.block_on(runner::run_stacks(

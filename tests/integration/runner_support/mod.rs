@@ -272,6 +272,7 @@ impl Fixture {
             init_args: Vec::new(),
             plan_args: Vec::new(),
             apply_args: Vec::new(),
+            pass_env: Vec::new(),
         }
     }
 }

@@ -1,0 +1,7 @@
+environment = "production"
+name        = "production-kms-encryption-key"
+rotation    = true
+tags = {
+  Owner      = "platform"
+  CostCenter = "cc-100"
+}
