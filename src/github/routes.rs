@@ -114,6 +114,12 @@ pub const TEAM_MEMBERSHIP: Route = Route::new(
     "GET",
     "/orgs/{org}/teams/{team_slug}/memberships/{username}",
 );
+pub const COLLABORATOR_PERMISSION: Route = Route::new(
+    "GET",
+    "/repos/{owner}/{repo}/collaborators/{username}/permission",
+);
+pub const USER_AUTHENTICATED: Route = Route::new("GET", "/user");
+pub const APP_AUTHENTICATED: Route = Route::new("GET", "/app");
 pub const REPO_INSTALLATION: Route = Route::new("GET", "/repos/{owner}/{repo}/installation");
 pub const INSTALLATION_TOKEN: Route =
     Route::new("POST", "/app/installations/{installation_id}/access_tokens");
@@ -146,6 +152,9 @@ pub const ROUTES: &[Route] = &[
     REPOS_DISPATCH,
     COMMIT_PULLS,
     TEAM_MEMBERSHIP,
+    COLLABORATOR_PERMISSION,
+    USER_AUTHENTICATED,
+    APP_AUTHENTICATED,
     REPO_INSTALLATION,
     INSTALLATION_TOKEN,
 ];

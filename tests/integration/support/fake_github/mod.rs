@@ -19,10 +19,11 @@ mod state;
 use std::sync::{Arc, Mutex};
 
 pub use state::IssueRec;
+pub use state::State;
 pub use state::{
     fake_sha, CommentRec, DispatchRec, Fault, FileRec, PrRec, RequestRecord, ReviewRec, StatusRec,
 };
-use state::{AppState, CommitRec, EventRec, FaultRule, State};
+use state::{AppState, CommitRec, EventRec, FaultRule};
 
 /// The token the fake accepts by default, and whose login it reports.
 pub const TOKEN: &str = "fake-github-token";
@@ -301,13 +302,7 @@ impl FakeGithub {
 
     /// Moves a PR's head (a new push to its branch).
     pub fn set_pr_head(&self, repo: &str, number: u64, sha: &str) {
-        self.with(|s| {
-            let r = s.repo_mut(repo);
-            let pr = r.prs.get_mut(&number).expect("no such PR");
-            pr.head_sha = sha.into();
-            let head_ref = pr.head_ref.clone();
-            r.branches.insert(head_ref, sha.into());
-        });
+        self.with(|s| s.move_pr_head(repo, number, sha));
     }
 
     /// Changes a seeded PR in place (mergeable, state, ...).
@@ -400,23 +395,7 @@ impl FakeGithub {
 
     /// `actor` adds `label` to an issue/PR (with its `labeled` event).
     pub fn seed_label(&self, repo: &str, number: u64, label: &str, actor: &str) {
-        self.with(|s| {
-            let now = s.tick();
-            let id = s.id();
-            let r = s.repo_mut(repo);
-            let on = r.issue_labels.entry(number).or_default();
-            if !on.iter().any(|l| l == label) {
-                on.push(label.into());
-            }
-            r.events.push(EventRec {
-                id,
-                issue: number,
-                event: "labeled".into(),
-                actor: actor.into(),
-                label: Some(label.into()),
-                created_at: now,
-            });
-        });
+        self.with(|s| s.label_issue(repo, number, label, actor));
     }
 
     /// `user`'s membership in `org/team` (`active` or `pending`).
@@ -424,6 +403,23 @@ impl FakeGithub {
         self.with(|s| {
             s.teams
                 .insert((org.into(), team_slug.into(), user.into()), state.into())
+        });
+    }
+
+    /// `user`'s role on `repo`, as `GET .../collaborators/{username}/permission`
+    /// reports it: `admin`, `maintain`, `write`, `triage` or `read`. A user
+    /// never given a role is answered as GitHub answers for anyone on a
+    /// public repository: `read` (on a private one GitHub says `none`); so
+    /// an approval only counts from a user a test made a writer.
+    pub fn set_permission(&self, repo: &str, user: &str, role: &str) {
+        assert!(
+            ["admin", "maintain", "write", "triage", "read"].contains(&role),
+            "not a repository role: {role}"
+        );
+        self.with(|s| {
+            s.repo_mut(repo);
+            s.permissions
+                .insert((repo.into(), user.into()), role.into())
         });
     }
 

@@ -1,6 +1,7 @@
 //! The fake GitHub's data: repositories, branches, commits, PRs, issues,
 //! comments, labels, issue events, reviews, statuses, dispatches, team
-//! memberships, App installations, faults and the request log.
+//! memberships, repository permissions, App installations, faults and the
+//! request log.
 //!
 //! Plain data plus the JSON shapes GitHub returns for it; no HTTP here.
 
@@ -379,6 +380,8 @@ pub struct State {
     pub repos: BTreeMap<String, RepoState>,
     /// (org, team slug, user) → `active` | `pending`.
     pub teams: BTreeMap<(String, String, String), String>,
+    /// (repo, user) → role: `admin`, `maintain`, `write`, `triage`, `read`.
+    pub permissions: BTreeMap<(String, String), String>,
     pub app: Option<AppState>,
     pub faults: BTreeMap<String, FaultRule>,
     pub requests: Vec<RequestRecord>,
@@ -411,6 +414,35 @@ impl State {
         self.repos
             .entry(full_name.to_owned())
             .or_insert_with(|| RepoState::new(full_name))
+    }
+
+    /// `actor` adds `label` to issue/PR `number` (with its `labeled` event),
+    /// as the web UI or another workflow run would.
+    pub fn label_issue(&mut self, repo: &str, number: u64, label: &str, actor: &str) {
+        let now = self.tick();
+        let id = self.id();
+        let r = self.repo_mut(repo);
+        let on = r.issue_labels.entry(number).or_default();
+        if !on.iter().any(|l| l == label) {
+            on.push(label.into());
+        }
+        r.events.push(EventRec {
+            id,
+            issue: number,
+            event: "labeled".into(),
+            actor: actor.into(),
+            label: Some(label.into()),
+            created_at: now,
+        });
+    }
+
+    /// A push to PR `number`'s branch: its head is now `sha`.
+    pub fn move_pr_head(&mut self, repo: &str, number: u64, sha: &str) {
+        let r = self.repo_mut(repo);
+        let pr = r.prs.get_mut(&number).expect("no such PR");
+        pr.head_sha = sha.into();
+        let head_ref = pr.head_ref.clone();
+        r.branches.insert(head_ref, sha.into());
     }
 
     /// The fault to apply to `route` now, if any (counting the hit).
