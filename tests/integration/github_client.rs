@@ -365,6 +365,35 @@ async fn exclusive_label_swaps_and_is_idempotent() {
     assert_eq!(label_added_by(&events, "team-a"), Some("alice"));
 }
 
+/// Two validations of one PR overlap: the other run puts `opa-passed` on
+/// right after this one read the labels. The add answers with every label,
+/// so the stale one is seen and taken off: never both verdicts.
+#[tokio::test]
+async fn exclusive_label_takes_off_an_opposite_label_added_meanwhile() {
+    let gh = FakeGithub::start();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main"));
+    gh.after_request(
+        "GET /repos/{owner}/{repo}/issues/{issue_number}/labels",
+        1,
+        move |s| s.label_issue("o/r", n, "opa-passed", BOT_LOGIN),
+    );
+    let c = client(&gh);
+    let read: Vec<String> = c
+        .list_labels(&repo(), n)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert!(read.is_empty(), "the hook ran before the answer: {read:?}");
+    let now = c
+        .set_exclusive_label(&repo(), n, Some(&read), "opa-failed", &["opa-passed"])
+        .await
+        .unwrap();
+    assert_eq!(now, vec!["opa-failed"]);
+    assert_eq!(gh.labels("o/r", n), vec!["opa-failed"]);
+}
+
 #[tokio::test]
 async fn removing_an_absent_label_is_fine() {
     let gh = FakeGithub::start();

@@ -234,6 +234,7 @@ pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Ne
     req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(Caller(caller));
     let resp = next.run(req).await;
+    st.lock().unwrap().run_hooks(&route);
     if fault == Some(Fault::DropAfterWrite) {
         // The work is done; only the answer is lost on the way back.
         return finish(fault_response(Fault::Drop, 0), 0);

@@ -3,7 +3,9 @@
 //! It runs on its own thread and Tokio runtime, so a test can drive it from
 //! sync code while the tfctl *binary* talks to it (`GITHUB_API_URL=`
 //! [`FakeGithub::url`]). Tests seed state with the builder methods, inject
-//! faults per route, then read the state and the request log back.
+//! faults per route, make things happen between two requests
+//! ([`FakeGithub::after_request`]), then read the state and the request
+//! log back.
 //!
 //! ```ignore
 //! let gh = FakeGithub::start();
@@ -23,7 +25,7 @@ pub use state::State;
 pub use state::{
     fake_sha, CommentRec, DispatchRec, Fault, FileRec, PrRec, RequestRecord, ReviewRec, StatusRec,
 };
-use state::{AppState, CommitRec, EventRec, FaultRule};
+use state::{AppState, CommitRec, EventRec, FaultRule, Hook};
 
 /// The token the fake accepts by default, and whose login it reports.
 pub const TOKEN: &str = "fake-github-token";
@@ -420,6 +422,26 @@ impl FakeGithub {
             s.repo_mut(repo);
             s.permissions
                 .insert((repo.into(), user.into()), role.into())
+        });
+    }
+
+    /// Runs `action` on the fake's state once, right after the `nth`
+    /// (1-based) request to `route` (`METHOD /template`) was carried out
+    /// and before its answer is sent: what happens on GitHub between two of
+    /// the client's requests (a push, another run's label).
+    pub fn after_request(
+        &self,
+        route: &str,
+        nth: u32,
+        action: impl FnOnce(&mut State) + Send + 'static,
+    ) {
+        self.with(|s| {
+            s.hooks.push(Hook {
+                route: route.into(),
+                nth,
+                seen: 0,
+                action: Some(Box::new(action)),
+            })
         });
     }
 
