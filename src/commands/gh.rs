@@ -11,7 +11,7 @@ use crate::actions::event::Event;
 use crate::audit::{self, AuditEvent};
 use crate::cli::GithubArgs;
 use crate::error::{Error, Result};
-use crate::github::{Client, ClientConfig, RepoRef};
+use crate::github::{Client, RepoRef};
 
 /// Everything a GitHub-facing command starts from.
 pub struct GhSession {
@@ -32,7 +32,9 @@ impl GhSession {
         Self::from_env(ActionsEnv::from_process().with_args(args), args)
     }
 
-    /// As [`GhSession::open`], from an already-read context.
+    /// As [`GhSession::open`], from an already-read context. The client
+    /// comes from [`ActionsEnv::client_config`], the one tested path from
+    /// the env to a client (retry base, installation repo, token masking).
     pub fn from_env(env: ActionsEnv, args: &GithubArgs) -> Result<GhSession> {
         if env.in_actions {
             for secret in env.secrets() {
@@ -43,10 +45,7 @@ impl GhSession {
         }
         let event = env.load_event()?;
         let repo = env.repo()?;
-        let mut config = ClientConfig::new(env.api_url.clone(), env.credentials()?);
-        config.installation_repo = Some(repo.clone());
-        config.mask_minted_tokens = env.in_actions;
-        let client = Client::new(config).map_err(Error::from)?;
+        let client = Client::new(env.client_config()?).map_err(Error::from)?;
         let signing_key = env
             .signing_key
             .as_ref()

@@ -20,7 +20,7 @@ use tfctl::report::{Changes, RunReport, RunResult, StackReport, StackStatus, Vio
 
 const KEY: &str = "flow-signing-key";
 
-fn flow() -> Flow {
+pub(crate) fn flow() -> Flow {
     Flow::new("  controller_repo: acme/controller\n  merge_method: squash\n")
 }
 
@@ -100,7 +100,7 @@ fn validation_body(head: &str, env: &str, result: RunResult, key: Option<&str>) 
 
 /// A PR by alice from `feature` into `main`, validated by the bot for its
 /// head (`env`, `result`), labelled by the bot; environment branches exist.
-fn validated_pr(f: &Flow, env: &str, result: RunResult, key: Option<&str>) -> u64 {
+pub(crate) fn validated_pr(f: &Flow, env: &str, result: RunResult, key: Option<&str>) -> u64 {
     for b in ["dev", "stage", "prod"] {
         f.gh.seed_branch(CONFIG, b, &fake_sha(b));
     }
@@ -129,7 +129,7 @@ fn validate(f: &Flow, n: u64, env: &str, result: RunResult, key: Option<&str>) {
 
 /// `user` approves PR `n` (on `commit`, else the head), and the payload
 /// GitHub sends for it.
-fn approve(f: &Flow, n: u64, user: &str, commit: Option<&str>) -> PathBuf {
+pub(crate) fn approve(f: &Flow, n: u64, user: &str, commit: Option<&str>) -> PathBuf {
     let id = f.gh.seed_review(CONFIG, n, user, "APPROVED", commit);
     let head = f.gh.pr(CONFIG, n).head_sha;
     f.event("pull_request_review.submitted.json", |v| {
@@ -171,7 +171,7 @@ fn merge_on_comment(f: &Flow, n: u64, author: &str, body: &str) -> harness::Run 
 }
 
 /// tfctl's merge comments on PR `n`.
-fn merge_comments(f: &Flow, n: u64) -> Vec<String> {
+pub(crate) fn merge_comments(f: &Flow, n: u64) -> Vec<String> {
     f.gh.comments(CONFIG, n)
         .into_iter()
         .filter(|c| c.user == BOT && c.body.contains("<!-- tfctl:merge "))
@@ -179,7 +179,7 @@ fn merge_comments(f: &Flow, n: u64) -> Vec<String> {
         .collect()
 }
 
-fn merge_requests(f: &Flow) -> Vec<Value> {
+pub(crate) fn merge_requests(f: &Flow) -> Vec<Value> {
     f.gh.requests()
         .into_iter()
         .filter(|r| r.route == "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge")
