@@ -44,7 +44,7 @@ pub fn run(config: Option<&Path>, args: ApplyArgs) -> Result<ExitStatus> {
         ));
     }
     let cfg = super::load_config(config)?;
-    let session = GhSession::open(&args.github)?;
+    let session = GhSession::open(&cfg.github, &args.github)?;
     super::runtime()?.block_on(async {
         // First, so a cancel during the GitHub calls is seen too.
         let cancel = runner::cancel_on_signals()
@@ -214,7 +214,7 @@ impl Apply<'_> {
         let environment = match gates::apply_gate(
             &facts,
             &ApplyPolicy {
-                bot_login: &cfg.github.bot_login,
+                bot_login: &self.session.bot_login,
                 passed_label: &cfg.labels.passed,
                 override_label: &cfg.labels.overridden,
                 branch_for: &|env: &str| cfg.branch_for(env),
@@ -304,7 +304,7 @@ impl Apply<'_> {
             .map_err(Error::from)?;
         let (validation, marker) = read_validation(
             &comments,
-            &self.cfg.github.bot_login,
+            &self.session.bot_login,
             self.session.signing_key.as_deref(),
         );
         let label_events = events
@@ -455,7 +455,7 @@ impl Apply<'_> {
                     repo,
                     n,
                     &format!("<!-- tfctl:{} ", ApplyMarker::KIND),
-                    Some(&self.cfg.github.bot_login),
+                    Some(&self.session.bot_login),
                     &body,
                 )
                 .await

@@ -42,7 +42,7 @@ struct OverrideComment {
 /// Runs `tfctl merge` on the event of the Actions context.
 pub fn run(config: Option<&Path>, args: MergeArgs) -> Result<ExitStatus> {
     let cfg = super::load_config(config)?;
-    let session = GhSession::open(&args.github)?;
+    let session = GhSession::open(&cfg.github, &args.github)?;
     let trigger = match trigger(&session.event)? {
         Ok(t) => t,
         Err(why) => {
@@ -124,7 +124,7 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     let repo = &session.repo;
     let n = trigger.number;
     let key = session.signing_key.as_deref();
-    let bot = cfg.github.bot_login.as_str();
+    let bot = session.bot_login.as_str();
 
     // ---- reads ----
     let pr = client.get_pull(repo, n).await?;
@@ -332,7 +332,7 @@ async fn standing_override(
         ) else {
             continue;
         };
-        if author == cfg.github.bot_login {
+        if author == session.bot_login {
             continue;
         }
         let special = !author.eq_ignore_ascii_case(&pr.user.login)

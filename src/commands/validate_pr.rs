@@ -188,7 +188,7 @@ pub(crate) fn publish(
                     &target.repo,
                     target.number,
                     "<!-- tfctl:validation",
-                    Some(&cfg.github.bot_login),
+                    Some(&session.bot_login),
                     &body,
                 )
                 .await?;

@@ -32,7 +32,9 @@ pub enum Identity {
     /// and no endpoint names the App, so the configured login is taken.
     Installation,
     /// A token that was not asked about, because no `github.bot_login` is
-    /// set to check (saves a request on every run with the default).
+    /// set to check (saves a request on every run with the default, the
+    /// job's `GITHUB_TOKEN`). A PAT should be named in `github.bot_login`,
+    /// which is then checked.
     NotAsked,
 }
 
@@ -45,19 +47,29 @@ pub fn effective_bot_login(
     identity: &Identity,
     configured: Option<&str>,
 ) -> Result<String, String> {
-    let checked = |actual: String, who: &str| match configured {
-        Some(c) if !c.eq_ignore_ascii_case(&actual) => Err(format!(
-            "github.bot_login is `{c}`, but {who} `{actual}`: tfctl would not recognise its own \
-             comments; set github.bot_login to `{actual}` or remove it, or use {c}'s credentials"
-        )),
-        _ => Ok(actual),
-    };
+    let differs = |actual: &str| configured.is_some_and(|c| !c.eq_ignore_ascii_case(actual));
+    let configured_login = configured.unwrap_or_default();
     match identity {
-        Identity::App { slug } => checked(
-            format!("{slug}[bot]"),
-            "the GitHub App of TFCTL_APP_ID writes as",
-        ),
-        Identity::User { login } => checked(login.clone(), "GITHUB_TOKEN belongs to the user"),
+        Identity::App { slug } => {
+            let actual = format!("{slug}[bot]");
+            if differs(&actual) {
+                return Err(format!(
+                    "github.bot_login is `{configured_login}`, but the GitHub App of TFCTL_APP_ID \
+                     writes as `{actual}`: set github.bot_login to `{actual}` or remove it"
+                ));
+            }
+            Ok(actual)
+        }
+        Identity::User { login } => {
+            if differs(login) {
+                return Err(format!(
+                    "github.bot_login is `{configured_login}`, but GITHUB_TOKEN is a token of the \
+                     user `{login}`: use a token of `{configured_login}`, or set github.bot_login \
+                     to `{login}`"
+                ));
+            }
+            Ok(login.clone())
+        }
         Identity::Installation | Identity::NotAsked => {
             Ok(configured.unwrap_or(DEFAULT_BOT_LOGIN).to_owned())
         }

@@ -5,10 +5,148 @@
 //! cannot pass because everything is refused.
 
 use crate::flow_merge::{approve, flow, validated_pr};
+use crate::harness::{Repo, Run};
+use crate::support::fake_github::{FakeGithub, PrSeed, BOT_LOGIN};
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tfctl::report::RunResult;
+
+const CONFIG_REPO: &str = "acme/infra";
+const CONTROLLER_REPO: &str = "acme/controller";
+const APP_ID: &str = "4242";
+const APP_SLUG: &str = "acme-tfctl";
+const MARKER: &str = "<!-- tfctl:validation";
+
+/// A PR of the offline example on the fake GitHub, validated by the
+/// controller on `repository_dispatch` as the workflow would run it.
+struct Validation {
+    gh: FakeGithub,
+    repo: Repo,
+    pr: u64,
+    head: String,
+    dir: tempfile::TempDir,
+}
+
+impl Validation {
+    /// `change` edits the PR branch; `github_yaml` is appended to
+    /// tfctl.yaml as its `github:` section (not listed as a PR file).
+    fn new(change: impl FnOnce(&Repo), github_yaml: &str) -> Validation {
+        let repo = Repo::from_example("offline");
+        change(&repo);
+        if !github_yaml.is_empty() {
+            let yaml = repo.read("tfctl.yaml");
+            repo.write("tfctl.yaml", &format!("{yaml}github:\n{github_yaml}"));
+        }
+        repo.commit("change stacks");
+        let head = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+        let changed: Vec<String> = repo
+            .git(&["diff", "--name-only", "main...HEAD"])
+            .lines()
+            .filter(|f| *f != "tfctl.yaml")
+            .map(str::to_string)
+            .collect();
+        let gh = FakeGithub::start();
+        gh.seed_repo(CONTROLLER_REPO);
+        let files: Vec<&str> = changed.iter().map(String::as_str).collect();
+        let pr = gh.seed_pr(
+            CONFIG_REPO,
+            PrSeed::new("feature", "main").head_sha(&head).files(&files),
+        );
+        Validation {
+            gh,
+            repo,
+            pr,
+            head,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The `tfctl-validate` dispatch the config repo sent for `head_sha`.
+    fn event(&self, head_sha: &str) -> PathBuf {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/github/events/repository_dispatch.on-demand-test.json");
+        let mut event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        event["action"] = "tfctl-validate".into();
+        event["client_payload"] = serde_json::json!({
+            "source_repo": CONFIG_REPO, "pr_number": self.pr, "head_sha": head_sha, "base_ref": "main",
+        });
+        let path = self.dir.path().join("event.json");
+        std::fs::write(&path, event.to_string()).unwrap();
+        path
+    }
+
+    /// `tfctl validate` on the dispatch for the checked-out head, with the
+    /// fake's token unless `env` says otherwise.
+    fn run(&self, env: &[(&str, &str)]) -> Run {
+        let mut cmd = self
+            .repo
+            .tfctl()
+            .args(["validate"])
+            .in_actions(
+                "repository_dispatch",
+                &self.event(&self.head),
+                CONTROLLER_REPO,
+                self.dir.path(),
+            )
+            .envs(self.gh.env_vars());
+        for (k, v) in env {
+            cmd = cmd.env(k, v);
+        }
+        cmd.run()
+    }
+
+    /// Runs with the GitHub App's credentials (they win over the token).
+    fn run_as_app(&self) -> Run {
+        let key = app_fixture("test-app-key.pem");
+        self.run(&[("TFCTL_APP_ID", APP_ID), ("TFCTL_APP_PRIVATE_KEY", &key)])
+    }
+
+    fn enable_app(&self) {
+        self.gh
+            .enable_app(APP_ID, APP_SLUG, &app_fixture("test-app-key.pub.pem"), 77);
+    }
+
+    /// Validation comments on the PR, as `(author, body)`.
+    fn validation_comments(&self) -> Vec<(String, String)> {
+        self.gh
+            .comments(CONFIG_REPO, self.pr)
+            .into_iter()
+            .filter(|c| c.body.contains(MARKER))
+            .map(|c| (c.user, c.body))
+            .collect()
+    }
+
+    /// Requests that changed something on GitHub (minting a token aside).
+    fn writes(&self) -> Vec<String> {
+        self.gh
+            .requests()
+            .into_iter()
+            .filter(|r| r.method != "GET" && !r.route.contains("/access_tokens"))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    fn labels(&self) -> Vec<String> {
+        let mut l = self.gh.labels(CONFIG_REPO, self.pr);
+        l.sort();
+        l
+    }
+}
+
+fn app_fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/github/app")
+        .join(name);
+    std::fs::read_to_string(p).unwrap()
+}
+
+/// One stack whose plan passes the policies.
+fn passing(repo: &Repo) {
+    repo.touch_tfvars("config/S3/logs-dev/logs-dev.tfvars");
+}
 
 /// A port on 127.0.0.1 that nothing listens on.
 fn closed_port() -> u16 {
@@ -48,4 +186,75 @@ fn unreachable_github_fails_after_the_retry_bound_naming_the_call() {
         took < Duration::from_secs(10),
         "took {took:?}: the retry base was not applied"
     );
+}
+
+// ---- who tfctl is (its comments are found by marker and author) ----
+
+/// With App credentials tfctl writes as `<slug>[bot]`; left at its default,
+/// `github.bot_login` follows the App, so a re-run finds its own comment
+/// and updates it instead of posting a second validation beside it.
+#[test]
+fn app_credentials_rerun_updates_the_one_validation_comment() {
+    let v = Validation::new(passing, "");
+    v.enable_app();
+    v.run_as_app().expect_code(0);
+    v.gh.clear_requests();
+    v.run_as_app().expect_code(0);
+    let comments = v.validation_comments();
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    assert_eq!(comments[0].0, format!("{APP_SLUG}[bot]"));
+    let posted: Vec<String> = v
+        .writes()
+        .into_iter()
+        .filter(|w| w.contains("/comments"))
+        .collect();
+    assert_eq!(
+        posted.len(),
+        1,
+        "the re-run should update in place: {posted:?}"
+    );
+    assert!(posted[0].starts_with("PATCH "), "{posted:?}");
+    assert_eq!(v.labels(), ["opa-passed"]);
+}
+
+/// A tfctl.yaml naming another account than the App's (here the login
+/// every workflow's `GITHUB_TOKEN` writes as, whose comments any job can
+/// post) would make tfctl look for, and trust, that account's comments:
+/// refused with both names before anything is read or written.
+#[test]
+fn attack_bot_login_naming_another_account_than_the_app_is_refused() {
+    let v = Validation::new(passing, &format!("  bot_login: \"{BOT_LOGIN}\"\n"));
+    v.enable_app();
+    let run = v.run_as_app().expect_code(2);
+    let err = run.stderr();
+    assert!(
+        err.contains(BOT_LOGIN) && err.contains(&format!("{APP_SLUG}[bot]")),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(v.writes().is_empty(), "{:#?}", v.writes());
+    assert!(v.validation_comments().is_empty());
+}
+
+/// A user token (PAT) of `mallory` where tfctl.yaml says tfctl writes as
+/// `tfctl-bot`: tfctl would post as mallory while trusting tfctl-bot's
+/// comments. Refused with both names and no write; the control is
+/// tfctl-bot's own token, which publishes under its login.
+#[test]
+fn attack_pat_of_another_user_than_bot_login_is_refused() {
+    let v = Validation::new(passing, "  bot_login: tfctl-bot\n");
+    v.gh.add_token("ghp_mallory", "mallory");
+    v.gh.add_token("ghp_tfctlbot", "tfctl-bot");
+    let run = v.run(&[("GITHUB_TOKEN", "ghp_mallory")]).expect_code(2);
+    let err = run.stderr();
+    assert!(
+        err.contains("tfctl-bot") && err.contains("mallory"),
+        "{err}"
+    );
+    assert!(v.writes().is_empty(), "{:#?}", v.writes());
+
+    v.run(&[("GITHUB_TOKEN", "ghp_tfctlbot")]).expect_code(0);
+    let comments = v.validation_comments();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].0, "tfctl-bot");
 }
