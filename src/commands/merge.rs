@@ -154,7 +154,7 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
         }
         None => None,
     };
-    let facts = MergeFacts {
+    let mut facts = MergeFacts {
         pr_author: pr.user.login.clone(),
         head_sha: pr.head.sha.clone(),
         open: pr.state == "open",
@@ -169,6 +169,7 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
                 state: ReviewState::parse(&r.state),
                 commit_id: r.commit_id.clone().unwrap_or_default(),
                 submitted_at: r.submitted_at.clone().unwrap_or_default(),
+                can_write: false,
             })
             .collect(),
         validation,
@@ -179,6 +180,17 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
             .as_ref()
             .is_none_or(|h| !h.full_name.eq_ignore_ascii_case(&repo.to_string())),
     };
+    // Approvals count only from users who can write, as branch protection
+    // counts them: one lookup per reviewer whose approval could count.
+    for user in gates::approvals_to_verify(&facts.reviews, &facts.head_sha, &facts.pr_author) {
+        let can_write = client
+            .collaborator_permission(repo, &user)
+            .await?
+            .is_some_and(|p| p.can_write());
+        for r in facts.reviews.iter_mut().filter(|r| r.user == user) {
+            r.can_write = can_write;
+        }
+    }
 
     // ---- decision ----
     let approvals_for = |env: &str| cfg.approvals_for(env);

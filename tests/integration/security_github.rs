@@ -4,7 +4,8 @@
 //! current head publishes, tfctl's own login finds its own comment) so it
 //! cannot pass because everything is refused.
 
-use crate::flow_merge::{approve, flow, validated_pr};
+use crate::flow_merge::{approve, flow, merge_requests, validated_pr};
+use crate::flow_support::{Flow, CONFIG};
 use crate::harness::{Repo, Run};
 use crate::support::fake_github::{FakeGithub, PrSeed, BOT_LOGIN};
 
@@ -257,4 +258,86 @@ fn attack_pat_of_another_user_than_bot_login_is_refused() {
     let comments = v.validation_comments();
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0].0, "tfctl-bot");
+}
+
+// ---- approvals count only from users who can write ----
+
+const PERMISSION: &str = "GET /repos/{owner}/{repo}/collaborators/{username}/permission";
+
+fn permission_lookups(f: &Flow) -> Vec<String> {
+    f.gh.requests()
+        .into_iter()
+        .filter(|r| r.route == PERMISSION)
+        .map(|r| r.path)
+        .collect()
+}
+
+/// Anyone who can read the repository can submit an approving review (a
+/// read-only org member's even says MEMBER): it must not open the gate.
+/// The blocked reason says which approval was ignored and why; a writer's
+/// approval of the same PR then merges it.
+#[test]
+fn attack_read_only_member_approval_does_not_count() {
+    let f = flow();
+    f.gh.set_permission(CONFIG, "eve", "read");
+    let n = validated_pr(&f, "staging", RunResult::Passed, None);
+    approve(&f, n, "eve", None);
+    let event = approve(&f, n, "eve", None);
+    let run = f.run("merge", "pull_request_review", &event).expect_code(1);
+    assert!(
+        run.stdout()
+            .contains("approval by eve does not count: eve cannot write to the repository"),
+        "{}",
+        run.stdout()
+    );
+    assert!(!f.gh.pr(CONFIG, n).merged);
+    assert!(merge_requests(&f).is_empty());
+    // eve approved twice; her access is asked once.
+    assert_eq!(
+        permission_lookups(&f),
+        [format!("/repos/{CONFIG}/collaborators/eve/permission")]
+    );
+
+    let run = f
+        .run("merge", "pull_request_review", &approve(&f, n, "bob", None))
+        .expect_code(0);
+    assert!(run.stdout().contains("into stage"), "{}", run.stdout());
+    assert!(f.gh.pr(CONFIG, n).merged);
+    let audit = f.audit();
+    assert!(
+        audit.last().unwrap()["reasons"]
+            .to_string()
+            .contains("approved by bob\""),
+        "{audit:?}"
+    );
+}
+
+/// Triage (labels, closing issues) is not write either, nor is a user who
+/// was never given a role; maintain is. Production needs two approvals.
+#[test]
+fn attack_triage_and_outside_approvals_do_not_count_maintainers_do() {
+    let f = flow();
+    f.gh.set_permission(CONFIG, "trish", "triage");
+    f.gh.set_permission(CONFIG, "max", "maintain");
+    let n = validated_pr(&f, "production", RunResult::Passed, None);
+    approve(&f, n, "bob", None);
+    approve(&f, n, "trish", None);
+    let event = approve(&f, n, "outsider", None);
+    let run = f.run("merge", "pull_request_review", &event).expect_code(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("needs 2 approval(s)") && out.contains("has 1"),
+        "{out}"
+    );
+    for user in ["trish", "outsider"] {
+        assert!(
+            out.contains(&format!("approval by {user} does not count")),
+            "{out}"
+        );
+    }
+    assert!(merge_requests(&f).is_empty());
+
+    f.run("merge", "pull_request_review", &approve(&f, n, "max", None))
+        .expect_code(0);
+    assert!(f.gh.pr(CONFIG, n).merged);
 }
