@@ -7,7 +7,7 @@
 use crate::flow_merge::{approve, flow, merge_requests, validated_pr};
 use crate::flow_support::{Flow, CONFIG};
 use crate::harness::{Repo, Run};
-use crate::support::fake_github::{FakeGithub, PrSeed, BOT_LOGIN};
+use crate::support::fake_github::{fake_sha, FakeGithub, PrSeed, BOT_LOGIN};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -142,6 +142,14 @@ fn app_fixture(name: &str) -> String {
         .join("tests/fixtures/github/app")
         .join(name);
     std::fs::read_to_string(p).unwrap()
+}
+
+/// One stack whose plan violates a policy (a public bucket).
+fn violating(repo: &Repo) {
+    repo.write(
+        "config/S3/public-assets/public-assets.tfvars",
+        &repo.read("config-violation/S3/public-assets/public-assets.tfvars"),
+    );
 }
 
 /// One stack whose plan passes the policies.
@@ -340,4 +348,103 @@ fn attack_triage_and_outside_approvals_do_not_count_maintainers_do() {
     f.run("merge", "pull_request_review", &approve(&f, n, "max", None))
         .expect_code(0);
     assert!(f.gh.pr(CONFIG, n).merged);
+}
+
+// ---- validate publishes only for the current head ----
+
+const PR_FILES: &str = "GET /repos/{owner}/{repo}/pulls/{pull_number}/files";
+
+impl Validation {
+    fn statuses(&self) -> Vec<String> {
+        self.gh
+            .statuses(CONFIG_REPO, &self.head)
+            .into_iter()
+            .map(|s| s.state)
+            .collect()
+    }
+
+    fn expect_superseded(&self, run: Run, newer: &str) {
+        let run = run.expect_code(0);
+        let line = format!(
+            "tfctl validate: superseded by {}: nothing published",
+            &newer[..7]
+        );
+        assert!(run.stdout().contains(&line), "{}", run.stdout());
+        assert!(self.writes().is_empty(), "{:#?}", self.writes());
+    }
+}
+
+/// Anyone who can send `repository_dispatch` can replay an old payload:
+/// here the dispatch of a head that passed, after a newer push that
+/// failed. Its verdict is about a commit nobody will merge, so nothing is
+/// written: not the comment, not `opa-passed`, not a status. The control:
+/// the same dispatch while its head is current publishes.
+#[test]
+fn attack_replayed_dispatch_for_an_old_head_publishes_nothing() {
+    let v = Validation::new(passing, "");
+    v.run(&[]).expect_code(0);
+    assert_eq!(v.labels(), ["opa-passed"]);
+    assert_eq!(v.validation_comments().len(), 1);
+    assert_eq!(v.statuses(), ["success"]);
+
+    // A newer push, and its run's failed verdict.
+    let newer = fake_sha("a newer push");
+    v.gh.set_pr_head(CONFIG_REPO, v.pr, &newer);
+    v.gh.seed_unlabel(CONFIG_REPO, v.pr, "opa-passed", BOT_LOGIN);
+    v.gh.seed_label(CONFIG_REPO, v.pr, "opa-failed", BOT_LOGIN);
+    let before = v.gh.comments(CONFIG_REPO, v.pr);
+    v.gh.clear_requests();
+
+    v.expect_superseded(v.run(&[]), &newer);
+    assert_eq!(v.labels(), ["opa-failed"]);
+    assert_eq!(v.gh.comments(CONFIG_REPO, v.pr), before);
+    assert_eq!(
+        v.statuses(),
+        ["success"],
+        "no second status on the old head"
+    );
+}
+
+/// A push while the run plans: the verdict is for the head it checked
+/// out, no longer the PR's, so it publishes nothing.
+#[test]
+fn attack_push_during_validation_publishes_nothing() {
+    let v = Validation::new(violating, "");
+    let newer = fake_sha("pushed while planning");
+    let (pushed, n) = (newer.clone(), v.pr);
+    v.gh.after_request(PR_FILES, 1, move |s| {
+        s.move_pr_head(CONFIG_REPO, n, &pushed)
+    });
+    v.expect_superseded(v.run(&[]), &newer);
+    assert!(v.validation_comments().is_empty());
+    assert!(v.labels().is_empty());
+    assert!(v.statuses().is_empty());
+}
+
+/// Two validations of one PR overlap: this PR failed before, and while
+/// this run plans, the other one (a verdict that passed) swaps
+/// `opa-failed` for `opa-passed`. This run's failed verdict plans its label
+/// calls from the PR as it is when it writes them, not as it was when the
+/// run started (which already had `opa-failed`, so nothing would change):
+/// it ends with `opa-failed` alone, never `opa-passed` beside a failed
+/// verdict.
+#[test]
+fn attack_overlapping_validation_never_leaves_passed_beside_failed() {
+    let v = Validation::new(violating, "");
+    v.gh.seed_label(CONFIG_REPO, v.pr, "opa-failed", BOT_LOGIN);
+    let n = v.pr;
+    v.gh.after_request(PR_FILES, 1, move |s| {
+        s.unlabel_issue(CONFIG_REPO, n, "opa-failed", BOT_LOGIN);
+        s.label_issue(CONFIG_REPO, n, "opa-passed", BOT_LOGIN);
+    });
+    v.run(&[]).expect_code(1);
+    assert_eq!(v.labels(), ["opa-failed"]);
+    let comments = v.validation_comments();
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].1.contains("must not be public"),
+        "{}",
+        comments[0].1
+    );
+    assert_eq!(v.statuses(), ["failure"]);
 }

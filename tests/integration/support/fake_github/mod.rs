@@ -400,6 +400,11 @@ impl FakeGithub {
         self.with(|s| s.label_issue(repo, number, label, actor));
     }
 
+    /// `actor` takes `label` off an issue/PR (with its `unlabeled` event).
+    pub fn seed_unlabel(&self, repo: &str, number: u64, label: &str, actor: &str) {
+        self.with(|s| s.unlabel_issue(repo, number, label, actor));
+    }
+
     /// `user`'s membership in `org/team` (`active` or `pending`).
     pub fn seed_team_member(&self, org: &str, team_slug: &str, user: &str, state: &str) {
         self.with(|s| {

@@ -462,6 +462,27 @@ impl State {
         });
     }
 
+    /// `actor` takes `label` off issue/PR `number` (with its `unlabeled`
+    /// event); nothing when it is not on.
+    pub fn unlabel_issue(&mut self, repo: &str, number: u64, label: &str, actor: &str) {
+        let now = self.tick();
+        let id = self.id();
+        let r = self.repo_mut(repo);
+        let on = r.issue_labels.entry(number).or_default();
+        let Some(pos) = on.iter().position(|l| l.eq_ignore_ascii_case(label)) else {
+            return;
+        };
+        let removed = on.remove(pos);
+        r.events.push(EventRec {
+            id,
+            issue: number,
+            event: "unlabeled".into(),
+            actor: actor.into(),
+            label: Some(removed),
+            created_at: now,
+        });
+    }
+
     /// A push to PR `number`'s branch: its head is now `sha`.
     pub fn move_pr_head(&mut self, repo: &str, number: u64, sha: &str) {
         let r = self.repo_mut(repo);
