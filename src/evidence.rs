@@ -15,7 +15,7 @@
 
 use crate::attest::PublicKey;
 use crate::config::model::TrustConfig;
-use crate::github::models::Comment;
+use crate::github::models::{Comment, CommitStatus};
 use crate::render::marker::{self, ApplyMarker, Marker, ValidationMarker};
 
 /// Minimum length of an override justification.
@@ -103,12 +103,35 @@ impl Verified {
     }
 }
 
+/// The commit status context validate sets; its newest status by the bot
+/// names the current attestation.
+pub const VALIDATE_STATUS: &str = "tfctl/validate";
+
+/// The fingerprint of the attestation the controller published last for a
+/// commit: from the newest `tfctl/validate` status set by `bot` (statuses
+/// are listed newest first; a writer can add one, but as themselves).
+pub fn published_fingerprint(statuses: &[CommitStatus], bot: &str) -> Option<String> {
+    statuses
+        .iter()
+        .find(|s| {
+            s.context.as_deref() == Some(VALIDATE_STATUS)
+                && s.creator.as_ref().is_some_and(|c| c.login == bot)
+        })
+        .and_then(|s| s.description.as_deref())
+        .and_then(marker::fingerprint_in)
+        .map(str::to_string)
+}
+
 /// The bot's validation for `head_sha`, verified, or the reason there is
-/// none that can be believed.
+/// none that can be believed. `published` is the fingerprint the newest
+/// bot status on the head names ([`published_fingerprint`]): only that
+/// attestation counts, so an older one of the same head pasted back into
+/// the comment (from before a re-validation) does not.
 pub fn validation(
     comments: &[Comment],
     subject: &Subject<'_>,
     head_sha: &str,
+    published: Option<&str>,
     trust: Trust<'_>,
 ) -> Result<Verified, String> {
     if let Some(refusal) = trust.refusal() {
@@ -139,13 +162,38 @@ pub fn validation(
         }
         if let Err(why) = trust.accepts(&m) {
             note(
-                3,
+                4,
                 format!(
                     "the validation attestation for {} does not verify: {why}",
                     short(head_sha)
                 ),
             );
             continue;
+        }
+        let fp = marker::fingerprint(&m);
+        match published {
+            Some(p) if p == fp => {}
+            Some(p) => {
+                note(
+                    3,
+                    format!(
+                        "the validation comment's attestation {fp} is not the latest the controller published for {} (status {VALIDATE_STATUS} names {p}): re-run the validation",
+                        short(head_sha)
+                    ),
+                );
+                continue;
+            }
+            None => {
+                note(
+                    3,
+                    format!(
+                        "no {VALIDATE_STATUS} status by {} on {} names the attestation: re-run the validation",
+                        subject.bot_login,
+                        short(head_sha)
+                    ),
+                );
+                continue;
+            }
         }
         // Several verified ones for one head (markers pasted into the bot's
         // comment): the newest decision wins.
@@ -356,6 +404,31 @@ mod tests {
         }
     }
 
+    /// [`validation`] as the controller's status would have it: the newest
+    /// attestation in `comments` for `head` is the published one.
+    fn check(
+        comments: &[Comment],
+        subject: &Subject<'_>,
+        head: &str,
+        trust: Trust<'_>,
+    ) -> Result<Verified, String> {
+        // The controller publishes only what it signed (or, unsigned, the
+        // last thing it wrote).
+        let published = comments
+            .iter()
+            .flat_map(|c| {
+                let body = c.body.as_deref().unwrap_or_default();
+                marker::spans(body, ValidationMarker::KIND)
+                    .filter_map(|(a, b)| marker::find::<ValidationMarker>(&body[a..b]))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|m| m.head_sha == head)
+            .filter(|m| m.signature.is_some() || matches!(trust, Trust::Unsigned | Trust::Nothing))
+            .max_by(|a, b| a.time.cmp(&b.time))
+            .map(|m| marker::fingerprint(&m));
+        validation(comments, subject, head, published.as_deref(), trust)
+    }
+
     fn comment(id: u64, author: &str, body: &str, created: &str, updated: &str) -> Comment {
         Comment {
             id,
@@ -377,12 +450,12 @@ mod tests {
         let trust = Trust::Keys(&keys);
         let t = "2026-12-01T10:00:00Z";
         let good = marker::render(&vm("head", RunResult::Passed), Some(&key));
-        let ok = validation(&[comment(1, BOT, &good, t, t)], &subject(), "head", trust).unwrap();
+        let ok = check(&[comment(1, BOT, &good, t, t)], &subject(), "head", trust).unwrap();
         assert!(ok.passed() && ok.signed);
         assert_eq!(ok.environment(), Ok("production"));
 
         // Written by someone else: ignored.
-        let err = validation(
+        let err = check(
             &[comment(1, "mallory", &good, t, t)],
             &subject(),
             "head",
@@ -391,7 +464,7 @@ mod tests {
         assert!(err.unwrap_err().contains("no tfctl validation"));
         // Unsigned, or the verdict edited after signing.
         let unsigned = marker::render(&vm("head", RunResult::Passed), None);
-        let err = validation(
+        let err = check(
             &[comment(1, BOT, &unsigned, t, t)],
             &subject(),
             "head",
@@ -400,22 +473,94 @@ mod tests {
         assert!(err.unwrap_err().contains("not signed"));
         let failed = marker::render(&vm("head", RunResult::Failed), Some(&key))
             .replace("\"result\":\"failed\"", "\"result\":\"passed\"");
-        let err = validation(&[comment(1, BOT, &failed, t, t)], &subject(), "head", trust);
+        let err = check(&[comment(1, BOT, &failed, t, t)], &subject(), "head", trust);
         assert!(err.unwrap_err().contains("does not verify"));
         // Another head, another PR, another repository.
-        let err = validation(&[comment(1, BOT, &good, t, t)], &subject(), "newer", trust);
+        let err = check(&[comment(1, BOT, &good, t, t)], &subject(), "newer", trust);
         assert!(err.unwrap_err().contains("stale"));
         let mut other_pr = vm("head", RunResult::Passed);
         other_pr.pr_number = 8;
         let copied = marker::render(&other_pr, Some(&key));
-        let err = validation(&[comment(1, BOT, &copied, t, t)], &subject(), "head", trust);
+        let err = check(&[comment(1, BOT, &copied, t, t)], &subject(), "head", trust);
         assert!(err.unwrap_err().contains("acme/config#8"));
         // A forged passed marker pasted above the real failed one in the
         // bot's own comment does not win.
         let real_failed = marker::render(&vm("head", RunResult::Failed), Some(&key));
         let body = format!("{unsigned}\n{real_failed}");
-        let v = validation(&[comment(1, BOT, &body, t, t)], &subject(), "head", trust).unwrap();
+        let v = check(&[comment(1, BOT, &body, t, t)], &subject(), "head", trust).unwrap();
         assert!(!v.passed());
+    }
+
+    #[test]
+    fn only_the_attestation_the_status_names_counts() {
+        let key = SigningKey::generate();
+        let keys = [key.public()];
+        let t = "2026-12-01T10:00:00Z";
+        let passed = vm("head", RunResult::Passed);
+        let mut failed = vm("head", RunResult::Failed);
+        failed.time = "2026-12-01T11:00:00Z".into();
+        let (old, new) = (
+            marker::signed(&passed, Some(&key)),
+            marker::signed(&failed, Some(&key)),
+        );
+        // The head was re-validated (failed); a writer pastes the older
+        // passing attestation back into the bot's comment.
+        let restored = [comment(1, BOT, &marker::to_comment(&old), t, t)];
+        let latest = marker::fingerprint(&new);
+        let err = validation(
+            &restored,
+            &subject(),
+            "head",
+            Some(&latest),
+            Trust::Keys(&keys),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("is not the latest the controller published"),
+            "{err}"
+        );
+        let err = validation(&restored, &subject(), "head", None, Trust::Keys(&keys)).unwrap_err();
+        assert!(err.contains("no tfctl/validate status"), "{err}");
+        // The current one verifies.
+        let current = [comment(1, BOT, &marker::to_comment(&new), t, t)];
+        let v = validation(
+            &current,
+            &subject(),
+            "head",
+            Some(&latest),
+            Trust::Keys(&keys),
+        )
+        .unwrap();
+        assert!(!v.passed());
+    }
+
+    #[test]
+    fn the_published_fingerprint_is_the_bots_newest_validate_status() {
+        use crate::github::models::CommitStatus;
+        let status = |id, who: &str, context: &str, fp: &str| CommitStatus {
+            id,
+            state: "success".into(),
+            context: Some(context.into()),
+            description: Some(marker::status_description("1 stack: 1 passed", fp)),
+            target_url: None,
+            creator: Some(User {
+                login: who.into(),
+                kind: None,
+            }),
+            created_at: None,
+        };
+        // Newest first, as GitHub lists them.
+        let statuses = [
+            status(4, "mallory", VALIDATE_STATUS, "aaaaaaaaaaaa"),
+            status(3, BOT, "tfctl/apply", "bbbbbbbbbbbb"),
+            status(2, BOT, VALIDATE_STATUS, "cccccccccccc"),
+            status(1, BOT, VALIDATE_STATUS, "dddddddddddd"),
+        ];
+        assert_eq!(
+            published_fingerprint(&statuses, BOT).as_deref(),
+            Some("cccccccccccc")
+        );
+        assert_eq!(published_fingerprint(&statuses[..2], BOT), None);
     }
 
     #[test]
@@ -423,9 +568,9 @@ mod tests {
         let t = "2026-12-01T10:00:00Z";
         let unsigned = marker::render(&vm("head", RunResult::Passed), None);
         let comments = [comment(1, BOT, &unsigned, t, t)];
-        let err = validation(&comments, &subject(), "head", Trust::Nothing).unwrap_err();
+        let err = check(&comments, &subject(), "head", Trust::Nothing).unwrap_err();
         assert!(err.contains("trust.public_keys is empty"), "{err}");
-        let v = validation(&comments, &subject(), "head", Trust::Unsigned).unwrap();
+        let v = check(&comments, &subject(), "head", Trust::Unsigned).unwrap();
         assert!(!v.signed);
     }
 
@@ -434,7 +579,7 @@ mod tests {
         let key = SigningKey::generate();
         let keys = [key.public()];
         let body = marker::render(&vm("head", RunResult::Failed), Some(&key));
-        let v = validation(
+        let v = check(
             &[comment(
                 1,
                 BOT,

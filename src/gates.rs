@@ -39,6 +39,50 @@ pub struct Review {
     pub commit_id: String,
     /// RFC 3339; reviews are compared per user by this time.
     pub submitted_at: String,
+    /// The reviewer can push to the repository (admin, maintain or write),
+    /// as GitHub reports now. Branch protection counts only such approvals:
+    /// anyone who can read may submit an approving review, and a review's
+    /// `author_association` (MEMBER for a read-only org member) is no
+    /// evidence. Looked up only for [`approvals_to_verify`]; `false` else.
+    pub can_write: bool,
+}
+
+/// Each user's review that stands: the latest one that approved, requested
+/// changes or was dismissed (comments and pending reviews change nothing).
+fn latest_reviews(reviews: &[Review]) -> std::collections::BTreeMap<&str, &Review> {
+    let mut latest: std::collections::BTreeMap<&str, &Review> = std::collections::BTreeMap::new();
+    for review in reviews {
+        if matches!(review.state, ReviewState::Commented | ReviewState::Pending) {
+            continue;
+        }
+        let newer = latest
+            .get(review.user.as_str())
+            .is_none_or(|r| r.submitted_at <= review.submitted_at);
+        if newer {
+            latest.insert(&review.user, review);
+        }
+    }
+    latest
+}
+
+/// The standing approvals of `head_sha` that may count: not the author's,
+/// not a deleted account's (no login); whether each counts is then its
+/// reviewer's write access.
+fn head_approvals<'a>(reviews: &'a [Review], head_sha: &str, pr_author: &str) -> Vec<&'a Review> {
+    latest_reviews(reviews)
+        .into_values()
+        .filter(|r| r.state == ReviewState::Approved && r.commit_id == head_sha)
+        .filter(|r| !r.user.is_empty() && !r.user.eq_ignore_ascii_case(pr_author))
+        .collect()
+}
+
+/// The reviewers whose write access decides whether their approval counts
+/// (see [`Review::can_write`]), each once, so each costs one lookup.
+pub fn approvals_to_verify(reviews: &[Review], head_sha: &str, pr_author: &str) -> Vec<String> {
+    head_approvals(reviews, head_sha, pr_author)
+        .into_iter()
+        .map(|r| r.user.clone())
+        .collect()
 }
 
 /// Everything the merge gate looks at.
@@ -110,24 +154,19 @@ pub fn merge_gate(facts: &MergeFacts, policy: &MergePolicy<'_>) -> MergeDecision
         }
     });
 
-    // Approvals: latest review per user, on the head commit, not the author.
-    let mut latest: std::collections::BTreeMap<&str, &Review> = std::collections::BTreeMap::new();
-    for review in &facts.reviews {
-        if matches!(review.state, ReviewState::Commented | ReviewState::Pending) {
-            continue;
-        }
-        let newer = latest
-            .get(review.user.as_str())
-            .is_none_or(|r| r.submitted_at <= review.submitted_at);
-        if newer {
-            latest.insert(&review.user, review);
-        }
-    }
-    let approvers: Vec<String> = latest
-        .values()
-        .filter(|r| r.state == ReviewState::Approved && r.commit_id == facts.head_sha)
-        .filter(|r| !r.user.eq_ignore_ascii_case(&facts.pr_author))
+    // Approvals: latest review per user, on the head commit, not the
+    // author, by someone who can write.
+    let latest = latest_reviews(&facts.reviews);
+    let on_head = head_approvals(&facts.reviews, &facts.head_sha, &facts.pr_author);
+    let approvers: Vec<String> = on_head
+        .iter()
+        .filter(|r| r.can_write)
         .map(|r| r.user.clone())
+        .collect();
+    let cannot_write: Vec<&str> = on_head
+        .iter()
+        .filter(|r| !r.can_write)
+        .map(|r| r.user.as_str())
         .collect();
     let changes_requested: Vec<&str> = latest
         .values()
@@ -153,6 +192,11 @@ pub fn merge_gate(facts: &MergeFacts, policy: &MergePolicy<'_>) -> MergeDecision
             }
             if author_only {
                 why.push_str(" (the author's own approval does not count)");
+            }
+            for user in &cannot_write {
+                why.push_str(&format!(
+                    " (approval by {user} does not count: {user} cannot write to the repository)"
+                ));
             }
             reasons.push(why);
         }
@@ -583,6 +627,7 @@ mod tests {
             state: ReviewState::Approved,
             commit_id: commit.into(),
             submitted_at: at.into(),
+            can_write: true,
         }
     }
 
@@ -671,10 +716,53 @@ mod tests {
             state: ReviewState::ChangesRequested,
             commit_id: HEAD.into(),
             submitted_at: "2026-11-21T12:00:00Z".into(),
+            can_write: true,
         });
         let why = blocked(&f);
         assert!(why.contains("changes requested by bob"), "{why}");
         assert!(why.contains("has 1"), "{why}");
+    }
+
+    #[test]
+    fn only_approvals_by_users_who_can_write_count() {
+        let mut f = facts();
+        f.reviews[1].can_write = false;
+        let why = blocked(&f);
+        assert!(why.contains("has 1"), "{why}");
+        assert!(
+            why.contains("approval by carol does not count: carol cannot write to the repository"),
+            "{why}"
+        );
+        // A writer's approval in its place merges.
+        f.reviews
+            .push(approve("dave", HEAD, "2026-11-21T11:02:00Z"));
+        match decide(&f) {
+            MergeDecision::Merge { approvers, .. } => assert_eq!(approvers, ["bob", "dave"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn write_access_is_looked_up_for_standing_head_approvals_only() {
+        let mut reviews = vec![
+            approve("bob", HEAD, "t1"),
+            approve("bob", HEAD, "t2"),
+            approve("carol", OLD, "t1"),
+            approve("alice", HEAD, "t1"),
+            approve("", HEAD, "t1"),
+            approve("dave", HEAD, "t1"),
+        ];
+        reviews.push(Review {
+            state: ReviewState::Dismissed,
+            submitted_at: "t2".into(),
+            ..approve("dave", HEAD, "t2")
+        });
+        reviews.push(Review {
+            state: ReviewState::Commented,
+            submitted_at: "t3".into(),
+            ..approve("bob", HEAD, "t3")
+        });
+        assert_eq!(approvals_to_verify(&reviews, HEAD, "alice"), ["bob"]);
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub fn run(config: Option<&Path>, args: ApplyArgs) -> Result<ExitStatus> {
         ));
     }
     let cfg = super::load_config(config)?;
-    let session = GhSession::open(&args.github)?;
+    let session = GhSession::open(&cfg.github, &args.github)?;
     super::runtime()?.block_on(async {
         // First, so a cancel during the GitHub calls is seen too.
         let cancel = runner::cancel_on_signals()
@@ -344,10 +344,21 @@ impl Apply<'_> {
         let subject = evidence::Subject {
             repository: &repository,
             pr_number: pr.number,
-            bot_login: &cfg.github.bot_login,
+            bot_login: &self.session.bot_login,
         };
         let trust = evidence::Trust::of(&cfg.trust);
-        let validation = evidence::validation(&comments, &subject, &pr.head.sha, trust);
+        let statuses = client
+            .list_statuses(repo, &pr.head.sha)
+            .await
+            .map_err(Error::from)?;
+        let published = evidence::published_fingerprint(&statuses, &self.session.bot_login);
+        let validation = evidence::validation(
+            &comments,
+            &subject,
+            &pr.head.sha,
+            published.as_deref(),
+            trust,
+        );
         let override_by = match &validation {
             Ok(v) if !v.passed() => self.reverified_override(&comments, pr, v).await?,
             _ => Err("no override needed".into()),
@@ -395,7 +406,7 @@ impl Apply<'_> {
             let Some(mut o) = evidence::OverrideComment::of(comment) else {
                 continue;
             };
-            if o.author == self.cfg.github.bot_login {
+            if o.author == self.session.bot_login {
                 continue;
             }
             o.author_is_special_approver = !o.author.eq_ignore_ascii_case(&pr.user.login)
@@ -475,7 +486,7 @@ impl Apply<'_> {
                 repo,
                 number,
                 &marker::prefix::<ApplyMarker>(),
-                Some(&self.cfg.github.bot_login),
+                Some(&self.session.bot_login),
                 &body,
             )
             .await

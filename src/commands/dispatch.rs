@@ -31,7 +31,7 @@ use crate::github::{PrListState, RepoRef};
 /// Runs `tfctl dispatch` on the event of the Actions context.
 pub fn run(config: Option<&Path>, args: DispatchArgs) -> Result<ExitStatus> {
     let cfg = super::load_config(config)?;
-    let session = GhSession::open(&args.github)?;
+    let session = GhSession::open(&cfg.github, &args.github)?;
     let environment_of = |b: &str| cfg.environment_for_branch(b).map(str::to_string);
     let policy = DispatchPolicy {
         default_branch: &cfg.default_branch,

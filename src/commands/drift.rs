@@ -13,7 +13,6 @@ use std::time::Instant;
 use crate::actions::env::ActionsEnv;
 use crate::actions::event::Event;
 use crate::cli::{DriftArgs, ReportFormat};
-use crate::config::Config;
 use crate::drift::{self, DriftReport, IssuePlan};
 use crate::error::{Error, ExitStatus, Result};
 use crate::github::{GithubError, IssueState, IssueUpdate};
@@ -27,7 +26,7 @@ pub fn run(config: Option<&Path>, args: DriftArgs) -> Result<ExitStatus> {
     let cfg = super::load_config(config)?;
     let actions = ActionsEnv::from_process().with_args(&args.github);
     let session = if !args.local && actions.event_name.is_some() {
-        let session = GhSession::from_env(actions, &args.github)?;
+        let session = GhSession::from_env(actions, &cfg.github, &args.github)?;
         if !matches!(
             session.event,
             Event::Schedule(_) | Event::WorkflowDispatch(_)
@@ -66,7 +65,7 @@ pub fn run(config: Option<&Path>, args: DriftArgs) -> Result<ExitStatus> {
         return Ok(ExitStatus::Cancelled);
     }
     if let Some(session) = &session {
-        publish(&cfg, session, &found)?;
+        publish(session, &found)?;
     }
     print(&found, args.format)?;
     Ok(if found.is_clean() {
@@ -79,7 +78,7 @@ pub fn run(config: Option<&Path>, args: DriftArgs) -> Result<ExitStatus> {
 /// Brings the drift issue in line with `found` (see `drift::issue_plan`),
 /// then writes the job summary and the step outputs `drifted`, `severity`
 /// and `issue`.
-fn publish(cfg: &Config, session: &GhSession, found: &DriftReport) -> Result<()> {
+fn publish(session: &GhSession, found: &DriftReport) -> Result<()> {
     let run_url = session.env.run_url();
     let repo = &session.repo;
     let client = &session.client;
@@ -96,7 +95,7 @@ fn publish(cfg: &Config, session: &GhSession, found: &DriftReport) -> Result<()>
                 .filter(|i| {
                     i.user
                         .as_ref()
-                        .is_some_and(|u| u.login == cfg.github.bot_login)
+                        .is_some_and(|u| u.login == session.bot_login)
                         && i.body
                             .as_deref()
                             .is_some_and(|b| b.contains(render::MARKER))

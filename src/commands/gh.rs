@@ -1,7 +1,9 @@
-//! The GitHub session shared by `validate` (in Actions), `dispatch`,
-//! `merge` and `apply`: Actions context + flags → event, repository, REST
-//! client, signing key; and the writers every command reports through (step
-//! outputs, job summary, audit log). Effects only; no decisions.
+//! The GitHub session shared by `validate` (in Actions), `report`,
+//! `drift`, `dispatch`, `merge` and `apply`: Actions context + flags →
+//! event, repository, REST client, signing key, and the login tfctl writes
+//! as; and the writers every command reports through (step outputs, job
+//! summary, audit log). Effects only: the decisions are
+//! `ActionsEnv::client_config` and `github::effective_bot_login`.
 
 use std::path::PathBuf;
 
@@ -11,8 +13,9 @@ use crate::actions::event::Event;
 use crate::attest::SigningKey;
 use crate::audit::{self, AuditEvent};
 use crate::cli::GithubArgs;
+use crate::config::model::GithubConfig;
 use crate::error::{Error, Result};
-use crate::github::{Client, ClientConfig, RepoRef};
+use crate::github::{self, Client, RepoRef};
 
 /// Everything a GitHub-facing command starts from.
 pub struct GhSession {
@@ -21,6 +24,10 @@ pub struct GhSession {
     /// The repository the workflow runs in (`GITHUB_REPOSITORY`).
     pub repo: RepoRef,
     pub client: Client,
+    /// The login tfctl's comments are written by, as GitHub knows the
+    /// credentials (see `github::identity`): the author every command
+    /// looks for when it finds tfctl's comments. Decided once, here.
+    pub bot_login: String,
     /// `TFCTL_SIGNING_KEY`: the controller's Ed25519 secret, which signs
     /// attestations (validate, apply) and seals plan digests.
     pub signing_key: Option<SigningKey>,
@@ -29,13 +36,25 @@ pub struct GhSession {
 
 impl GhSession {
     /// Reads the Actions context (process env + flags), masks secrets in the
-    /// log when running in Actions, parses the event and builds the client.
-    pub fn open(args: &GithubArgs) -> Result<GhSession> {
-        Self::from_env(ActionsEnv::from_process().with_args(args), args)
+    /// log when running in Actions, parses the event, builds the client and
+    /// settles who tfctl is (`github` is tfctl.yaml's section).
+    pub fn open(github: &GithubConfig, args: &GithubArgs) -> Result<GhSession> {
+        Self::from_env(ActionsEnv::from_process().with_args(args), github, args)
     }
 
     /// As [`GhSession::open`], from an already-read context.
-    pub fn from_env(env: ActionsEnv, args: &GithubArgs) -> Result<GhSession> {
+    ///
+    /// The client comes from [`ActionsEnv::client_config`], the one tested
+    /// path from env to client (retry base, installation repo, masking).
+    /// Then, before anything is read or written, GitHub is asked who the
+    /// credentials are (one request with App credentials or a configured
+    /// `github.bot_login`, none otherwise); a `github.bot_login` that is
+    /// not who tfctl writes as is an input error (exit 2) naming both.
+    pub fn from_env(
+        env: ActionsEnv,
+        github: &GithubConfig,
+        args: &GithubArgs,
+    ) -> Result<GhSession> {
         if env.in_actions {
             for secret in env.secrets() {
                 for line in workflow::add_mask(secret.expose()) {
@@ -45,10 +64,12 @@ impl GhSession {
         }
         let event = env.load_event()?;
         let repo = env.repo()?;
-        let mut config = ClientConfig::new(env.api_url.clone(), env.credentials()?);
-        config.installation_repo = Some(repo.clone());
-        config.mask_minted_tokens = env.in_actions;
-        let client = Client::new(config).map_err(Error::from)?;
+        let client = Client::new(env.client_config()?).map_err(Error::from)?;
+        let configured = github.bot_login.as_deref();
+        let identity = super::runtime()?
+            .block_on(client.identity(configured.is_some()))
+            .map_err(Error::from)?;
+        let bot_login = github::effective_bot_login(&identity, configured).map_err(Error::input)?;
         let signing_key = env
             .signing_key
             .as_ref()
@@ -66,6 +87,7 @@ impl GhSession {
             event,
             repo,
             client,
+            bot_login,
             signing_key,
             audit_log,
         })

@@ -43,7 +43,7 @@ struct OverrideComment {
 /// Runs `tfctl merge` on the event of the Actions context.
 pub fn run(config: Option<&Path>, args: MergeArgs) -> Result<ExitStatus> {
     let cfg = super::load_config(config)?;
-    let session = GhSession::open(&args.github)?;
+    let session = GhSession::open(&cfg.github, &args.github)?;
     let trigger = match trigger(&session.event)? {
         Ok(t) => t,
         Err(why) => {
@@ -120,7 +120,7 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     let client = &session.client;
     let repo = &session.repo;
     let n = trigger.number;
-    let bot = cfg.github.bot_login.as_str();
+    let bot = session.bot_login.as_str();
 
     // ---- reads ----
     let pr = client.get_pull(repo, n).await?;
@@ -138,10 +138,13 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
         pr_number: n,
         bot_login: bot,
     };
+    let statuses = client.list_statuses(repo, &pr.head.sha).await?;
+    let published = evidence::published_fingerprint(&statuses, bot);
     let validation = evidence::validation(
         &comments,
         &subject,
         &pr.head.sha,
+        published.as_deref(),
         evidence::Trust::of(&cfg.trust),
     );
     let passed = validation.as_ref().is_ok_and(evidence::Verified::passed);
@@ -161,7 +164,7 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
         }
         None => None,
     };
-    let facts = MergeFacts {
+    let mut facts = MergeFacts {
         pr_author: pr.user.login.clone(),
         head_sha: pr.head.sha.clone(),
         open: pr.state == "open",
@@ -176,12 +179,24 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
                 state: ReviewState::parse(&r.state),
                 commit_id: r.commit_id.clone().unwrap_or_default(),
                 submitted_at: r.submitted_at.clone().unwrap_or_default(),
+                can_write: false,
             })
             .collect(),
         validation: validation.clone(),
         override_request: override_request.clone(),
         from_fork: pr.is_from_fork(repo),
     };
+    // Approvals count only from users who can write, as branch protection
+    // counts them: one lookup per reviewer whose approval could count.
+    for user in gates::approvals_to_verify(&facts.reviews, &facts.head_sha, &facts.pr_author) {
+        let can_write = client
+            .collaborator_permission(repo, &user)
+            .await?
+            .is_some_and(|p| p.can_write());
+        for r in facts.reviews.iter_mut().filter(|r| r.user == user) {
+            r.can_write = can_write;
+        }
+    }
 
     // ---- decision ----
     let approvals_for = |env: &str| cfg.approvals_for(env);
@@ -328,7 +343,7 @@ async fn standing_override(
         let Some(o) = evidence::OverrideComment::of(c) else {
             continue;
         };
-        if o.author == cfg.github.bot_login || o.author.eq_ignore_ascii_case(&pr.user.login) {
+        if o.author == session.bot_login || o.author.eq_ignore_ascii_case(&pr.user.login) {
             newest.get_or_insert(o);
             continue;
         }

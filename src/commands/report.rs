@@ -23,10 +23,10 @@ pub fn run(config: Option<&Path>, args: ReportArgs) -> Result<ExitStatus> {
     let shards = read_shards(&args.shards)?;
     let actions = ActionsEnv::from_process().with_args(&args.github);
     if !args.local && actions.event_name.is_some() {
-        let session = GhSession::from_env(actions, &args.github)?;
+        let session = GhSession::from_env(actions, &cfg.github, &args.github)?;
         let run = super::validate_pr::open_pr(&cfg, &args.select, &session)?;
         let report = merge(&run.sel, &shards)?;
-        return super::validate_pr::publish(&cfg, &session, &run, &report, args.format);
+        return super::validate_pr::publish("report", &cfg, &session, &run, &report, args.format);
     }
     let config_root = super::config_root(&cfg, &args.select);
     let sel = select::select(&cfg, &config_root, super::change_source(&cfg, &args.select))?;

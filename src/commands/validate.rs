@@ -18,7 +18,7 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> Result<ExitStatus> {
     let cfg = super::load_config(config)?;
     let actions = crate::actions::env::ActionsEnv::from_process().with_args(&args.github);
     if !args.local && !args.emit_matrix && actions.event_name.is_some() {
-        let session = super::gh::GhSession::from_env(actions, &args.github)?;
+        let session = super::gh::GhSession::from_env(actions, &cfg.github, &args.github)?;
         return super::validate_pr::run(&cfg, &args, session);
     }
     let config_root = super::config_root(&cfg, &args.select);

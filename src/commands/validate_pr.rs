@@ -1,8 +1,9 @@
 //! `tfctl validate` inside GitHub Actions: on `repository_dispatch`
 //! `tfctl-validate` (controller repo) or `pull_request`. Plans exactly the
-//! checked-out PR head, then — only once the verdict is complete — reports:
-//! one sticky comment, `opa-passed` xor `opa-failed`, commit status
-//! `tfctl/validate`, job summary, annotations, step outputs, audit event.
+//! checked-out PR head, then — only once the verdict is complete, and only
+//! while that head is still the PR's — reports: `opa-passed` xor
+//! `opa-failed`, one sticky comment, commit status `tfctl/validate`, job
+//! summary, annotations, step outputs, audit event.
 //! [`open_pr`] and [`publish`] are shared with `tfctl report`, which
 //! publishes the merged verdict of a job matrix the same way, once.
 
@@ -32,7 +33,7 @@ pub(crate) struct Target {
 }
 
 /// The status context tfctl writes.
-pub const STATUS_CONTEXT: &str = "tfctl/validate";
+pub const STATUS_CONTEXT: &str = crate::evidence::VALIDATE_STATUS;
 
 /// A checked PR and the stacks its files select: what a run reports on.
 pub(crate) struct PrRun {
@@ -54,7 +55,7 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
         args,
         Some(&run.pr.user.login),
     )?;
-    publish(cfg, &session, &run, &report, args.format)
+    publish("validate", cfg, &session, &run, &report, args.format)
 }
 
 /// Finds the PR of the event, checks the checkout is its head and that it
@@ -114,12 +115,20 @@ pub(crate) fn open_pr(cfg: &Config, select: &SelectArgs, session: &GhSession) ->
     })
 }
 
-/// Reports a complete verdict on the PR, once: sticky comment with the
-/// (signed) marker, `opa-passed` xor `opa-failed`, commit status, job
-/// summary, annotations, step outputs, audit event; then prints the report.
-/// A cancelled run vouches for nothing: it is printed and nothing is
-/// written to the PR.
+/// Reports a complete verdict on the PR, once: `opa-passed` xor
+/// `opa-failed`, sticky comment with the (signed) marker, commit status,
+/// job summary, annotations, step outputs, audit event; then prints the
+/// report. A cancelled run vouches for nothing: it is printed and nothing
+/// is written to the PR.
+///
+/// Only for the current head: the PR is read again right before the first
+/// write, and when a newer push moved its head while this run planned, the
+/// verdict is about a commit nobody will merge; `tfctl <command>` (validate
+/// or report) says so, writes nothing and succeeds (the newer head's own
+/// run reports). The verdict label is planned from that fresh read, so two
+/// overlapping runs never leave `opa-passed` beside `opa-failed`.
 pub(crate) fn publish(
+    command: &str,
     cfg: &Config,
     session: &GhSession,
     run: &PrRun,
@@ -152,6 +161,13 @@ pub(crate) fn publish(
         time: audit::now_rfc3339(),
     };
     let marker = pipeline::validation_marker(cfg, report, &context, session.signing_key.as_ref());
+    let attestation = marker::signed(&marker, session.signing_key.as_ref());
+    // The status names this attestation, so an older one of the same head
+    // pasted back into the comment is not believed (`evidence`).
+    let status_description = marker::status_description(
+        &crate::render::text::summary_line(report),
+        &marker::fingerprint(&attestation),
+    );
     let run_url = session.env.run_url();
     let event = AuditEvent {
         time: audit::now_rfc3339(),
@@ -174,7 +190,7 @@ pub(crate) fn publish(
         environment: display_environment(&marker),
         target_branch: marker.target_branch.clone(),
         run_url: run_url.clone(),
-        marker: Some(marker::render(&marker, session.signing_key.as_ref())),
+        marker: Some(marker::to_comment(&attestation)),
         audit_markdown: Some(audit::markdown(std::slice::from_ref(&event))),
     };
     let mut comment = markdown::comment(report, &ctx);
@@ -192,25 +208,31 @@ pub(crate) fn publish(
     } else {
         (cfg.labels.failed.as_str(), cfg.labels.passed.as_str())
     };
-    let known_labels = run.pr.label_names();
-    runtime
+    let superseded = runtime
         .block_on(async {
+            // The PR as it is now, not as it was when the run started (the
+            // plan took minutes): a newer push makes this verdict stale, and
+            // the labels are what other runs have left meanwhile.
+            let now = client.get_pull(&target.repo, target.number).await?;
+            if now.head.sha != target.head_sha {
+                return Ok(Some(now.head.sha));
+            }
+            client
+                .set_exclusive_label(
+                    &target.repo,
+                    target.number,
+                    Some(&now.label_names()),
+                    add,
+                    &[remove],
+                )
+                .await?;
             client
                 .upsert_comment(
                     &target.repo,
                     target.number,
                     "<!-- tfctl:validation",
-                    Some(&cfg.github.bot_login),
+                    Some(&session.bot_login),
                     &body,
-                )
-                .await?;
-            client
-                .set_exclusive_label(
-                    &target.repo,
-                    target.number,
-                    Some(&known_labels),
-                    add,
-                    &[remove],
                 )
                 .await?;
             client
@@ -223,13 +245,20 @@ pub(crate) fn publish(
                         CommitState::Failure
                     },
                     STATUS_CONTEXT,
-                    Some(&crate::render::text::summary_line(report)),
+                    Some(&status_description),
                     run_url.as_deref(),
                 )
                 .await?;
-            Ok::<_, crate::github::GithubError>(())
+            Ok::<_, crate::github::GithubError>(None)
         })
         .map_err(Error::from)?;
+    if let Some(head) = superseded {
+        println!(
+            "tfctl {command}: superseded by {}: nothing published",
+            super::flow_common::short(&head)
+        );
+        return Ok(ExitStatus::Success);
+    }
 
     let summary_ctx = markdown::CommentContext {
         marker: None,

@@ -183,7 +183,11 @@ pub struct TrustConfig {
 
 #[derive(Debug, Clone)]
 pub struct GithubConfig {
-    pub bot_login: String,
+    /// `github.bot_login` as written in tfctl.yaml; `None` when not set.
+    /// Not the login to use: who tfctl writes as depends on its
+    /// credentials, so the session decides that once, checking this
+    /// against GitHub (`GhSession::bot_login`, `github::effective_bot_login`).
+    pub bot_login: Option<String>,
     pub merge_method: MergeMethod,
     pub controller_repo: Option<String>,
     pub validate_on: ValidateOn,
@@ -387,10 +391,15 @@ impl Config {
                 ));
             }
         }
+        if gh_raw
+            .bot_login
+            .as_deref()
+            .is_some_and(|b| b.trim().is_empty())
+        {
+            problems.push("github.bot_login: must not be empty (remove it for the default)".into());
+        }
         let github = GithubConfig {
-            bot_login: gh_raw
-                .bot_login
-                .unwrap_or_else(|| "github-actions[bot]".into()),
+            bot_login: gh_raw.bot_login,
             merge_method,
             controller_repo: gh_raw.controller_repo,
             validate_on,
@@ -515,5 +524,36 @@ mod tests {
             err.contains("terraform.pass_env: `ACTIONS_ID_TOKEN_REQUEST_URl` is not withheld"),
             "{err}"
         );
+    }
+}
+
+#[cfg(test)]
+mod github_tests {
+    use super::*;
+    use crate::config::raw::RawGithub;
+
+    fn github(bot_login: Option<&str>) -> Result<GithubConfig, Vec<String>> {
+        let raw = RawConfig {
+            github: Some(RawGithub {
+                bot_login: bot_login.map(str::to_owned),
+                ..RawGithub::default()
+            }),
+            ..RawConfig::default()
+        };
+        Config::from_raw(raw, Path::new("/repo/tfctl.yaml")).map(|c| c.github)
+    }
+
+    #[test]
+    fn bot_login_is_kept_as_written_so_the_session_can_check_it() {
+        assert_eq!(github(None).unwrap().bot_login, None);
+        assert_eq!(
+            github(Some("acme-tfctl[bot]"))
+                .unwrap()
+                .bot_login
+                .as_deref(),
+            Some("acme-tfctl[bot]")
+        );
+        let problems = github(Some(" ")).unwrap_err();
+        assert!(problems[0].starts_with("github.bot_login:"), "{problems:?}");
     }
 }

@@ -171,7 +171,7 @@ pub struct RawTrust {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGithub {
-    /// Login that writes tfctl's comments. Default `github-actions[bot]`.
+    /// Login that writes tfctl's comments; checked against the credentials. Default: the GitHub App's `<slug>[bot]`, else `github-actions[bot]`.
     pub bot_login: Option<String>,
     /// `merge`, `squash` or `rebase`. Default `merge`.
     pub merge_method: Option<String>,

@@ -3,8 +3,9 @@
 //! pagination, timeouts, and error text that names the call and quotes
 //! GitHub's message.
 //!
-//! Typed calls live in `pulls`, `issues` and `repos`; this file knows no
-//! endpoint beyond the two App-auth ones. The token goes only into the
+//! Typed calls live in `pulls`, `issues`, `repos` and `identity`; this
+//! file knows no endpoint beyond the App-auth ones (and sends the JWT for
+//! `GET /app`). The token goes only into the
 //! `Authorization` header: never into a URL, a log line or an error.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -161,6 +162,15 @@ fn transport_message(e: &reqwest::Error, timeout: Duration) -> String {
     text
 }
 
+/// The App's JWT, signed now.
+fn jwt_now(app: &super::AppCredentials) -> Result<Secret, GithubError> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    app::app_jwt(&app.app_id, &app.private_key, now)
+}
+
 /// The `rel="next"` target of a `Link` header, if any.
 pub fn next_link(link: &str) -> Option<&str> {
     link.split(',').find_map(|part| {
@@ -218,6 +228,31 @@ impl Client {
     /// The REST base URL, without a trailing slash.
     pub fn api_url(&self) -> &str {
         &self.base
+    }
+
+    /// How this client authenticates.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// Calls an App-level `route` (authenticated as the App itself, with a
+    /// fresh JWT, not an installation token) and decodes a success answer.
+    pub(crate) async fn app_json<T: DeserializeOwned>(
+        &self,
+        app: &super::AppCredentials,
+        route: Route,
+        values: &[&str],
+    ) -> Result<T, GithubError> {
+        let jwt = jwt_now(app)?;
+        let path = route.path(values);
+        let call = format!("{} {path}", route.method);
+        let resp = self
+            .execute(route, &call, self.url(&path, &[])?, None, &jwt)
+            .await?;
+        if !resp.is_success() {
+            return Err(resp.error());
+        }
+        resp.json()
     }
 
     /// Calls `route` with path `values` and returns GitHub's final answer
@@ -453,11 +488,7 @@ impl Client {
 
     /// App JWT → (installation id) → installation token.
     async fn mint(&self, app: &super::AppCredentials) -> Result<Secret, GithubError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let jwt = app::app_jwt(&app.app_id, &app.private_key, now)?;
+        let jwt = jwt_now(app)?;
         let installation_id = match app.installation_id {
             Some(id) => id,
             None => {

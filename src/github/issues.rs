@@ -413,9 +413,13 @@ impl Client {
     }
 
     /// Ensures `add` is on the issue and every label in `remove` is off.
-    /// `known` is the current label set when the caller has it (from the PR
-    /// just fetched), saving a list call. Removes go first: if a later call
-    /// fails, the issue has no verdict label rather than two.
+    /// `known` is the current label set when the caller has it (read just
+    /// before, e.g. with the PR), saving a list call; the calls are planned
+    /// from it, so it must be fresh: a set read at the start of a long run
+    /// misses what another run did since. Removes go first: if a later
+    /// call fails, the issue has no verdict label rather than two. The add
+    /// answers with every label now on; one of `remove` among them was put
+    /// on by someone else meanwhile, and is removed again.
     /// Returns the label names now on the issue.
     pub async fn set_exclusive_label(
         &self,
@@ -446,6 +450,11 @@ impl Client {
                 .into_iter()
                 .map(|l| l.name)
                 .collect();
+            let (late, _) = label_plan(&current, add, remove);
+            for r in late {
+                self.remove_label(repo, number, r).await?;
+                current.retain(|c| !c.eq_ignore_ascii_case(r));
+            }
         }
         Ok(current)
     }

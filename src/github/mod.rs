@@ -1,15 +1,16 @@
 //! GitHub REST API: the client (auth, pagination, retries), the calls tfctl
 //! makes, and the few high-level helpers commands share (sticky comment,
-//! exclusive verdict label).
+//! exclusive verdict label, who tfctl is).
 //!
 //! The base URL is plain data (`https://api.github.com`, a GHES
 //! `https://host/api/v3`, or a test server on 127.0.0.1). Tokens live in
 //! [`Secret`]s, so no `Debug` or error text shows them. Decisions that can
-//! be pure are (`retry`, `routes`, `app` JWT claims); this module never reads
+//! be pure are (`retry`, `routes`, `app` JWT claims, `identity`); this module never reads
 //! env vars (`actions::env` does) and never decides verdicts.
 
 mod app;
 mod client;
+mod identity;
 mod issues;
 pub mod models;
 mod pulls;
@@ -21,6 +22,7 @@ use std::fmt;
 
 pub use app::app_jwt;
 pub use client::{Client, ClientConfig};
+pub use identity::{effective_bot_login, Identity, DEFAULT_BOT_LOGIN};
 pub use issues::{
     find_marked_comment, find_marked_comments, label_added_by, label_plan, IssueState, IssueUpdate,
     UpsertAction, UpsertOutcome, COMMENT_BODY_LIMIT,

@@ -200,6 +200,12 @@ pub struct CommitStatus {
     pub description: Option<String>,
     #[serde(default)]
     pub target_url: Option<String>,
+    /// Who set it (a GitHub fact: a writer can add statuses, but as
+    /// themselves).
+    #[serde(default)]
+    pub creator: Option<User>,
+    #[serde(default)]
+    pub created_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -254,6 +260,51 @@ pub struct TeamMembership {
     pub state: String,
     #[serde(default)]
     pub role: Option<String>,
+}
+
+/// `repos/get-collaborator-permission-level` answer: a user's access to
+/// one repository, from every source of grants (repo, teams, org).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CollaboratorPermission {
+    /// Legacy base role: `admin`, `write`, `read` or `none` (`maintain` is
+    /// reported as `write`, `triage` as `read`).
+    pub permission: String,
+    /// The assigned role: `admin`, `maintain`, `write`, `triage`, `read`,
+    /// or the name of a custom role (whose base is in `permission`).
+    #[serde(default)]
+    pub role_name: Option<String>,
+}
+
+impl CollaboratorPermission {
+    /// Whether this access lets the user push, which is what GitHub's
+    /// branch protection asks of an approving reviewer. A built-in
+    /// `role_name` decides; a custom or missing one falls back to the base
+    /// `permission`. Any answer that is not clearly write is "no".
+    pub fn can_write(&self) -> bool {
+        match self
+            .role_name
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("admin" | "maintain" | "write") => true,
+            Some("triage" | "read" | "none") => false,
+            _ => matches!(
+                self.permission.to_ascii_lowercase().as_str(),
+                "admin" | "write"
+            ),
+        }
+    }
+}
+
+/// `apps/get-authenticated` answer: the App the JWT belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct App {
+    pub id: u64,
+    /// URL-friendly name; the App writes as `<slug>[bot]`.
+    pub slug: String,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// `apps/get-repo-installation` answer.
@@ -346,6 +397,27 @@ mod tests {
         );
         let b: ErrorBody = serde_json::from_str(r#"{"message":"Not Found"}"#).unwrap();
         assert_eq!(b.describe().unwrap(), "Not Found");
+    }
+
+    #[test]
+    fn write_access_follows_the_role_then_the_base_permission() {
+        let p = |permission: &str, role: Option<&str>| CollaboratorPermission {
+            permission: permission.into(),
+            role_name: role.map(str::to_owned),
+        };
+        for role in ["admin", "maintain", "write", "Write"] {
+            assert!(p("write", Some(role)).can_write(), "{role}");
+        }
+        for role in ["triage", "read", "none"] {
+            assert!(!p("read", Some(role)).can_write(), "{role}");
+        }
+        // A built-in role that says read wins over an odd base permission.
+        assert!(!p("write", Some("read")).can_write());
+        // Custom roles and old servers without role_name: the base decides.
+        assert!(p("write", Some("security-reviewer")).can_write());
+        assert!(!p("read", Some("auditor")).can_write());
+        assert!(p("admin", None).can_write());
+        assert!(!p("none", None).can_write());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Repository-level calls: commit statuses, compare, repository dispatch,
-//! and team membership (for special approvers).
+//! team membership (for special approvers) and a user's permission on a
+//! repository (for approvals).
 //!
 //! Dispatches are checked against GitHub's documented limits before
 //! sending (`event_type` ≤ 100 characters, `client_payload` ≤ 10 top-level
@@ -8,7 +9,7 @@
 use serde_json::{json, Map, Value};
 
 use super::client::Client;
-use super::models::{CommitStatus, Comparison, TeamMembership};
+use super::models::{CollaboratorPermission, CommitStatus, Comparison, TeamMembership};
 use super::routes;
 use super::{GithubError, GithubErrorKind, RepoRef};
 
@@ -96,6 +97,20 @@ impl Client {
         .await
     }
 
+    /// Every status of commit `sha`, newest first (as GitHub lists them).
+    pub async fn list_statuses(
+        &self,
+        repo: &RepoRef,
+        sha: &str,
+    ) -> Result<Vec<CommitStatus>, GithubError> {
+        self.get_all(
+            routes::STATUSES_LIST_FOR_REF,
+            &[&repo.owner, &repo.name, sha],
+            &[],
+        )
+        .await
+    }
+
     /// `GET /repos/{owner}/{repo}/compare/{base}...{head}`: commits and
     /// files between two refs (first page of commits: up to 250; files: up
     /// to [`COMPARE_FILES_LIMIT`], GitHub's own caps).
@@ -153,6 +168,29 @@ impl Client {
         match resp.status {
             404 => Ok(false),
             _ if resp.is_success() => Ok(resp.json::<TeamMembership>()?.state == "active"),
+            _ => Err(resp.error()),
+        }
+    }
+
+    /// `user`'s access to `repo`, from every source of grants. `None` when
+    /// GitHub answers 404 (no such user, or one this token cannot see):
+    /// no access that could be shown.
+    pub async fn collaborator_permission(
+        &self,
+        repo: &RepoRef,
+        user: &str,
+    ) -> Result<Option<CollaboratorPermission>, GithubError> {
+        let resp = self
+            .call(
+                routes::COLLABORATOR_PERMISSION,
+                &[&repo.owner, &repo.name, user],
+                &[],
+                None,
+            )
+            .await?;
+        match resp.status {
+            404 => Ok(None),
+            _ if resp.is_success() => Ok(Some(resp.json()?)),
             _ => Err(resp.error()),
         }
     }

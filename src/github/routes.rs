@@ -106,6 +106,8 @@ pub const ISSUES_LIST_EVENTS: Route =
 pub const LABELS_CREATE: Route = Route::new("POST", "/repos/{owner}/{repo}/labels");
 pub const SEARCH_ISSUES: Route = Route::new("GET", "/search/issues");
 pub const STATUSES_CREATE: Route = Route::new("POST", "/repos/{owner}/{repo}/statuses/{sha}");
+pub const STATUSES_LIST_FOR_REF: Route =
+    Route::new("GET", "/repos/{owner}/{repo}/commits/{ref}/statuses");
 pub const REPOS_COMPARE: Route = Route::new("GET", "/repos/{owner}/{repo}/compare/{basehead}");
 pub const REPOS_DISPATCH: Route = Route::new("POST", "/repos/{owner}/{repo}/dispatches");
 pub const COMMIT_PULLS: Route =
@@ -114,6 +116,12 @@ pub const TEAM_MEMBERSHIP: Route = Route::new(
     "GET",
     "/orgs/{org}/teams/{team_slug}/memberships/{username}",
 );
+pub const COLLABORATOR_PERMISSION: Route = Route::new(
+    "GET",
+    "/repos/{owner}/{repo}/collaborators/{username}/permission",
+);
+pub const USER_AUTHENTICATED: Route = Route::new("GET", "/user");
+pub const APP_AUTHENTICATED: Route = Route::new("GET", "/app");
 pub const REPO_INSTALLATION: Route = Route::new("GET", "/repos/{owner}/{repo}/installation");
 pub const INSTALLATION_TOKEN: Route =
     Route::new("POST", "/app/installations/{installation_id}/access_tokens");
@@ -142,10 +150,14 @@ pub const ROUTES: &[Route] = &[
     LABELS_CREATE,
     SEARCH_ISSUES,
     STATUSES_CREATE,
+    STATUSES_LIST_FOR_REF,
     REPOS_COMPARE,
     REPOS_DISPATCH,
     COMMIT_PULLS,
     TEAM_MEMBERSHIP,
+    COLLABORATOR_PERMISSION,
+    USER_AUTHENTICATED,
+    APP_AUTHENTICATED,
     REPO_INSTALLATION,
     INSTALLATION_TOKEN,
 ];

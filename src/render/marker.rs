@@ -244,15 +244,61 @@ impl Marker for MergeMarker {
     }
 }
 
+/// `marker` with its signature set by `signer` (dropped without one).
+pub fn signed<M: Marker + Clone>(marker: &M, signer: Option<&SigningKey>) -> M {
+    let mut marker = marker.clone();
+    let signature = signer.map(|key| key.sign(M::KIND, &unsigned_value(&marker)));
+    marker.set_signature(signature);
+    marker
+}
+
+/// The first 12 hex digits of SHA-256 over the canonical JSON of the whole
+/// attestation, signature included: the name the commit status gives the
+/// latest one (see [`status_description`]).
+pub fn fingerprint<M: Marker>(marker: &M) -> String {
+    use sha2::{Digest, Sha256};
+    let value = serde_json::to_value(marker).expect("markers are plain data");
+    let digest = Sha256::digest(crate::plan::canonical_json(&value).as_bytes());
+    hex::encode(&digest[..6])
+}
+
+/// The `tfctl/validate` status description: `summary` cut so that the
+/// attestation's fingerprint always fits GitHub's 140 characters. The
+/// status is append-only and records its creator, so the newest one by the
+/// bot names the attestation that is current; an older one pasted back
+/// into the comment does not match it.
+pub fn status_description(summary: &str, fingerprint: &str) -> String {
+    let suffix = format!(" [attestation {fingerprint}]");
+    let room = STATUS_DESCRIPTION_CHARS.saturating_sub(suffix.chars().count());
+    let mut cut: String = summary.chars().take(room).collect();
+    if cut.chars().count() < summary.chars().count() {
+        cut.pop();
+        cut.push('…');
+    }
+    format!("{cut}{suffix}")
+}
+
+/// The fingerprint a status description names, if it names one.
+pub fn fingerprint_in(description: &str) -> Option<&str> {
+    let rest = description.rsplit_once(" [attestation ")?.1;
+    let fp = rest.strip_suffix(']')?;
+    (fp.len() == 12 && fp.bytes().all(|b| b.is_ascii_hexdigit())).then_some(fp)
+}
+
+/// GitHub's limit on a commit status description.
+const STATUS_DESCRIPTION_CHARS: usize = 140;
+
 /// `<!-- tfctl:<kind> {json} -->`, signed with `signer` when given (any
 /// signature already in `marker` is replaced, or dropped without a key).
 /// The JSON has `<`, `>` and `&` escaped as `\u003c`, `\u003e`, `\u0026`, so
 /// it can never contain `-->` and end the comment early.
 pub fn render<M: Marker + Clone>(marker: &M, signer: Option<&SigningKey>) -> String {
-    let mut marker = marker.clone();
-    let signature = signer.map(|key| key.sign(M::KIND, &unsigned_value(&marker)));
-    marker.set_signature(signature);
-    let json = serde_json::to_string(&marker).expect("markers are plain data");
+    to_comment(&signed(marker, signer))
+}
+
+/// `<!-- tfctl:<kind> {json} -->` of `marker` as it is (signature kept).
+pub fn to_comment<M: Marker>(marker: &M) -> String {
+    let json = serde_json::to_string(marker).expect("markers are plain data");
     format!("{}{} -->", prefix::<M>(), escape_json(&json))
 }
 
@@ -450,6 +496,21 @@ mod tests {
         let back: MergeMarker = find(&text).unwrap();
         assert_eq!(back.history, m.history);
         assert_eq!(find::<ValidationMarker>(&text), None);
+    }
+
+    #[test]
+    fn the_status_names_the_attestation_within_githubs_limit() {
+        let key = SigningKey::generate();
+        let fp = fingerprint(&signed(&marker(), Some(&key)));
+        assert_eq!(fp.len(), 12);
+        assert_ne!(fp, fingerprint(&signed(&marker(), None)));
+        let short = status_description("4 stacks: 4 passed in 6.4s", &fp);
+        assert_eq!(fingerprint_in(&short), Some(fp.as_str()));
+        let long = status_description(&"x".repeat(500), &fp);
+        assert_eq!(long.chars().count(), STATUS_DESCRIPTION_CHARS);
+        assert_eq!(fingerprint_in(&long), Some(fp.as_str()));
+        assert_eq!(fingerprint_in("4 stacks: 4 passed"), None);
+        assert_eq!(fingerprint_in("x [attestation nothex!!!!!!]"), None);
     }
 
     #[test]

@@ -29,7 +29,13 @@ fn cases() -> Vec<Case> {
                 let mut marker = sc.marker();
                 marker.result = tfctl::report::RunResult::Failed;
                 let n = sc.seed_pr(gh);
-                gh.seed_comment(REPO, n, BOT_LOGIN, &validation_body(&marker, Some(KEY)));
+                crate::support::evidence::publish_validation(
+                    gh,
+                    REPO,
+                    n,
+                    BOT_LOGIN,
+                    &validation_body(&marker, Some(KEY)),
+                );
                 gh.seed_label(REPO, n, "opa-passed", "alice");
                 n
             },

@@ -397,7 +397,14 @@ fn sigterm_during_a_slow_apply_exits_130_and_a_following_run_takes_the_lock() {
     let digests = apply_support::validate_files(&sc.repo, &["Job/slow/slow.tfvars"]);
     let mut marker = sc.marker();
     marker.stacks = digests;
-    gh.edit_comment(REPO, comment_id, &validation_body(&marker, Some(KEY)));
+    // What validate does on a re-run: the same comment, a new status.
+    crate::support::evidence::republish_validation(
+        &gh,
+        REPO,
+        comment_id,
+        crate::support::fake_github::BOT_LOGIN,
+        &validation_body(&marker, Some(KEY)),
+    );
     sc.apply(&gh, n).run().expect_code(0);
     let state = sc.state("Job/slow").unwrap();
     let instance = &state["resources"][0]["instances"][0];

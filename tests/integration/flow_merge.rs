@@ -132,7 +132,13 @@ pub(crate) fn validated_pr(f: &Flow, env: &str, result: RunResult, key: Option<&
 /// the validation comment and the verdict label, both by the bot.
 pub(crate) fn validate(f: &Flow, n: u64, env: &str, result: RunResult, key: Option<&str>) {
     let head = f.gh.pr(CONFIG, n).head_sha;
-    f.gh.seed_comment(CONFIG, n, BOT, &validation_body(n, &head, env, result, key));
+    support::evidence::publish_validation(
+        &f.gh,
+        CONFIG,
+        n,
+        BOT,
+        &validation_body(n, &head, env, result, key),
+    );
     let label = if result == RunResult::Passed {
         "opa-passed"
     } else {

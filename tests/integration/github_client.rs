@@ -365,6 +365,35 @@ async fn exclusive_label_swaps_and_is_idempotent() {
     assert_eq!(label_added_by(&events, "team-a"), Some("alice"));
 }
 
+/// Two validations of one PR overlap: the other run puts `opa-passed` on
+/// right after this one read the labels. The add answers with every label,
+/// so the stale one is seen and taken off: never both verdicts.
+#[tokio::test]
+async fn exclusive_label_takes_off_an_opposite_label_added_meanwhile() {
+    let gh = FakeGithub::start();
+    let n = gh.seed_pr("o/r", PrSeed::new("feature", "main"));
+    gh.after_request(
+        "GET /repos/{owner}/{repo}/issues/{issue_number}/labels",
+        1,
+        move |s| s.label_issue("o/r", n, "opa-passed", BOT_LOGIN),
+    );
+    let c = client(&gh);
+    let read: Vec<String> = c
+        .list_labels(&repo(), n)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert!(read.is_empty(), "the hook ran before the answer: {read:?}");
+    let now = c
+        .set_exclusive_label(&repo(), n, Some(&read), "opa-failed", &["opa-passed"])
+        .await
+        .unwrap();
+    assert_eq!(now, vec!["opa-failed"]);
+    assert_eq!(gh.labels("o/r", n), vec!["opa-failed"]);
+}
+
 #[tokio::test]
 async fn removing_an_absent_label_is_fine() {
     let gh = FakeGithub::start();
@@ -696,6 +725,98 @@ async fn github_app_mints_an_installation_token_once() {
         ]
     );
     assert_eq!(gh.comments("o/r", n)[0].user, "tfctl[bot]");
+
+    // `GET /app` takes the App's JWT, not the installation token, and names
+    // the login the App's comments carry.
+    gh.clear_requests();
+    let who = c.identity(false).await.unwrap();
+    assert_eq!(
+        who,
+        tfctl::github::Identity::App {
+            slug: "tfctl".into()
+        }
+    );
+    assert_eq!(
+        tfctl::github::effective_bot_login(&who, None).unwrap(),
+        gh.comments("o/r", n)[0].user
+    );
+    let routes: Vec<(String, u16)> = gh
+        .requests()
+        .iter()
+        .map(|r| (r.route.clone(), r.status))
+        .collect();
+    assert_eq!(routes, vec![("GET /app".to_string(), 200)]);
+}
+
+/// `GET /user` is how a token says whose it is: a user token (PAT) names
+/// its user, an installation token (`GITHUB_TOKEN`) is refused with 403,
+/// and a client that was not asked to check sends nothing.
+#[tokio::test]
+async fn identity_of_a_user_token_and_of_an_installation_token() {
+    use tfctl::github::Identity;
+    let gh = FakeGithub::start();
+    gh.add_token("ghp_mallory", "mallory");
+    let pat = client_with(&gh, "ghp_mallory", fast_retry());
+    assert_eq!(
+        pat.identity(true).await.unwrap(),
+        Identity::User {
+            login: "mallory".into()
+        }
+    );
+    let installation = client(&gh);
+    assert_eq!(
+        installation.identity(true).await.unwrap(),
+        Identity::Installation
+    );
+    let statuses: Vec<u16> = gh.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200, 403]);
+    gh.clear_requests();
+    assert_eq!(
+        installation.identity(false).await.unwrap(),
+        Identity::NotAsked
+    );
+    assert!(gh.requests().is_empty());
+}
+
+/// A reviewer's access as GitHub reports it: the role decides, a user with
+/// no role reads (as on a public repository), never writes.
+#[tokio::test]
+async fn collaborator_permission_reports_roles_and_defaults_to_read() {
+    let gh = FakeGithub::start();
+    gh.seed_repo("o/r");
+    for (user, role) in [
+        ("ann", "admin"),
+        ("max", "maintain"),
+        ("wes", "write"),
+        ("tri", "triage"),
+    ] {
+        gh.set_permission("o/r", user, role);
+    }
+    let c = client(&gh);
+    let mut seen = Vec::new();
+    for user in ["ann", "max", "wes", "tri", "eve"] {
+        let p = c
+            .collaborator_permission(&repo(), user)
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push((user, p.permission.clone(), p.can_write()));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ("ann", "admin".to_string(), true),
+            ("max", "write".to_string(), true),
+            ("wes", "write".to_string(), true),
+            ("tri", "read".to_string(), false),
+            ("eve", "read".to_string(), false),
+        ]
+    );
+    let missing = RepoRef::parse("o/missing").unwrap();
+    assert_eq!(
+        c.collaborator_permission(&missing, "ann").await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]

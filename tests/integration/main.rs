@@ -30,6 +30,7 @@ mod render_report;
 mod report;
 mod runner_terraform;
 mod security_gates;
+mod security_github;
 mod security_leaks;
 mod ship_action;
 mod ship_examples;

@@ -14,6 +14,7 @@ use crate::flow_merge::{
     approve, assert_blocked, comment_on, failed_and_approved, flow, validated_pr, validation_body,
 };
 use crate::flow_support::{Flow, BOT, CONFIG};
+use crate::support::evidence::publish_validation;
 use crate::support::fake_github::{fake_sha, FakeGithub, BOT_LOGIN};
 use tfctl::render::marker::{self, ApplyMarker, ApplyState};
 use tfctl::report::RunResult;
@@ -82,6 +83,44 @@ fn attack_writer_pastes_an_attestation_from_another_pr() {
     f.run("merge", "pull_request_review", &approved(&f, one))
         .expect_code(0);
     assert!(f.gh.pr(CONFIG, one).merged);
+}
+
+#[test]
+fn attack_writer_restores_an_older_attestation_of_the_same_head() {
+    // The head passed once, then was validated again (a new policy) and
+    // failed. A writer edits the bot's comment back to the old, genuinely
+    // signed, passing attestation.
+    let f = flow();
+    let n = validated_pr(&f, "production", RunResult::Passed, Some(KEY));
+    let (id, passed_body) = bot_validation_comment(&f, n);
+    crate::flow_merge::validate(&f, n, "production", RunResult::Failed, Some(KEY));
+    let (_, failed_body) =
+        f.gh.comments(CONFIG, n)
+            .into_iter()
+            .rev()
+            .find(|c| c.user == BOT && c.body.contains("<!-- tfctl:validation "))
+            .map(|c| (c.id, c.body))
+            .unwrap();
+    assert_ne!(passed_body, failed_body);
+    f.gh.edit_comment(CONFIG, id, &passed_body);
+    for c in f.gh.comments(CONFIG, n) {
+        if c.user == BOT && c.id != id && c.body.contains("<!-- tfctl:validation ") {
+            f.gh.edit_comment(CONFIG, c.id, &passed_body);
+        }
+    }
+    f.gh.remove_label(CONFIG, n, "opa-failed", "mallory");
+    let run = f.run("merge", "pull_request_review", &approved(&f, n));
+    assert_blocked(&f, n, run, "is not the latest the controller published");
+    // Positive control: the latest attestation is believed — here a third
+    // validation that passes again merges.
+    crate::flow_merge::validate(&f, n, "production", RunResult::Passed, Some(KEY));
+    f.run(
+        "merge",
+        "pull_request_review",
+        &approve(&f, n, "carol", None),
+    )
+    .expect_code(0);
+    assert!(f.gh.pr(CONFIG, n).merged);
 }
 
 #[test]
@@ -259,7 +298,8 @@ fn attack_opa_override_label_does_not_excuse_a_failed_validation_at_apply() {
     // comment exists, so nothing excuses the failure.
     let gh = FakeGithub::start();
     let n = sc.seed_pr(&gh);
-    gh.seed_comment(
+    publish_validation(
+        &gh,
         REPO,
         n,
         BOT_LOGIN,
@@ -279,7 +319,8 @@ fn attack_opa_override_label_does_not_excuse_a_failed_validation_at_apply() {
     // tfctl.yaml lists none) is re-verified and refused too.
     let gh = FakeGithub::start();
     let n = sc.seed_pr(&gh);
-    gh.seed_comment(
+    publish_validation(
+        &gh,
         REPO,
         n,
         BOT_LOGIN,
@@ -319,7 +360,8 @@ fn an_override_by_a_special_approver_is_reverified_and_applies() {
     failed.result = RunResult::Failed;
     let gh = FakeGithub::start();
     let n = sc.seed_pr(&gh);
-    gh.seed_comment(
+    publish_validation(
+        &gh,
         REPO,
         n,
         BOT_LOGIN,
@@ -357,7 +399,13 @@ fn attack_writer_seeds_a_pr_with_a_validation_for_its_older_head() {
     old.head_sha = fake_sha("the head before the last push");
     let gh = FakeGithub::start();
     let n = sc.seed_pr(&gh);
-    gh.seed_comment(REPO, n, BOT_LOGIN, &apply_validation_body(&old, Some(KEY)));
+    publish_validation(
+        &gh,
+        REPO,
+        n,
+        BOT_LOGIN,
+        &apply_validation_body(&old, Some(KEY)),
+    );
     let run = sc.apply(&gh, n).run().expect_code(1);
     assert!(
         run.stdout().contains("validation is stale"),

@@ -260,7 +260,13 @@ impl Scenario {
     pub fn seed_validated(&self, gh: &FakeGithub, marker: &ValidationMarker) -> (u64, u64) {
         let n = self.seed_pr(gh);
         gh.seed_label(REPO, n, "opa-passed", BOT_LOGIN);
-        let id = gh.seed_comment(REPO, n, BOT_LOGIN, &validation_body(marker, Some(KEY)));
+        let id = crate::support::evidence::publish_validation(
+            gh,
+            REPO,
+            n,
+            BOT_LOGIN,
+            &validation_body(marker, Some(KEY)),
+        );
         (n, id)
     }
 

@@ -16,6 +16,9 @@ pub const CONTROLLER: &str = "acme/controller";
 pub const BOT: &str = "github-actions[bot]";
 /// The workflow's `GITHUB_TOKEN`, acting as [`BOT`].
 pub const TOKEN: &str = "ghs_flowtesttoken";
+/// The config repository's writers (whose approvals count); anyone else
+/// only reads it.
+pub const WRITERS: &[&str] = &["alice", "bob", "carol"];
 
 /// The flow part of tfctl.yaml, appended to the offline example's.
 pub const FLOW_YAML: &str = "
@@ -42,6 +45,9 @@ impl Flow {
         gh.add_token(TOKEN, BOT);
         gh.seed_repo(CONFIG);
         gh.seed_repo(CONTROLLER);
+        for user in WRITERS {
+            gh.set_permission(CONFIG, user, "write");
+        }
         let repo = Repo::from_example("offline");
         let yaml = repo.read("tfctl.yaml").replace(
             "  production:\n    branch: prod",

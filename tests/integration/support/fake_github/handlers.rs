@@ -203,7 +203,9 @@ pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Ne
                 .trim_start_matches("token ")
                 .to_owned()
         });
-    let app_route = template.starts_with("/app/") || template.ends_with("/installation");
+    // App-level routes take the App's JWT, like GitHub; all others a token.
+    let app_route =
+        template == "/app" || template.starts_with("/app/") || template.ends_with("/installation");
     let caller = {
         let s = st.lock().unwrap();
         match (&auth, app_route) {
@@ -232,6 +234,7 @@ pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Ne
     req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(Caller(caller));
     let resp = next.run(req).await;
+    st.lock().unwrap().run_hooks(&route);
     if fault == Some(Fault::DropAfterWrite) {
         // The work is done; only the answer is lost on the way back.
         return finish(fault_response(Fault::Drop, 0), 0);
@@ -369,6 +372,10 @@ pub fn router(st: Shared) -> Router {
         .route("/search/issues", get(search_issues))
         .route("/repos/{owner}/{repo}/statuses/{sha}", post(create_status))
         .route(
+            "/repos/{owner}/{repo}/commits/{ref}/statuses",
+            get(list_statuses),
+        )
+        .route(
             "/repos/{owner}/{repo}/commits/{commit_sha}/pulls",
             get(commit_pulls),
         )
@@ -378,6 +385,12 @@ pub fn router(st: Shared) -> Router {
             "/orgs/{org}/teams/{team_slug}/memberships/{username}",
             get(team_membership),
         )
+        .route(
+            "/repos/{owner}/{repo}/collaborators/{username}/permission",
+            get(collaborator_permission),
+        )
+        .route("/user", get(authenticated_user))
+        .route("/app", get(authenticated_app))
         .route("/repos/{owner}/{repo}/installation", get(repo_installation))
         .route(
             "/app/installations/{installation_id}/access_tokens",
@@ -1164,6 +1177,32 @@ async fn create_status(
     })
 }
 
+/// A commit's statuses, newest first, as GitHub lists them; the ref may
+/// be a branch name or a SHA.
+async fn list_statuses(
+    AxState(st): AxState<Shared>,
+    Path((o, r, reference)): Path<(String, String, String)>,
+    Query(q): Q,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let repo = &s.repos[&name];
+        let sha = repo.resolve(&reference).unwrap_or(reference.clone());
+        let items = repo
+            .statuses
+            .iter()
+            .rev()
+            .filter(|st| st.sha == sha)
+            .map(StatusRec::json)
+            .collect();
+        paginate(
+            s,
+            &format!("/repos/{name}/commits/{reference}/statuses"),
+            &q,
+            items,
+        )
+    })
+}
+
 async fn commit_pulls(
     AxState(st): AxState<Shared>,
     Path((o, r, sha)): Path<(String, String, String)>,
@@ -1307,6 +1346,79 @@ async fn team_membership(
         Some(state) => ok(200, json!({"state": state, "role": "member"})),
         None => not_found(),
     }
+}
+
+/// GitHub's answer for a user's access: the role, and the legacy base
+/// permission it maps to (`maintain` → `write`, `triage` → `read`). A user
+/// with no role seeded is answered `read`, as GitHub answers anyone on a
+/// public repository (see `FakeGithub::set_permission`).
+async fn collaborator_permission(
+    AxState(st): AxState<Shared>,
+    Path((o, r, user)): Path<(String, String, String)>,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let role = s
+            .permissions
+            .get(&(name, user.clone()))
+            .cloned()
+            .unwrap_or_else(|| "read".into());
+        let permission = match role.as_str() {
+            "admin" => "admin",
+            "maintain" | "write" => "write",
+            _ => "read",
+        };
+        ok(
+            200,
+            json!({"permission": permission, "role_name": role, "user": user_json(&user)}),
+        )
+    })
+}
+
+/// `GET /user`: the token's user. An installation token (one acting as an
+/// App's `…[bot]`, such as the job's `GITHUB_TOKEN`) is refused with
+/// GitHub's 403, since it belongs to no user.
+async fn authenticated_user(Extension(Caller(who)): Extension<Caller>) -> Response {
+    if who.ends_with("[bot]") {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({
+                "message": "Resource not accessible by integration",
+                "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+                "status": "403",
+            })),
+        )
+            .into_response();
+    }
+    let mut user = user_json(&who);
+    user["node_id"] = json!(format!("U_{}", fake_id(&who)));
+    user["html_url"] = json!(format!("https://github.test/{who}"));
+    user["site_admin"] = json!(false);
+    ok(200, user)
+}
+
+/// `GET /app` (JWT): the App the JWT was signed for.
+async fn authenticated_app(AxState(st): AxState<Shared>) -> Response {
+    let s = st.lock().unwrap();
+    let Some(app) = &s.app else {
+        return not_found();
+    };
+    ok(
+        200,
+        json!({
+            "id": app.app_id.parse::<u64>().unwrap_or_default(),
+            "slug": app.slug,
+            "node_id": format!("A_{}", fake_id(&app.slug)),
+            "name": app.slug,
+            "owner": user_json("acme"),
+            "description": null,
+            "external_url": "https://github.test",
+            "html_url": format!("https://github.test/apps/{}", app.slug),
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+            "permissions": {"issues": "write", "pull_requests": "write", "statuses": "write", "contents": "write"},
+            "events": [],
+        }),
+    )
 }
 
 async fn repo_installation(

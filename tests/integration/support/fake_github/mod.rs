@@ -3,7 +3,9 @@
 //! It runs on its own thread and Tokio runtime, so a test can drive it from
 //! sync code while the tfctl *binary* talks to it (`GITHUB_API_URL=`
 //! [`FakeGithub::url`]). Tests seed state with the builder methods, inject
-//! faults per route, then read the state and the request log back.
+//! faults per route, make things happen between two requests
+//! ([`FakeGithub::after_request`]), then read the state and the request
+//! log back.
 //!
 //! ```ignore
 //! let gh = FakeGithub::start();
@@ -19,10 +21,11 @@ mod state;
 use std::sync::{Arc, Mutex};
 
 pub use state::IssueRec;
+pub use state::State;
 pub use state::{
     fake_sha, CommentRec, DispatchRec, Fault, FileRec, PrRec, RequestRecord, ReviewRec, StatusRec,
 };
-use state::{AppState, CommitRec, EventRec, FaultRule, State};
+use state::{AppState, CommitRec, EventRec, FaultRule, Hook};
 
 /// The token the fake accepts by default, and whose login it reports.
 pub const TOKEN: &str = "fake-github-token";
@@ -301,13 +304,7 @@ impl FakeGithub {
 
     /// Moves a PR's head (a new push to its branch).
     pub fn set_pr_head(&self, repo: &str, number: u64, sha: &str) {
-        self.with(|s| {
-            let r = s.repo_mut(repo);
-            let pr = r.prs.get_mut(&number).expect("no such PR");
-            pr.head_sha = sha.into();
-            let head_ref = pr.head_ref.clone();
-            r.branches.insert(head_ref, sha.into());
-        });
+        self.with(|s| s.move_pr_head(repo, number, sha));
     }
 
     /// Changes a seeded PR in place (mergeable, state, ...).
@@ -421,23 +418,12 @@ impl FakeGithub {
 
     /// `actor` adds `label` to an issue/PR (with its `labeled` event).
     pub fn seed_label(&self, repo: &str, number: u64, label: &str, actor: &str) {
-        self.with(|s| {
-            let now = s.tick();
-            let id = s.id();
-            let r = s.repo_mut(repo);
-            let on = r.issue_labels.entry(number).or_default();
-            if !on.iter().any(|l| l == label) {
-                on.push(label.into());
-            }
-            r.events.push(EventRec {
-                id,
-                issue: number,
-                event: "labeled".into(),
-                actor: actor.into(),
-                label: Some(label.into()),
-                created_at: now,
-            });
-        });
+        self.with(|s| s.label_issue(repo, number, label, actor));
+    }
+
+    /// `actor` takes `label` off an issue/PR (with its `unlabeled` event).
+    pub fn seed_unlabel(&self, repo: &str, number: u64, label: &str, actor: &str) {
+        self.with(|s| s.unlabel_issue(repo, number, label, actor));
     }
 
     /// `user`'s membership in `org/team` (`active` or `pending`).
@@ -445,6 +431,43 @@ impl FakeGithub {
         self.with(|s| {
             s.teams
                 .insert((org.into(), team_slug.into(), user.into()), state.into())
+        });
+    }
+
+    /// `user`'s role on `repo`, as `GET .../collaborators/{username}/permission`
+    /// reports it: `admin`, `maintain`, `write`, `triage` or `read`. A user
+    /// never given a role is answered as GitHub answers for anyone on a
+    /// public repository: `read` (on a private one GitHub says `none`); so
+    /// an approval only counts from a user a test made a writer.
+    pub fn set_permission(&self, repo: &str, user: &str, role: &str) {
+        assert!(
+            ["admin", "maintain", "write", "triage", "read"].contains(&role),
+            "not a repository role: {role}"
+        );
+        self.with(|s| {
+            s.repo_mut(repo);
+            s.permissions
+                .insert((repo.into(), user.into()), role.into())
+        });
+    }
+
+    /// Runs `action` on the fake's state once, right after the `nth`
+    /// (1-based) request to `route` (`METHOD /template`) was carried out
+    /// and before its answer is sent: what happens on GitHub between two of
+    /// the client's requests (a push, another run's label).
+    pub fn after_request(
+        &self,
+        route: &str,
+        nth: u32,
+        action: impl FnOnce(&mut State) + Send + 'static,
+    ) {
+        self.with(|s| {
+            s.hooks.push(Hook {
+                route: route.into(),
+                nth,
+                seen: 0,
+                action: Some(Box::new(action)),
+            })
         });
     }
 
@@ -529,6 +552,32 @@ impl FakeGithub {
     }
 
     /// Commit statuses set on `sha`, oldest first.
+    /// `creator` sets a commit status on `sha` (as its POST would).
+    pub fn seed_status(
+        &self,
+        repo: &str,
+        sha: &str,
+        creator: &str,
+        context: &str,
+        state: &str,
+        description: &str,
+    ) {
+        self.with(|s| {
+            let now = s.tick();
+            let id = s.id();
+            s.repo_mut(repo).statuses.push(StatusRec {
+                id,
+                sha: sha.into(),
+                state: state.into(),
+                context: context.into(),
+                description: Some(description.into()),
+                target_url: None,
+                creator: creator.into(),
+                created_at: now,
+            });
+        });
+    }
+
     pub fn statuses(&self, repo: &str, sha: &str) -> Vec<StatusRec> {
         self.with(|s| {
             s.repo_mut(repo)

@@ -1,6 +1,7 @@
 //! The fake GitHub's data: repositories, branches, commits, PRs, issues,
 //! comments, labels, issue events, reviews, statuses, dispatches, team
-//! memberships, App installations, faults and the request log.
+//! memberships, repository permissions, App installations, faults, hooks
+//! and the request log.
 //!
 //! Plain data plus the JSON shapes GitHub returns for it; no HTTP here.
 
@@ -368,6 +369,31 @@ pub struct AppState {
     pub installation_id: u64,
 }
 
+/// A hook's effect on the state.
+pub type HookAction = Box<dyn FnOnce(&mut State) + Send>;
+
+/// Something that happens on GitHub between two of tfctl's requests (a
+/// push, another run's label): runs once, on the `nth` answered request to
+/// `route`, after that request was carried out and before its answer
+/// leaves, so the client's next request sees it.
+pub struct Hook {
+    pub route: String,
+    pub nth: u32,
+    pub seen: u32,
+    pub action: Option<HookAction>,
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hook")
+            .field("route", &self.route)
+            .field("nth", &self.nth)
+            .field("seen", &self.seen)
+            .field("fired", &self.action.is_none())
+            .finish()
+    }
+}
+
 /// Everything the fake holds.
 #[derive(Debug, Default)]
 pub struct State {
@@ -379,6 +405,9 @@ pub struct State {
     pub repos: BTreeMap<String, RepoState>,
     /// (org, team slug, user) → `active` | `pending`.
     pub teams: BTreeMap<(String, String, String), String>,
+    /// (repo, user) → role: `admin`, `maintain`, `write`, `triage`, `read`.
+    pub permissions: BTreeMap<(String, String), String>,
+    pub hooks: Vec<Hook>,
     pub app: Option<AppState>,
     pub faults: BTreeMap<String, FaultRule>,
     pub requests: Vec<RequestRecord>,
@@ -411,6 +440,70 @@ impl State {
         self.repos
             .entry(full_name.to_owned())
             .or_insert_with(|| RepoState::new(full_name))
+    }
+
+    /// `actor` adds `label` to issue/PR `number` (with its `labeled` event),
+    /// as the web UI or another workflow run would.
+    pub fn label_issue(&mut self, repo: &str, number: u64, label: &str, actor: &str) {
+        let now = self.tick();
+        let id = self.id();
+        let r = self.repo_mut(repo);
+        let on = r.issue_labels.entry(number).or_default();
+        if !on.iter().any(|l| l == label) {
+            on.push(label.into());
+        }
+        r.events.push(EventRec {
+            id,
+            issue: number,
+            event: "labeled".into(),
+            actor: actor.into(),
+            label: Some(label.into()),
+            created_at: now,
+        });
+    }
+
+    /// `actor` takes `label` off issue/PR `number` (with its `unlabeled`
+    /// event); nothing when it is not on.
+    pub fn unlabel_issue(&mut self, repo: &str, number: u64, label: &str, actor: &str) {
+        let now = self.tick();
+        let id = self.id();
+        let r = self.repo_mut(repo);
+        let on = r.issue_labels.entry(number).or_default();
+        let Some(pos) = on.iter().position(|l| l.eq_ignore_ascii_case(label)) else {
+            return;
+        };
+        let removed = on.remove(pos);
+        r.events.push(EventRec {
+            id,
+            issue: number,
+            event: "unlabeled".into(),
+            actor: actor.into(),
+            label: Some(removed),
+            created_at: now,
+        });
+    }
+
+    /// A push to PR `number`'s branch: its head is now `sha`.
+    pub fn move_pr_head(&mut self, repo: &str, number: u64, sha: &str) {
+        let r = self.repo_mut(repo);
+        let pr = r.prs.get_mut(&number).expect("no such PR");
+        pr.head_sha = sha.into();
+        let head_ref = pr.head_ref.clone();
+        r.branches.insert(head_ref, sha.into());
+    }
+
+    /// Runs the hooks due now that a request to `route` was answered.
+    pub fn run_hooks(&mut self, route: &str) {
+        let mut due = Vec::new();
+        for hook in self.hooks.iter_mut().filter(|h| h.route == route) {
+            hook.seen += 1;
+            if hook.seen == hook.nth {
+                due.extend(hook.action.take());
+            }
+        }
+        for action in due {
+            action(self);
+        }
     }
 
     /// The fault to apply to `route` now, if any (counting the hit).
