@@ -47,7 +47,7 @@ pub fn run(config: Option<&Path>, args: DriftArgs) -> Result<ExitStatus> {
         .unwrap_or_else(|| cfg.config_root.clone());
     let sel = select::select(&cfg, &config_root, ChangeSource::All)?;
     let started = Instant::now();
-    let runs = super::validate::plan_runs(
+    let runs = super::plan_judge::plan_runs(
         &cfg,
         &config_root,
         &sel,

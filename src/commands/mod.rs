@@ -9,6 +9,7 @@ pub mod gh;
 pub mod graph;
 pub mod key;
 pub mod merge;
+mod plan_judge;
 pub mod policy;
 pub mod report;
 pub mod schema;

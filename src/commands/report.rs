@@ -31,8 +31,8 @@ pub fn run(config: Option<&Path>, args: ReportArgs) -> Result<ExitStatus> {
     let config_root = super::config_root(&cfg, &args.select);
     let sel = select::select(&cfg, &config_root, super::change_source(&cfg, &args.select))?;
     let report = merge(&sel, &shards)?;
-    super::validate::print_report(&report, args.format)?;
-    Ok(super::validate::exit_status(&report))
+    super::plan_judge::print_report(&report, args.format)?;
+    Ok(super::plan_judge::exit_status(&report))
 }
 
 /// The shards as one report of `sel`'s stacks, in its waves.

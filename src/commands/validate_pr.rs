@@ -47,7 +47,7 @@ pub(crate) struct PrRun {
 pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<ExitStatus> {
     let run = open_pr(cfg, &args.select, &session)?;
     let engine = PolicyEngine::load(&cfg.policy.paths, &cfg.policy.data, &cfg.policy.namespaces)?;
-    let report = super::validate::plan_and_judge(
+    let report = super::plan_judge::plan_and_judge(
         cfg,
         &run.config_root,
         &run.sel,
@@ -141,7 +141,7 @@ pub(crate) fn publish(
         .iter()
         .any(|s| s.status == StackStatus::Cancelled)
     {
-        super::validate::print_report(report, format)?;
+        super::plan_judge::print_report(report, format)?;
         return Ok(ExitStatus::Cancelled);
     }
 
@@ -268,8 +268,8 @@ pub(crate) fn publish(
     annotate(report, &run.sel.dag.stacks, &run.git.prefix);
     session.set_outputs(&outputs(report, &marker))?;
     audit::append(&session.audit_log, &event)?;
-    super::validate::print_report(report, format)?;
-    Ok(super::validate::exit_status(report))
+    super::plan_judge::print_report(report, format)?;
+    Ok(super::plan_judge::exit_status(report))
 }
 
 fn target(session: &GhSession) -> Result<Target> {
