@@ -112,7 +112,9 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
                 text
             }
         };
-        let stack = parse_stack(&stack_ref, &text, &cfg.default_environment)?;
+        let facts = tfvars::parse(&text, &stack_ref.tfvars)?;
+        check_inputs(cfg, &stack_ref.tfvars, &facts, &text)?;
+        let stack = stack_of(&stack_ref, facts, &cfg.default_environment)?;
         if stack.action == StackAction::Plan {
             check_dependencies_exist(&stack, &text, &tree, &destroyed_ids)?;
         }
@@ -140,6 +142,40 @@ pub fn parse_stack(
     default_environment: &str,
 ) -> Result<Stack, Error> {
     let facts = tfvars::parse(text, &stack_ref.tfvars)?;
+    stack_of(stack_ref, facts, default_environment)
+}
+
+/// DESIGN §4, "inputs cannot choose their own governance": what a tfvars
+/// says may not pick the rules it is judged by (pure). Its environment must
+/// be declared in tfctl.yaml, spelled exactly, since it picks the branch,
+/// the approvals, the credentials and the policies keyed on it.
+pub fn check_inputs(
+    cfg: &Config,
+    tfvars: &str,
+    facts: &tfvars::TfvarsFacts,
+    text: &str,
+) -> Result<(), Error> {
+    let environment = facts
+        .environment
+        .as_deref()
+        .unwrap_or(&cfg.default_environment);
+    if let Some(problem) = cfg.undeclared_environment(environment) {
+        return Err(Error::input(match facts.environment {
+            Some(_) => format!(
+                "{tfvars}:{}: {problem}",
+                tfvars::attribute_line(text, "environment")
+            ),
+            None => format!("{tfvars}: {problem} (it is default_environment)"),
+        }));
+    }
+    Ok(())
+}
+
+fn stack_of(
+    stack_ref: &StackRef,
+    facts: tfvars::TfvarsFacts,
+    default_environment: &str,
+) -> Result<Stack, Error> {
     let (service, name) = Stack::split_id(&stack_ref.id)
         .ok_or_else(|| Error::input(format!("{}: not a stack path", stack_ref.tfvars)))?;
     Ok(Stack {

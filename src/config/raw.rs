@@ -21,11 +21,14 @@ pub struct RawConfig {
     pub stacks: Option<RawStacks>,
     pub modules: Option<RawModules>,
     pub backend: Option<RawBackend>,
-    /// Environment used when a tfvars has no `environment` attribute. Default `development`.
+    /// Environment used when a tfvars has no `environment` attribute; must be
+    /// one of `environments`. Default `development`.
     pub default_environment: Option<String>,
     /// Branch that unknown environments merge into, and the base of local diffs. Default `main`.
     pub default_branch: Option<String>,
-    /// Environments by name.
+    /// Environments by name. A stack's environment must be one of these
+    /// names, spelled exactly (`Production` or `prod` is an input error).
+    /// Default: `development`, `staging` and `production`.
     pub environments: Option<BTreeMap<String, RawEnvironment>>,
     /// Service order rules: each group runs before every later group
     /// (`[[IAM, KMS], [S3, SQS, SNS], [Lambda]]`).

@@ -28,6 +28,7 @@ mod render_plan;
 mod render_report;
 mod report;
 mod runner_terraform;
+mod security_inputs;
 mod ship_action;
 mod ship_examples;
 mod ship_readme;

@@ -1,0 +1,125 @@
+//! Inputs that cannot lie (DESIGN §4, trust model point 6): a config-repo
+//! writer edits tfvars and directories to pick their own governance, and
+//! tfctl refuses each attempt with exit 2 and one line naming the file
+//! before anything runs or is written to GitHub. Every attack has a
+//! positive control beside it (the honest change still validates), so a
+//! test cannot pass because everything is broken.
+
+use crate::harness;
+
+use harness::{Repo, Run};
+
+/// An S3 bucket stack of the offline example that passes its policies.
+fn bucket(environment: &str, name: &str) -> String {
+    format!(
+        "environment = \"{environment}\"\nname        = \"{environment}-s3-{name}\"\n\
+         encrypted   = true\ntags = {{\n  Owner      = \"platform\"\n  CostCenter = \"cc-100\"\n}}\n"
+    )
+}
+
+/// `tfctl validate` of the checkout (local mode: the diff from `main`).
+fn validate(repo: &Repo) -> Run {
+    repo.tfctl().args(["validate", "--format", "json"]).run()
+}
+
+/// Asserts an input error: exit 2, one line on stderr, starting with
+/// `tfctl: error: ` + `start`; and that no terraform ran.
+fn refused(run: Run, repo: &Repo, start: &str) -> String {
+    let run = run.expect_code(2);
+    let stderr = run.stderr();
+    assert_eq!(stderr.lines().count(), 1, "not one line:\n{stderr}");
+    assert!(
+        stderr.starts_with(&format!("tfctl: error: {start}")),
+        "expected `{start}`, got:\n{stderr}"
+    );
+    assert!(
+        !repo.path().join(".tfctl/state").exists(),
+        "terraform ran before the input error"
+    );
+    stderr
+}
+
+fn stack_ids(run: &Run) -> Vec<String> {
+    run.json()["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn attack_environment_spelled_production_with_capital_p_is_refused() {
+    let repo = Repo::from_example("offline");
+    repo.write("config/S3/logs/logs.tfvars", &bucket("Production", "logs"))
+        .commit("a bucket in Production");
+    let err = refused(
+        validate(&repo),
+        &repo,
+        "S3/logs/logs.tfvars:1: environment \"Production\" is not declared in tfctl.yaml \
+         (declared: development, production); did you mean \"production\"?",
+    );
+    assert!(err.ends_with("?\n"), "{err}");
+
+    // Positive control: spelled as declared, the same stack validates.
+    repo.write("config/S3/logs/logs.tfvars", &bucket("production", "logs"))
+        .commit("spelled as declared");
+    let run = validate(&repo).expect_code(0);
+    assert_eq!(stack_ids(&run), ["S3/logs"]);
+    assert_eq!(run.json()["environment"], "production");
+}
+
+#[test]
+fn attack_environment_alias_or_trailing_space_is_refused() {
+    let repo = Repo::from_example("offline");
+    for (given, hint) in [
+        ("prod", "; did you mean \"production\"?"),
+        ("production ", "; did you mean \"production\"?"),
+        ("PRODUCTION", "; did you mean \"production\"?"),
+        ("sandbox", ""),
+    ] {
+        repo.write("config/S3/logs/logs.tfvars", &bucket(given, "logs"))
+            .commit(&format!("environment {given:?}"));
+        refused(
+            validate(&repo),
+            &repo,
+            &format!(
+                "S3/logs/logs.tfvars:1: environment {given:?} is not declared in tfctl.yaml \
+                 (declared: development, production){hint}"
+            ),
+        );
+    }
+    // An existing stack changed to another spelling is refused the same way.
+    let text = repo
+        .read("config/S3/logs-dev/logs-dev.tfvars")
+        .replace("\"production\"", "\"Production\"");
+    repo.remove("config/S3/logs/logs.tfvars")
+        .write("config/S3/logs-dev/logs-dev.tfvars", &text)
+        .commit("respelled");
+    refused(
+        validate(&repo),
+        &repo,
+        "S3/logs-dev/logs-dev.tfvars:1: environment \"Production\" is not declared",
+    );
+}
+
+#[test]
+fn attack_undeclared_default_environment_is_a_config_error() {
+    let repo = Repo::from_example("offline");
+    let yaml = repo.read("tfctl.yaml").replace(
+        "default_environment: development",
+        "default_environment: sandbox",
+    );
+    repo.write("tfctl.yaml", &yaml)
+        .write("config/S3/logs/logs.tfvars", &bucket("production", "logs"))
+        .commit("sandbox by default");
+    let run = validate(&repo).expect_code(2);
+    assert!(
+        run.stderr().contains(
+            "tfctl.yaml: default_environment: \"sandbox\" is not declared in environments \
+             (declared: development, production)"
+        ),
+        "{}",
+        run.stderr()
+    );
+}
