@@ -148,7 +148,10 @@ pub fn parse_stack(
 /// DESIGN §4, "inputs cannot choose their own governance": what a tfvars
 /// says may not pick the rules it is judged by (pure). Its environment must
 /// be declared in tfctl.yaml, spelled exactly, since it picks the branch,
-/// the approvals, the credentials and the policies keyed on it.
+/// the approvals, the credentials and the policies keyed on it. And it may
+/// not set a variable its environment's `variables` sets (the account's
+/// role, say): those are the platform team's, and whether `-var` or the
+/// tfvars wins would depend on argument order, not on who owns the value.
 pub fn check_inputs(
     cfg: &Config,
     tfvars: &str,
@@ -167,6 +170,14 @@ pub fn check_inputs(
             ),
             None => format!("{tfvars}: {problem} (it is default_environment)"),
         }));
+    }
+    let owned = &cfg.environments[environment].variables;
+    if let Some(name) = facts.attributes.iter().find(|a| owned.contains_key(*a)) {
+        return Err(Error::input(format!(
+            "{tfvars}:{}: sets `{name}`, which environment {environment:?} sets in tfctl.yaml \
+             (environments.{environment}.variables.{name}); a tfvars may not override it",
+            tfvars::attribute_line(text, name)
+        )));
     }
     Ok(())
 }
@@ -215,4 +226,57 @@ fn check_dependencies_exist(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn cfg() -> Config {
+        crate::config::parse(
+            "environments:\n  development: {}\n  production:\n    variables:\n      assume_role_arn: arn:prod\n      region: eu-west-1\n",
+            Path::new("/r/tfctl.yaml"),
+        )
+        .unwrap()
+    }
+
+    fn check(text: &str) -> Result<(), Error> {
+        let facts = tfvars::parse(text, "S3/a/a.tfvars").unwrap();
+        check_inputs(&cfg(), "S3/a/a.tfvars", &facts, text)
+    }
+
+    #[test]
+    fn a_declared_environment_and_its_own_variables_pass() {
+        check("environment = \"production\"\nname = \"a\"\n").unwrap();
+        // Without the attribute, default_environment applies.
+        check("name = \"a\"\n").unwrap();
+        // A variable production sets is fine in a development stack.
+        check("environment = \"development\"\nassume_role_arn = \"arn:dev\"\n").unwrap();
+    }
+
+    #[test]
+    fn an_undeclared_environment_names_file_and_line() {
+        let err = check("# bucket\nenvironment = \"Production\"\n").unwrap_err();
+        assert_eq!(err.exit_status(), crate::ExitStatus::BadInput);
+        assert_eq!(
+            err.message,
+            "S3/a/a.tfvars:2: environment \"Production\" is not declared in tfctl.yaml \
+             (declared: development, production); did you mean \"production\"?"
+        );
+    }
+
+    #[test]
+    fn a_variable_the_environment_sets_may_not_be_set_by_the_tfvars() {
+        let err =
+            check("environment = \"production\"\nname = \"a\"\nassume_role_arn = \"arn:mine\"\n")
+                .unwrap_err();
+        assert_eq!(err.exit_status(), crate::ExitStatus::BadInput);
+        assert_eq!(
+            err.message,
+            "S3/a/a.tfvars:3: sets `assume_role_arn`, which environment \"production\" sets in \
+             tfctl.yaml (environments.production.variables.assume_role_arn); a tfvars may not override it"
+        );
+    }
 }

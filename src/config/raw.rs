@@ -89,7 +89,8 @@ pub struct RawEnvironment {
     pub branch: Option<String>,
     /// Approvals required to merge. Default 1.
     pub approvals: Option<u32>,
-    /// Terraform variables (`-var name=value`) for every stack of this environment.
+    /// Terraform variables (`-var name=value`) for every stack of this
+    /// environment. A tfvars may not set any of them.
     pub variables: Option<BTreeMap<String, String>>,
     /// Process environment for terraform (an `AWS_PROFILE`, say).
     pub env: Option<BTreeMap<String, String>>,

@@ -123,3 +123,45 @@ fn attack_undeclared_default_environment_is_a_config_error() {
         run.stderr()
     );
 }
+
+/// The offline example with production's `encrypted` set by the platform
+/// team (a `-var` for every production stack, as a role ARN would be).
+fn with_production_variables(repo: &Repo) {
+    let yaml = repo.read("tfctl.yaml").replace(
+        "  production:\n    branch: prod\n",
+        "  production:\n    branch: prod\n    variables:\n      encrypted: \"true\"\n",
+    );
+    assert!(yaml.contains("encrypted: \"true\""), "the example moved");
+    repo.write("tfctl.yaml", &yaml)
+        .commit("production encrypts");
+}
+
+#[test]
+fn attack_tfvars_overriding_a_variable_its_environment_sets_is_refused() {
+    let repo = Repo::from_example("offline");
+    with_production_variables(&repo);
+    // `bucket` sets `encrypted = true` on line 3: the platform's variable.
+    repo.write(
+        "config/S3/logs/logs.tfvars",
+        &bucket("production", "logs").replace("encrypted   = true", "encrypted   = false"),
+    )
+    .commit("my bucket, my encryption");
+    refused(
+        validate(&repo),
+        &repo,
+        "S3/logs/logs.tfvars:3: sets `encrypted`, which environment \"production\" sets in \
+         tfctl.yaml (environments.production.variables.encrypted); a tfvars may not override it",
+    );
+
+    // Positive control: without the line, the stack validates with the
+    // environment's value.
+    let honest: String = bucket("production", "logs")
+        .lines()
+        .filter(|l| !l.starts_with("encrypted"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    repo.write("config/S3/logs/logs.tfvars", &honest)
+        .commit("leave encryption to the platform");
+    let run = validate(&repo).expect_code(0);
+    assert_eq!(stack_ids(&run), ["S3/logs"]);
+}
