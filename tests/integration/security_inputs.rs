@@ -165,3 +165,62 @@ fn attack_tfvars_overriding_a_variable_its_environment_sets_is_refused() {
     let run = validate(&repo).expect_code(0);
     assert_eq!(stack_ids(&run), ["S3/logs"]);
 }
+
+/// Writes `config/<dir>/<name>.tfvars` for a bucket named `name`.
+fn bucket_at(repo: &Repo, dir: &str, name: &str) {
+    repo.write(
+        &format!("config/{dir}/{name}.tfvars"),
+        &bucket("production", name),
+    );
+}
+
+/// Files anywhere under `root` named `name` (a payload that ran leaves one).
+fn found(root: &std::path::Path, name: &str) -> bool {
+    std::fs::read_dir(root)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name() == name || (e.path().is_dir() && found(&e.path(), name)))
+}
+
+#[test]
+fn attack_stack_directory_with_command_substitution_is_refused() {
+    let repo = Repo::from_example("offline");
+    let dir = "S3/x$(touch pwned)";
+    bucket_at(&repo, dir, "logs");
+    repo.commit("a stack whose id runs a command");
+    let expected = format!("\"{dir}\": not a safe stack path: \"x$(touch pwned)\"");
+    refused(validate(&repo), &repo, &expected);
+    // `--all` discovers it too (graph: no terraform), and nothing ran it.
+    let run = repo.tfctl().args(["graph", "--all"]).run().expect_code(2);
+    assert!(run.stderr().contains(&expected), "{}", run.stderr());
+    assert!(!found(repo.path(), "pwned"), "the payload ran");
+
+    // Positive control: the same stack in a plain directory validates.
+    repo.git(&["rm", "-q", "-r", "config/S3"]);
+    repo.git(&["checkout", "-q", "main", "--", "config/S3"]);
+    bucket_at(&repo, "S3/x-cmd", "logs");
+    repo.commit("a plain directory");
+    let run = validate(&repo).expect_code(0);
+    assert_eq!(stack_ids(&run), ["S3/x-cmd"]);
+}
+
+#[test]
+fn attack_stack_directory_with_a_newline_is_refused_on_one_line() {
+    let repo = Repo::from_example("offline");
+    // The second line would read as a forged status line in a log or comment.
+    let dir = "S3/logs\n::notice::all checks passed";
+    bucket_at(&repo, dir, "logs");
+    repo.commit("a stack whose id has two lines");
+    let err = refused(
+        validate(&repo),
+        &repo,
+        "\"S3/logs\\n::notice::all checks passed\": not a safe stack path",
+    );
+    assert!(!err.contains("\n::notice::"), "{err}");
+    let run = repo.tfctl().args(["graph", "--all"]).run().expect_code(2);
+    assert_eq!(run.stderr().lines().count(), 1, "{}", run.stderr());
+
+    // Positive control: `--all` of the untouched estate is fine.
+    let clean = Repo::from_example("offline");
+    clean.tfctl().args(["graph", "--all"]).run().expect_code(0);
+}
