@@ -202,17 +202,8 @@ pub fn stacks_from_changes(
 /// Every stack of a tree listing (`--all`), from the relative paths of all
 /// files; sorted by id.
 pub fn all_stacks(paths: &[String], globs: &StackGlobs) -> Result<Vec<StackRef>, Error> {
-    let mut by_dir: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for path in paths {
-        if is_stack_tfvars(path, globs) {
-            let (dir, file) = split_dir(path);
-            if !dir.is_empty() {
-                by_dir.entry(dir).or_default().push(file.to_string());
-            }
-        }
-    }
     let mut stacks = Vec::new();
-    for (dir, names) in by_dir {
+    for (dir, names) in stack_dirs(paths, globs) {
         check_stack_path(dir)?;
         if let Some(name) = pick_tfvars(dir, names)? {
             let tfvars = format!("{dir}/{name}");
@@ -225,6 +216,53 @@ pub fn all_stacks(paths: &[String], globs: &StackGlobs) -> Result<Vec<StackRef>,
         }
     }
     Ok(stacks)
+}
+
+/// Every stack of a tree listing that is a valid stack, sorted by id: what
+/// the stacks of a change are checked against (no two share a state). A
+/// directory that is not one (several tfvars, an unsafe path) is skipped:
+/// it is refused when a change selects it, and must not fail every other
+/// change meanwhile.
+/// Only directories `keep` accepts are looked at (a cheap pre-filter on a
+/// large estate).
+pub fn estate_stacks(
+    paths: &[String],
+    globs: &StackGlobs,
+    keep: &dyn Fn(&str) -> bool,
+) -> Vec<StackRef> {
+    let kept: Vec<String> = paths
+        .iter()
+        .filter(|p| keep(split_dir(p).0))
+        .cloned()
+        .collect();
+    stack_dirs(&kept, globs)
+        .into_iter()
+        .filter_map(|(dir, names)| {
+            let name = pick_tfvars(dir, names).ok().flatten()?;
+            let tfvars = format!("{dir}/{name}");
+            check_stack_path(&tfvars).ok()?;
+            Some(StackRef {
+                id: dir.to_string(),
+                tfvars,
+                action: StackAction::Plan,
+            })
+        })
+        .collect()
+}
+
+/// Directory → names of its stack tfvars, for the directories below the
+/// root that hold one.
+fn stack_dirs<'p>(paths: &'p [String], globs: &StackGlobs) -> BTreeMap<&'p str, Vec<String>> {
+    let mut by_dir: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for path in paths {
+        if is_stack_tfvars(path, globs) {
+            let (dir, file) = split_dir(path);
+            if !dir.is_empty() {
+                by_dir.entry(dir).or_default().push(file.to_string());
+            }
+        }
+    }
+    by_dir
 }
 
 #[cfg(test)]
@@ -420,6 +458,25 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn the_estate_skips_directories_that_are_not_valid_stacks() {
+        let paths: Vec<String> = [
+            "S3/a/a.tfvars",
+            "S3/two/x.tfvars",
+            "S3/two/y.tfvars",
+            "S3/b c/b.tfvars",
+            "IAM/r/r.tfvars",
+        ]
+        .map(String::from)
+        .to_vec();
+        let got = estate_stacks(&paths, &globs(""), &|_| true);
+        let ids: Vec<_> = got.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, vec!["IAM/r", "S3/a"]);
+        assert!(all_stacks(&paths, &globs("")).is_err());
+        let got = estate_stacks(&paths, &globs(""), &|dir| dir.starts_with("S3/"));
+        assert_eq!(got.len(), 1);
     }
 
     #[test]

@@ -107,6 +107,49 @@ impl Backend {
     }
 }
 
+/// Which parts of a stack's path its rendered backend settings depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathParts {
+    pub id: bool,
+    pub service: bool,
+    pub name: bool,
+}
+
+impl Backend {
+    /// The path placeholders the settings use, directly or through `{key}`:
+    /// two stacks that agree on these parts (and the environment) get the
+    /// same settings, so only such stacks can share a state.
+    pub fn path_parts(&self) -> PathParts {
+        let uses = |placeholder: &str| {
+            self.settings.values().any(|t| {
+                t.contains(placeholder)
+                    || (t.contains("{key}") && self.key_template.contains(placeholder))
+            })
+        };
+        PathParts {
+            id: uses("{id}"),
+            service: uses("{service}"),
+            name: uses("{name}"),
+        }
+    }
+
+    /// How a message names the state a stack's settings point at: the
+    /// rendered key when a setting uses `{key}` (the usual case), else the
+    /// rendered settings themselves.
+    pub fn state_name(&self, vars: &TemplateVars<'_>, base_dir: &Path) -> String {
+        if self.settings.values().any(|t| t.contains("{key}")) {
+            format!("state key {}", self.key(vars))
+        } else {
+            let pairs: Vec<String> = self
+                .settings_for(vars, base_dir)
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("backend settings {}", pairs.join(", "))
+        }
+    }
+}
+
 fn render_template(template: &str, vars: &TemplateVars<'_>, key: Option<&str>) -> String {
     let mut out = template
         .replace("{service}", vars.service)

@@ -224,3 +224,49 @@ fn attack_stack_directory_with_a_newline_is_refused_on_one_line() {
     let clean = Repo::from_example("offline");
     clean.tfctl().args(["graph", "--all"]).run().expect_code(0);
 }
+
+#[test]
+fn attack_new_stack_sharing_an_unchanged_stacks_state_key_is_refused() {
+    let repo = Repo::from_example("offline");
+    // `S3/logs-dev` (production, unchanged) has the state key
+    // S3/production/logs-dev/terraform.tfstate; a new directory with the
+    // same service, name and environment would plan against its state.
+    bucket_at(&repo, "S3/sandbox/logs-dev", "logs-dev");
+    repo.commit("a bucket that takes over another's state");
+    let expected = "S3/logs-dev and S3/sandbox/logs-dev would share the state key \
+                    S3/production/logs-dev/terraform.tfstate (backend.key \
+                    {service}/{environment}/{name}/terraform.tfstate in tfctl.yaml)";
+    refused(validate(&repo), &repo, expected);
+    // `--all` sees the same estate.
+    let run = repo.tfctl().args(["graph", "--all"]).run().expect_code(2);
+    assert!(run.stderr().contains(expected), "{}", run.stderr());
+
+    // Positive control: a name of its own validates, beside the old one.
+    repo.git(&["rm", "-q", "-r", "config/S3/sandbox"]);
+    bucket_at(&repo, "S3/sandbox/logs-sandbox", "logs-sandbox");
+    repo.commit("a bucket with its own state");
+    let run = validate(&repo).expect_code(0);
+    assert_eq!(stack_ids(&run), ["S3/sandbox/logs-sandbox"]);
+}
+
+#[test]
+fn attack_two_new_stacks_sharing_a_state_key_are_refused() {
+    let repo = Repo::from_example("offline");
+    bucket_at(&repo, "S3/team-a/shared", "shared");
+    bucket_at(&repo, "S3/team-b/shared", "shared");
+    repo.commit("two buckets, one state");
+    refused(
+        validate(&repo),
+        &repo,
+        "S3/team-a/shared and S3/team-b/shared would share the state key \
+         S3/production/shared/terraform.tfstate",
+    );
+    // Positive control: in different environments they have their own.
+    repo.write(
+        "config/S3/team-b/shared/shared.tfvars",
+        &bucket("development", "shared"),
+    )
+    .commit("one in development");
+    let run = validate(&repo).expect_code(0);
+    assert_eq!(stack_ids(&run), ["S3/team-a/shared", "S3/team-b/shared"]);
+}
