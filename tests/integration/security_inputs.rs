@@ -270,3 +270,330 @@ fn attack_two_new_stacks_sharing_a_state_key_are_refused() {
     let run = validate(&repo).expect_code(0);
     assert_eq!(stack_ids(&run), ["S3/team-a/shared", "S3/team-b/shared"]);
 }
+
+// ---- a PR file list that GitHub cut at 3,000 files ------------------------
+
+use crate::support::fake_github::PrSeed;
+use crate::support::fake_github::{FakeGithub, BOT_LOGIN};
+
+const CONFIG_REPO: &str = "acme/infra";
+/// The stack the PR hides behind 3,000 other files.
+const HIDDEN: &str = "config/S3/logs-dev/logs-dev.tfvars";
+
+/// A PR of 3,001 files whose last one changes a stack (GitHub's files API
+/// lists the first 3,000), validated on a `repository_dispatch`.
+struct BigPr {
+    gh: FakeGithub,
+    repo: Repo,
+    pr: u64,
+    head: String,
+    dir: tempfile::TempDir,
+}
+
+impl BigPr {
+    fn new() -> BigPr {
+        let repo = Repo::from_example("offline");
+        let main = repo.git(&["rev-parse", "main"]).trim().to_string();
+        for i in 0..3000 {
+            repo.write(&format!("docs/bulk/note-{i:04}.md"), "generated\n");
+        }
+        repo.touch_tfvars(HIDDEN)
+            .commit("3,000 notes and one bucket");
+        let head = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+        let mut files: Vec<String> = repo
+            .git(&["diff", "--name-only", "main...HEAD"])
+            .lines()
+            .filter(|f| *f != HIDDEN)
+            .map(str::to_string)
+            .collect();
+        files.push(HIDDEN.to_string());
+        assert_eq!(files.len(), 3001);
+        let gh = FakeGithub::start();
+        // The PR's base is the checkout's `main`.
+        gh.seed_branch(CONFIG_REPO, "main", &main);
+        let names: Vec<&str> = files.iter().map(String::as_str).collect();
+        let pr = gh.seed_pr(
+            CONFIG_REPO,
+            PrSeed::new("feature", "main").head_sha(&head).files(&names),
+        );
+        BigPr {
+            gh,
+            repo,
+            pr,
+            head,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `tfctl validate` in `checkout` on the dispatch for this PR's head.
+    fn validate_in(&self, checkout: &std::path::Path) -> Run {
+        let event = serde_json::json!({
+            "action": "tfctl-validate",
+            "client_payload": {"source_repo": CONFIG_REPO, "pr_number": self.pr,
+                               "head_sha": self.head, "base_ref": "main"},
+            "repository": {"full_name": "acme/controller"},
+            "sender": {"login": "alice", "type": "User"},
+        });
+        let path = self.dir.path().join("event.json");
+        std::fs::write(&path, event.to_string()).unwrap();
+        harness::Tfctl::new(checkout)
+            .args(["validate", "--format", "json"])
+            .in_actions(
+                "repository_dispatch",
+                &path,
+                "acme/controller",
+                self.dir.path(),
+            )
+            .envs(self.gh.env_vars())
+            .run()
+    }
+
+    /// Every request that changed something on the fake GitHub.
+    fn writes(&self) -> Vec<String> {
+        self.gh
+            .requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+}
+
+#[test]
+fn attack_stack_change_hidden_past_the_3000th_pr_file_is_planned_from_git() {
+    let pr = BigPr::new();
+    // The fake, as GitHub, lists 3,000 of the 3,001 files.
+    assert_eq!(tfctl_files_listed(&pr), (3000, Some(3001)));
+    pr.gh.clear_requests();
+
+    let run = pr.validate_in(pr.repo.path()).expect_code(0);
+    let json_start = run.stdout().find('{').unwrap();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()[json_start..]).unwrap();
+    let ids: Vec<&str> = report["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["S3/logs-dev"], "the hidden stack was not planned");
+    assert_eq!(report["stacks"][0]["status"], "passed");
+    // Positive control: the genuine flow published its verdict.
+    let comments = pr.gh.comments(CONFIG_REPO, pr.pr);
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].user, BOT_LOGIN);
+    assert!(
+        comments[0].body.contains("S3/logs-dev"),
+        "{}",
+        comments[0].body
+    );
+    assert_eq!(pr.gh.labels(CONFIG_REPO, pr.pr), ["opa-passed"]);
+}
+
+/// What tfctl's GitHub client reads of the PR: the files listed over all
+/// pages, and the PR's `changed_files`.
+fn tfctl_files_listed(pr: &BigPr) -> (usize, Option<u64>) {
+    use tfctl::github::{Client, ClientConfig, Credentials, RepoRef, Secret};
+    let client = Client::new(ClientConfig::new(
+        pr.gh.url(),
+        Credentials::Token(Secret::new(crate::support::fake_github::TOKEN)),
+    ))
+    .unwrap();
+    let repo = RepoRef::parse(CONFIG_REPO).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let files = client.list_pull_files(&repo, pr.pr).await.unwrap();
+        let got = client.get_pull(&repo, pr.pr).await.unwrap();
+        (files.len(), got.changed_files)
+    })
+}
+
+#[test]
+fn attack_cut_pr_file_list_without_history_is_refused_and_nothing_is_posted() {
+    let pr = BigPr::new();
+    // actions/checkout's default: the head commit only.
+    let shallow = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("git")
+        .args(["clone", "-q", "--depth", "1", "--branch", "feature"])
+        .arg(format!("file://{}", pr.repo.path().display()))
+        .arg(shallow.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let run = pr.validate_in(shallow.path()).expect_code(2);
+    let stderr = run.stderr();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "#{}: GitHub listed 3000 of its 3001 changed files (it lists at most 3,000), so the \
+             rest must come from git, but the checkout lacks the PR's base commit",
+            pr.pr
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("fetch the full history (actions/checkout fetch-depth: 0)"),
+        "{stderr}"
+    );
+    assert!(
+        pr.writes().is_empty(),
+        "wrote to GitHub: {:#?}",
+        pr.writes()
+    );
+    assert!(pr.gh.comments(CONFIG_REPO, pr.pr).is_empty());
+    assert!(pr.gh.labels(CONFIG_REPO, pr.pr).is_empty());
+    assert!(pr.gh.statuses(CONFIG_REPO, &pr.head).is_empty());
+
+    // A deeper clone that holds the base is still cut history: refused.
+    let deeper = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("git")
+        .args(["clone", "-q", "--depth", "2", "--branch", "feature"])
+        .arg(format!("file://{}", pr.repo.path().display()))
+        .arg(deeper.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let run = pr.validate_in(deeper.path()).expect_code(2);
+    assert!(
+        run.stderr().contains("the checkout is shallow"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        pr.writes().is_empty(),
+        "wrote to GitHub: {:#?}",
+        pr.writes()
+    );
+
+    // Positive control: the full history validates the same PR.
+    pr.validate_in(pr.repo.path()).expect_code(0);
+    assert_eq!(pr.gh.comments(CONFIG_REPO, pr.pr).len(), 1);
+}
+
+/// A merged PR of 3,001 files whose last one changes a stack, validated
+/// (locally, from git) and seeded as the apply gate wants it.
+fn big_merged_pr() -> (crate::apply_support::Scenario, FakeGithub, u64) {
+    use crate::apply_support::{self, Scenario};
+    let repo = apply_support::repo_with(|_| {});
+    for i in 0..3000 {
+        repo.write(&format!("docs/bulk/note-{i:04}.md"), "generated\n");
+    }
+    repo.touch_tfvars(HIDDEN);
+    let digests = apply_support::validate(&repo);
+    assert_eq!(digests.keys().collect::<Vec<_>>(), ["S3/logs-dev"]);
+    let mut sc = Scenario::merge(repo, digests);
+    assert_eq!(sc.files.len(), 3001);
+    // GitHub's order puts the stack last, past the files API's 3,000.
+    sc.files.sort_by_key(|f| f.filename == HIDDEN);
+    let gh = FakeGithub::start();
+    let (n, _) = sc.seed_validated(&gh, &sc.marker());
+    (sc, gh, n)
+}
+
+#[test]
+fn attack_merged_pr_with_a_stack_change_past_the_3000th_file_is_applied_from_git() {
+    let (sc, gh, n) = big_merged_pr();
+    let run = sc.apply(&gh, n).run().expect_code(0);
+    assert!(
+        sc.state("S3/logs-dev").is_some(),
+        "the hidden stack was not applied\n{}",
+        run.stderr()
+    );
+    let body = crate::apply_support::apply_comment(&gh, n);
+    assert!(body.contains("1 stack: 1 applied"), "{body}");
+}
+
+#[test]
+fn attack_merged_pr_cut_at_3000_files_in_a_shallow_checkout_is_refused() {
+    use crate::apply_support::Scenario;
+    let (sc, gh, n) = big_merged_pr();
+    // actions/checkout's default: the merge commit without its parents.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("git")
+        .args(["clone", "-q", "--depth", "1", "--branch", "prod"])
+        .arg(format!("file://{}", sc.repo.path().display()))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shallow = Scenario {
+        repo: Repo { dir },
+        out: tempfile::tempdir().unwrap(),
+        head: sc.head.clone(),
+        merge: sc.merge.clone(),
+        digests: sc.digests.clone(),
+        files: sc.files.clone(),
+    };
+    gh.clear_requests();
+    let run = shallow.apply(&gh, n).run().expect_code(2);
+    assert!(
+        run.stderr().contains(&format!(
+            "#{n}: GitHub listed 3000 of its 3001 changed files (it lists at most 3,000), so the \
+             rest must come from git, but the checkout lacks the first parent of the merge commit"
+        )),
+        "{}",
+        run.stderr()
+    );
+    let writes: Vec<String> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "wrote to GitHub: {writes:#?}");
+    assert!(shallow.state("S3/logs-dev").is_none());
+    assert!(crate::apply_support::apply_comments(&gh, n).is_empty());
+}
+
+#[test]
+fn attack_stack_change_past_the_3000th_file_still_gets_its_validation_dispatched() {
+    use crate::flow_support::{set_pr, Flow, CONFIG, CONTROLLER};
+    let f = Flow::new("  controller_repo: acme/controller\n  validate_on: pull_request\n");
+    let main = f.repo.git(&["rev-parse", "main"]).trim().to_string();
+    for i in 0..3000 {
+        f.repo
+            .write(&format!("docs/bulk/note-{i:04}.md"), "generated\n");
+    }
+    f.repo
+        .touch_tfvars(HIDDEN)
+        .commit("3,000 notes and one bucket");
+    let head = f.repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let mut files: Vec<String> = f
+        .repo
+        .git(&["diff", "--name-only", "main...HEAD"])
+        .lines()
+        .filter(|p| *p != HIDDEN)
+        .map(str::to_string)
+        .collect();
+    files.push(HIDDEN.into());
+    // The notes, the flow's tfctl.yaml, and the bucket last.
+    assert_eq!(files.len(), 3002);
+    f.gh.seed_branch(CONFIG, "main", &main);
+    let names: Vec<&str> = files.iter().map(String::as_str).collect();
+    let n = f.gh.seed_pr(
+        CONFIG,
+        PrSeed::new("feature", "main").head_sha(&head).files(&names),
+    );
+    let event = f.event("pull_request.opened.json", |v| {
+        v["number"] = serde_json::json!(n);
+        set_pr(&mut v["pull_request"], &f.gh, n);
+        v["pull_request"]["base"]["sha"] = serde_json::json!(main);
+    });
+    let run = f.run("dispatch", "pull_request", &event).expect_code(0);
+    let sent = f.gh.dispatches(CONTROLLER);
+    assert_eq!(sent.len(), 1, "{}", run.stdout());
+    assert!(run.stdout().contains("S3/logs-dev"), "{}", run.stdout());
+}
