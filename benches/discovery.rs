@@ -2,8 +2,9 @@
 //! at most 150 ms and 100 MB peak; near-linear from 2,000 to 100,000").
 //!
 //! Generates a config repo on disk (stacks under 6 services, a third with
-//! `depends_on`, a third with implicit references, order rules), then times
-//! `select::select` — changed files → stack refs → tfvars parsed → DAG — in
+//! `depends_on`, a third with implicit references, order rules; committed to
+//! git), then times `select::select` — changed files → stack refs → tfvars
+//! parsed → inputs checked against the estate → DAG — in
 //! a child process so its peak RSS (`ru_maxrss`) is the measured work alone.
 //!
 //! Run: `cargo bench --bench discovery` (add sizes as args: `-- 2000 20000`).
@@ -47,6 +48,30 @@ fn generate(root: &Path, stacks: usize) {
         if i % 10 == 0 {
             std::fs::write(dir.join("policy.json"), "{}").unwrap();
         }
+    }
+    // A config repo is a git checkout: a change is checked against the
+    // estate's stacks through git's index (no state key shared).
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=b",
+            "-c",
+            "user.email=b@b",
+            "commit",
+            "-qm",
+            "estate",
+        ],
+    ] {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
     }
 }
 

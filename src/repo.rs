@@ -56,6 +56,23 @@ pub fn list_files(root: &Path) -> Result<Vec<String>, Error> {
     Ok(out)
 }
 
+/// Every file of the tree under `root` as relative `/`-paths, from git's
+/// index when `root` is in a git checkout (one read instead of a walk of
+/// every directory: what makes checking a change against the whole estate
+/// cheap), else from the filesystem ([`list_files`]). Untracked files are
+/// not in the index; in a checkout they are the local changes, which a run
+/// selects anyway.
+pub fn tree_files(root: &Path) -> Result<Vec<String>, Error> {
+    match run_git(root, &["ls-files", "-z", "--cached"]) {
+        Ok(out) => Ok(out
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()),
+        Err(_) => list_files(root),
+    }
+}
+
 /// A git checkout containing the config root.
 pub struct Git {
     /// The repository's top level.
@@ -115,14 +132,55 @@ impl Git {
             .to_string())
     }
 
-    /// Files changed since `rev`: committed, staged, unstaged and untracked,
-    /// relative to the config root (files outside it are dropped). Renames are
-    /// a delete plus an add.
-    pub fn changes_since(&self, rev: &str) -> Result<Vec<ChangedFile>, Error> {
+    /// Whether `rev` names a commit this checkout has.
+    pub fn has_commit(&self, rev: &str) -> bool {
+        run_git(
+            &self.top,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{rev}^{{commit}}"),
+            ],
+        )
+        .is_ok()
+    }
+
+    /// Whether the checkout is shallow (its history is cut, so merge bases
+    /// computed in it may be wrong or missing).
+    pub fn is_shallow(&self) -> Result<bool, Error> {
+        Ok(run_git(&self.top, &["rev-parse", "--is-shallow-repository"])?.trim() == "true")
+    }
+
+    /// The merge base of two commits, if the history has one.
+    pub fn merge_base_of(&self, a: &str, b: &str) -> Option<String> {
+        run_git(&self.top, &["merge-base", a, b])
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Files changed from commit `from` to commit `to` (committed only),
+    /// relative to the config root; files outside it are dropped. Renames
+    /// are a delete plus an add.
+    pub fn changes_between(&self, from: &str, to: &str) -> Result<Vec<ChangedFile>, Error> {
         let diff = run_git(
             &self.top,
-            &["diff", "--name-status", "--no-renames", "-z", rev, "--"],
+            &[
+                "diff",
+                "--name-status",
+                "--no-renames",
+                "-z",
+                from,
+                to,
+                "--",
+            ],
         )?;
+        Ok(self.name_status(&diff))
+    }
+
+    /// `git diff --name-status -z` output → changed files under the root.
+    fn name_status(&self, diff: &str) -> Vec<ChangedFile> {
         let mut changes = Vec::new();
         let mut fields = diff.split('\0').filter(|s| !s.is_empty());
         while let (Some(status), Some(path)) = (fields.next(), fields.next()) {
@@ -135,6 +193,18 @@ impl Git {
                 changes.push(ChangedFile { path: rel, status });
             }
         }
+        changes
+    }
+
+    /// Files changed since `rev`: committed, staged, unstaged and untracked,
+    /// relative to the config root (files outside it are dropped). Renames are
+    /// a delete plus an add.
+    pub fn changes_since(&self, rev: &str) -> Result<Vec<ChangedFile>, Error> {
+        let diff = run_git(
+            &self.top,
+            &["diff", "--name-status", "--no-renames", "-z", rev, "--"],
+        )?;
+        let mut changes = self.name_status(&diff);
         let untracked = run_git(
             &self.top,
             &["ls-files", "--others", "--exclude-standard", "-z"],

@@ -1,8 +1,10 @@
 //! Reading a stack's `*.tfvars` with a real HCL parser (hcl-rs), not regexes.
 //!
-//! Owns what tfctl needs from a tfvars: `environment`, `depends_on`, and every
-//! other string value (candidates for implicit edges). Pure: takes the text
-//! and the path used in messages. A syntax error names `file:line:col`.
+//! Owns what tfctl needs from a tfvars: `environment`, `depends_on`, the
+//! names of its attributes (a tfvars may not set what its environment sets),
+//! and every other string value (candidates for implicit edges). Pure: takes
+//! the text and the path used in messages. A syntax error names
+//! `file:line:col`.
 
 use hcl::{Body, Expression};
 
@@ -15,6 +17,9 @@ pub struct TfvarsFacts {
     pub depends_on: Vec<String>,
     /// Every other string literal, in file order, nested values included.
     pub string_values: Vec<String>,
+    /// Every top-level attribute name, in file order (`environment` and
+    /// `depends_on` included): the variables this tfvars sets.
+    pub attributes: Vec<String>,
 }
 
 /// Parses tfvars `text` read from `path` (a display path for messages).
@@ -24,6 +29,7 @@ pub fn parse(text: &str, path: &str) -> Result<TfvarsFacts, Error> {
     for attr in body.attributes() {
         let key = attr.key();
         let value = attr.expr();
+        facts.attributes.push(key.to_string());
         match key {
             "environment" => match value {
                 Expression::String(s) if !s.trim().is_empty() => {
@@ -103,17 +109,21 @@ fn syntax_error(path: &str, e: &hcl::Error) -> Error {
     }
 }
 
-/// Names the line of attribute `key` (hcl-rs bodies carry no spans, so the
-/// line is found in the text: the first line that assigns `key`).
-fn attribute_error(text: &str, path: &str, key: &str, problem: &str) -> Error {
-    let line = text
-        .lines()
+/// The 1-based line of attribute `key` in `text` (hcl-rs bodies carry no
+/// spans, so the line is found in the text: the first line that assigns
+/// `key`); 1 when no line does.
+pub fn attribute_line(text: &str, key: &str) -> usize {
+    text.lines()
         .position(|l| {
             let t = l.trim_start();
             t.strip_prefix(key)
                 .is_some_and(|rest| rest.trim_start().starts_with('='))
         })
-        .map_or(1, |i| i + 1);
+        .map_or(1, |i| i + 1)
+}
+
+fn attribute_error(text: &str, path: &str, key: &str, problem: &str) -> Error {
+    let line = attribute_line(text, key);
     Error::input(format!("{path}:{line}: `{key}` {problem}"))
 }
 
@@ -168,6 +178,31 @@ tags = {
         assert_eq!(
             err.message,
             "f.tfvars:1: `environment` must be a non-empty string"
+        );
+    }
+
+    #[test]
+    fn attributes_are_listed_in_file_order_with_their_lines() {
+        let text = "environment = \"production\"\n\n  role_arn = \"x\"\ntags = {}\n";
+        let facts = parse(text, "f").unwrap();
+        assert_eq!(facts.attributes, ["environment", "role_arn", "tags"]);
+        assert_eq!(attribute_line(text, "role_arn"), 3);
+        assert_eq!(attribute_line(text, "tags"), 4);
+        assert_eq!(attribute_line(text, "missing"), 1);
+    }
+
+    #[test]
+    fn a_redefined_attribute_is_an_input_error() {
+        // tfctl must not read another `environment` than terraform would:
+        // hcl-rs, like terraform, refuses the second definition.
+        let text = "environment = \"development\"\nenvironment = \"production\"\n";
+        let err = parse(text, "S3/x/x.tfvars").unwrap_err();
+        assert!(
+            err.message.starts_with(
+                "S3/x/x.tfvars:2:1: tfvars syntax error: invalid attribute; expected unique attribute key"
+            ),
+            "{}",
+            err.message
         );
     }
 

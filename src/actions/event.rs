@@ -153,6 +153,9 @@ pub struct PullRequestPayload {
     pub base: PrBranch,
     #[serde(default)]
     pub labels: Vec<Label>,
+    /// How many files the PR changes (the files API lists at most 3,000).
+    #[serde(default)]
+    pub changed_files: Option<u64>,
 }
 
 impl PullRequestPayload {

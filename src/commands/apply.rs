@@ -275,7 +275,18 @@ impl Apply<'_> {
             cfg,
             &config_root,
             ChangeSource::Files {
-                files: pipeline::pr_changed_files(&files, &git.prefix),
+                files: pipeline::pr_changes(
+                    &pipeline::PrFiles {
+                        number: Some(pr.number),
+                        listed: &files,
+                        changed_files: pr.changed_files,
+                        commits: pipeline::PrCommits::Merge {
+                            merge_sha: &merge_sha,
+                        },
+                    },
+                    &git.prefix,
+                    &config_root,
+                )?,
                 // A deleted tfvars's last contents: the base side of the merge.
                 old_rev: Some(format!("{merge_sha}^1")),
             },

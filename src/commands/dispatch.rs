@@ -158,7 +158,18 @@ impl Flow<'_> {
                 pr.base.git_ref.clone()
             });
         let cmp = client.compare(repo, &base, &p.after).await?;
-        let stacks = flow_common::stacks_of(self.cfg, &cmp.files)?;
+        let stacks = flow_common::stacks_of(
+            self.cfg,
+            &crate::pipeline::PrFiles {
+                number: existing.as_ref().map(|pr| pr.number),
+                listed: &cmp.files,
+                changed_files: None,
+                commits: crate::pipeline::PrCommits::Head {
+                    base_sha: &base,
+                    head_sha: &p.after,
+                },
+            },
+        )?;
         if stacks.is_empty() {
             return Ok(Done::skip(format!(
                 "no stack files changed between {base} and {}: nothing to do",
@@ -224,7 +235,18 @@ impl Flow<'_> {
             .client
             .list_pull_files(&self.session.repo, e.number)
             .await?;
-        let stacks = flow_common::stacks_of(self.cfg, &files)?;
+        let stacks = flow_common::stacks_of(
+            self.cfg,
+            &crate::pipeline::PrFiles {
+                number: Some(e.number),
+                listed: &files,
+                changed_files: pr.changed_files,
+                commits: crate::pipeline::PrCommits::Head {
+                    base_sha: &pr.base.sha,
+                    head_sha: &pr.head.sha,
+                },
+            },
+        )?;
         if stacks.is_empty() {
             return Ok(Done::skip(format!(
                 "no stack files changed in #{}: nothing to do",

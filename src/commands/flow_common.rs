@@ -16,7 +16,7 @@ use crate::audit::AuditEvent;
 use crate::config::Config;
 use crate::discovery::{self, ChangedFile, FileStatus, StackRef, StackTree};
 use crate::error::Result;
-use crate::github::models::{self, Comment, CommitSummary};
+use crate::github::models::{Comment, CommitSummary};
 use crate::github::{Client, GithubError};
 use crate::render::marker::{self, MergeMarker};
 use crate::repo::{FsTree, Git};
@@ -64,9 +64,13 @@ pub(crate) fn config_prefix(cfg: &Config) -> String {
         .unwrap_or_default()
 }
 
-/// The stacks GitHub's changed files touch, sorted by id.
-pub(crate) fn stacks_of(cfg: &Config, files: &[models::ChangedFile]) -> Result<Vec<StackRef>> {
-    let changes = crate::pipeline::pr_changed_files(files, &config_prefix(cfg));
+/// The stacks GitHub's changed files touch, sorted by id (from git when
+/// GitHub's list was cut: `pipeline::pr_changes`).
+pub(crate) fn stacks_of(
+    cfg: &Config,
+    files: &crate::pipeline::PrFiles<'_>,
+) -> Result<Vec<StackRef>> {
+    let changes = crate::pipeline::pr_changes(files, &config_prefix(cfg), &cfg.config_root)?;
     let fs = FsTree {
         root: cfg.config_root.clone(),
     };

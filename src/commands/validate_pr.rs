@@ -96,7 +96,19 @@ pub(crate) fn open_pr(cfg: &Config, select: &SelectArgs, session: &GhSession) ->
         .block_on(client.list_pull_files(&target.repo, target.number))
         .map_err(Error::from)?;
 
-    let changes = pipeline::pr_changed_files(&files, &git.prefix);
+    let changes = pipeline::pr_changes(
+        &pipeline::PrFiles {
+            number: Some(target.number),
+            listed: &files,
+            changed_files: pr.changed_files,
+            commits: pipeline::PrCommits::Head {
+                base_sha: &pr.base.sha,
+                head_sha: &target.head_sha,
+            },
+        },
+        &git.prefix,
+        &config_root,
+    )?;
     let sel = select::select(
         cfg,
         &config_root,

@@ -141,6 +141,71 @@ mod tests {
         assert!(err.contains("github.merge_method: `fast`"), "{err}");
     }
 
+    const ENVS: &str =
+        "environments:\n  development: {}\n  staging: {}\n  production:\n    approvals: 2\n";
+
+    #[test]
+    fn environments_are_matched_exactly_with_a_did_you_mean() {
+        let cfg = parse(ENVS, Path::new("/repo/tfctl.yaml")).unwrap();
+        assert_eq!(cfg.undeclared_environment("production"), None);
+        let declared = "(declared: development, production, staging)";
+        for (given, meant) in [
+            ("Production", Some("production")),
+            ("production ", Some("production")),
+            (" PRODUCTION", Some("production")),
+            ("prod", Some("production")),
+            ("stage", Some("staging")),
+            ("dev", Some("development")),
+            ("prodution", Some("production")),
+            ("developement", Some("development")),
+            ("sandbox", None),
+            ("p", None),
+        ] {
+            let msg = cfg.undeclared_environment(given).expect(given);
+            let hint = meant.map_or(String::new(), |m| format!("; did you mean \"{m}\"?"));
+            assert_eq!(
+                msg,
+                format!("environment {given:?} is not declared in tfctl.yaml {declared}{hint}")
+            );
+        }
+        // A newline cannot break the message's line.
+        assert!(!cfg.undeclared_environment("a\nb").unwrap().contains('\n'));
+    }
+
+    #[test]
+    fn without_an_environments_section_the_three_standard_ones_are_declared() {
+        let cfg = parse("", Path::new("/repo/tfctl.yaml")).unwrap();
+        let names: Vec<&str> = cfg.environments.keys().map(String::as_str).collect();
+        assert_eq!(names, ["development", "production", "staging"]);
+        assert!(cfg.undeclared_environment("sandbox").is_some());
+    }
+
+    #[test]
+    fn default_environment_must_be_declared_and_reported_with_the_rest() {
+        let err = parse_err(&format!(
+            "{ENVS}default_environment: Development\nparallelism: 0\n"
+        ));
+        assert!(
+            err.contains(
+                "/repo/tfctl.yaml: default_environment: \"Development\" is not declared in environments \
+                 (declared: development, production, staging); did you mean \"development\"?"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("parallelism: must be at least 1"), "{err}");
+        // The default `development` must be declared too.
+        let err = parse_err("environments:\n  production: {}\n");
+        assert!(
+            err.contains("default_environment: \"development\" is not declared"),
+            "{err}"
+        );
+        let err = parse_err("environments: {}\n");
+        assert!(
+            err.contains("environments: declare at least one environment"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn local_backend_path_is_absolute_and_templated() {
         let cfg = parse("", Path::new("/repo/tfctl.yaml")).unwrap();

@@ -109,6 +109,49 @@ impl Backend {
     }
 }
 
+/// Which parts of a stack's path its rendered backend settings depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathParts {
+    pub id: bool,
+    pub service: bool,
+    pub name: bool,
+}
+
+impl Backend {
+    /// The path placeholders the settings use, directly or through `{key}`:
+    /// two stacks that agree on these parts (and the environment) get the
+    /// same settings, so only such stacks can share a state.
+    pub fn path_parts(&self) -> PathParts {
+        let uses = |placeholder: &str| {
+            self.settings.values().any(|t| {
+                t.contains(placeholder)
+                    || (t.contains("{key}") && self.key_template.contains(placeholder))
+            })
+        };
+        PathParts {
+            id: uses("{id}"),
+            service: uses("{service}"),
+            name: uses("{name}"),
+        }
+    }
+
+    /// How a message names the state a stack's settings point at: the
+    /// rendered key when a setting uses `{key}` (the usual case), else the
+    /// rendered settings themselves.
+    pub fn state_name(&self, vars: &TemplateVars<'_>, base_dir: &Path) -> String {
+        if self.settings.values().any(|t| t.contains("{key}")) {
+            format!("state key {}", self.key(vars))
+        } else {
+            let pairs: Vec<String> = self
+                .settings_for(vars, base_dir)
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("backend settings {}", pairs.join(", "))
+        }
+    }
+}
+
 fn render_template(template: &str, vars: &TemplateVars<'_>, key: Option<&str>) -> String {
     let mut out = template
         .replace("{service}", vars.service)
@@ -261,7 +304,7 @@ impl Config {
         };
 
         let default_branch = raw.default_branch.unwrap_or_else(|| "main".into());
-        let environments = match raw.environments {
+        let environments: BTreeMap<String, Environment> = match raw.environments {
             Some(envs) => envs
                 .into_iter()
                 .map(|(name, e)| {
@@ -288,6 +331,27 @@ impl Config {
                 })
                 .collect(),
         };
+
+        // DESIGN §4: a stack's environment decides its branch, approvals,
+        // credentials and policies, so it must be one this file declares;
+        // the fallback of tfvars without `environment` is no exception.
+        let default_environment = raw
+            .default_environment
+            .unwrap_or_else(|| "development".into());
+        if environments.is_empty() {
+            problems.push(
+                "environments: declare at least one environment (every stack's environment must be declared here)"
+                    .into(),
+            );
+        } else if !environments.contains_key(&default_environment) {
+            problems.push(format!(
+                "default_environment: {default_environment:?} is not declared in environments (declared: {}){}",
+                declared_list(&environments),
+                did_you_mean(&default_environment, &environments)
+                    .map(|s| format!("; did you mean {s:?}?"))
+                    .unwrap_or_default()
+            ));
+        }
 
         let parallelism = raw.parallelism.unwrap_or(10);
         if parallelism == 0 {
@@ -417,9 +481,7 @@ impl Config {
             stacks,
             modules,
             backend,
-            default_environment: raw
-                .default_environment
-                .unwrap_or_else(|| "development".into()),
+            default_environment,
             default_branch,
             environments,
             order: raw.order.unwrap_or_default(),
@@ -447,6 +509,35 @@ impl Config {
             .iter()
             .find(|(_, e)| e.branch == branch)
             .map(|(name, _)| name.as_str())
+    }
+
+    /// Why `environment` (as a tfvars spells it) may not be used: `None`
+    /// when it is a key of `environments`, compared exactly (no case
+    /// folding, no trimming: `"Production"` would otherwise get the default
+    /// branch, one approval, no credentials, and skip the policies keyed on
+    /// `production`). Else the problem, with a did-you-mean when one is
+    /// close: `environment "prod" is not declared in tfctl.yaml (declared:
+    /// development, production); did you mean "production"?`.
+    pub fn undeclared_environment(&self, environment: &str) -> Option<String> {
+        if self.environments.contains_key(environment) {
+            return None;
+        }
+        Some(format!(
+            "environment {environment:?} is not declared in {} (declared: {}){}",
+            self.file_name(),
+            declared_list(&self.environments),
+            did_you_mean(environment, &self.environments)
+                .map(|s| format!("; did you mean {s:?}?"))
+                .unwrap_or_default()
+        ))
+    }
+
+    /// The config file's name for messages (`tfctl.yaml`).
+    fn file_name(&self) -> String {
+        self.file.file_name().map_or_else(
+            || super::FILE_NAME.to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
     }
 
     /// Approvals needed to merge into `environment` (at least 1).
@@ -483,6 +574,68 @@ fn pass_env(names: Vec<String>, problems: &mut Vec<String>) -> Vec<String> {
         }
     }
     out
+}
+
+fn declared_list(environments: &BTreeMap<String, Environment>) -> String {
+    let names: Vec<&str> = environments.keys().map(String::as_str).collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The declared environment `given` most likely means: the same name in
+/// another case or with stray spaces, the environment whose branch it names
+/// (`prod`, `stage`), the one it abbreviates (`dev`, `prod`), else the
+/// nearest by edit distance (at most 2, and less than half the name).
+pub fn did_you_mean<'a>(
+    given: &str,
+    environments: &'a BTreeMap<String, Environment>,
+) -> Option<&'a str> {
+    let wanted = given.trim().to_lowercase();
+    if wanted.is_empty() {
+        return None;
+    }
+    let names = || environments.iter().map(|(n, e)| (n.as_str(), e));
+    if let Some((name, _)) = names().find(|(n, _)| n.to_lowercase() == wanted) {
+        return Some(name);
+    }
+    if let Some((name, _)) = names().find(|(_, e)| e.branch.to_lowercase() == wanted) {
+        return Some(name);
+    }
+    let prefixed: Vec<&str> = names()
+        .map(|(n, _)| n)
+        .filter(|n| wanted.len() >= 3 && n.to_lowercase().starts_with(&wanted))
+        .collect();
+    if let [only] = prefixed.as_slice() {
+        return Some(only);
+    }
+    names()
+        .map(|(n, _)| (edit_distance(&wanted, &n.to_lowercase()), n))
+        .filter(|&(d, n)| d <= 2 && d * 2 < n.chars().count())
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn build_globs(field: &str, patterns: &[String], problems: &mut Vec<String>) -> GlobSet {

@@ -21,11 +21,14 @@ pub struct RawConfig {
     pub stacks: Option<RawStacks>,
     pub modules: Option<RawModules>,
     pub backend: Option<RawBackend>,
-    /// Environment used when a tfvars has no `environment` attribute. Default `development`.
+    /// Environment used when a tfvars has no `environment` attribute; must be
+    /// one of `environments`. Default `development`.
     pub default_environment: Option<String>,
     /// Branch that unknown environments merge into, and the base of local diffs. Default `main`.
     pub default_branch: Option<String>,
-    /// Environments by name.
+    /// Environments by name. A stack's environment must be one of these
+    /// names, spelled exactly (`Production` or `prod` is an input error).
+    /// Default: `development`, `staging` and `production`.
     pub environments: Option<BTreeMap<String, RawEnvironment>>,
     /// Service order rules: each group runs before every later group
     /// (`[[IAM, KMS], [S3, SQS, SNS], [Lambda]]`).
@@ -87,7 +90,8 @@ pub struct RawEnvironment {
     pub branch: Option<String>,
     /// Approvals required to merge. Default 1.
     pub approvals: Option<u32>,
-    /// Terraform variables (`-var name=value`) for every stack of this environment.
+    /// Terraform variables (`-var name=value`) for every stack of this
+    /// environment. A tfvars may not set any of them.
     pub variables: Option<BTreeMap<String, String>>,
     /// Process environment for terraform (an `AWS_PROFILE`, say).
     pub env: Option<BTreeMap<String, String>>,

@@ -67,6 +67,11 @@ pub struct PullRequest {
     pub mergeable: Option<bool>,
     #[serde(default)]
     pub labels: Vec<Label>,
+    /// How many files the PR changes. Only in `pulls/get` and PR event
+    /// payloads; the files API lists at most 3,000 of them, so a count above
+    /// the listed files means the list was cut.
+    #[serde(default)]
+    pub changed_files: Option<u64>,
 }
 
 impl PullRequest {

@@ -31,6 +31,7 @@ mod report;
 mod runner_terraform;
 mod security_gates;
 mod security_github;
+mod security_inputs;
 mod security_leaks;
 mod ship_action;
 mod ship_examples;

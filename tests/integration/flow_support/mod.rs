@@ -219,4 +219,6 @@ pub fn set_pr(pr: &mut Value, gh: &FakeGithub, number: u64) {
     pr["base"]["ref"] = json!(rec.base_ref);
     pr["merged"] = json!(rec.merged);
     pr["merge_commit_sha"] = json!(rec.merge_commit_sha);
+    // As GitHub's payloads: the true count, even past the files API's 3,000.
+    pr["changed_files"] = json!(rec.files.len());
 }

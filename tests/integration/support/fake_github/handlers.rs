@@ -605,8 +605,15 @@ async fn list_files(
     Query(q): Q,
 ) -> Response {
     let n = p.2;
+    // As GitHub: at most 3,000 files over all pages, silently; the PR's
+    // `changed_files` keeps the true count.
     numbered_list(&st, p, &q, "pulls", "files", |repo, _| {
-        repo.prs[&n].files.iter().map(FileRec::json).collect()
+        repo.prs[&n]
+            .files
+            .iter()
+            .take(PR_FILES_LIMIT)
+            .map(FileRec::json)
+            .collect()
     })
 }
 

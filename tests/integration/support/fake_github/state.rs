@@ -38,6 +38,9 @@ pub fn iso(secs: u64) -> String {
     )
 }
 
+/// The most files GitHub's "list pull request files" returns, over all pages.
+pub const PR_FILES_LIMIT: usize = 3000;
+
 /// One changed file, as seeded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileRec {
@@ -241,6 +244,7 @@ impl RepoState {
             "merged_at": pr.merged_at,
             "merge_commit_sha": pr.merge_commit_sha,
             "mergeable": pr.mergeable,
+            "changed_files": pr.files.len(),
             "head": {"ref": pr.head_ref, "sha": pr.head_sha, "label": format!("{}:{}", pr.head_repo.split('/').next().unwrap_or_default(), pr.head_ref), "repo": repo_json(&pr.head_repo)},
             "base": {"ref": pr.base_ref, "sha": base_sha, "label": format!("{}:{}", self.owner(), pr.base_ref), "repo": repo_json(&self.full_name)},
         })
