@@ -1,4 +1,4 @@
-//! Changed paths → the stacks they touch (DESIGN §1, §2).
+//! Changed paths → the stacks they touch (docs/DESIGN.md §1, §2).
 //!
 //! Pure: the file tree is asked through [`StackTree`] (an in-memory map in
 //! tests, the filesystem in `repo.rs`). A changed `*.tfvars` matching the
@@ -88,7 +88,7 @@ fn is_safe_component(component: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// DESIGN §4: a stack id is its directory path, and it travels everywhere:
+/// docs/DESIGN.md §4: a stack id is its directory path, and it travels everywhere:
 /// state keys, `TF_DATA_DIR` names, comments, annotations, commit messages,
 /// policy input. So every component of a stack's path (its directories and
 /// its tfvars file name) must match `[A-Za-z0-9][A-Za-z0-9._-]*`: no

@@ -1,4 +1,4 @@
-//! Drift (DESIGN §2 `tfctl drift`): which stacks' real infrastructure no
+//! Drift (docs/DESIGN.md §2 `tfctl drift`): which stacks' real infrastructure no
 //! longer matches their code, how bad that is, and what to do with the one
 //! open drift issue.
 //!

@@ -1,5 +1,5 @@
 //! The one error type that crosses module boundaries, and the only place
-//! that decides exit codes (DESIGN §2: 0 ok, 1 verdict, 2 bad input, 130
+//! that decides exit codes (docs/DESIGN.md §2: 0 ok, 1 verdict, 2 bad input, 130
 //! cancelled).
 //!
 //! Policy denials, blocked gates and failed stacks are *data* in reports, not

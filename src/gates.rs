@@ -465,7 +465,7 @@ pub struct DispatchPolicy<'a> {
     pub allow_forks: bool,
 }
 
-/// What `tfctl dispatch` does with an event (DESIGN §2).
+/// What `tfctl dispatch` does with an event (docs/DESIGN.md §2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DispatchRoute {
     /// Find or open the PR of a pushed feature branch; with `validate`, also
@@ -547,7 +547,7 @@ pub fn dispatch_route(event: DispatchEvent<'_>, policy: &DispatchPolicy<'_>) -> 
 }
 
 /// Whether a stack's re-plan is the one the validation approved
-/// (DESIGN §4: a stack whose plan digest differs is not applied).
+/// (docs/DESIGN.md §4: a stack whose plan digest differs is not applied).
 /// `approved` is the digest the validation marker holds for the stack, if
 /// any; `environment` the one the gate opened for. `changes_nothing`: the
 /// re-plan would change no resource and no output (a re-run after the

@@ -1,4 +1,4 @@
-//! The dependency DAG of the stacks in a run (DESIGN §3), built with petgraph.
+//! The dependency DAG of the stacks in a run (docs/DESIGN.md §3), built with petgraph.
 //!
 //! Pure. Edges come from `depends_on`, from string values naming another
 //! stack id (implicit), and from service order rules. Order rules go through

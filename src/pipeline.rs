@@ -396,7 +396,7 @@ pub fn pr_file_list_is_complete(listed: usize, changed_files: Option<u64>) -> bo
 }
 
 /// A PR's changed files relative to the config root (`prefix` inside the
-/// repository), for validate, apply and dispatch alike (DESIGN §4: a
+/// repository), for validate, apply and dispatch alike (docs/DESIGN.md §4: a
 /// truncated list is never judged as if complete). The files API's list
 /// when it is complete; else the diff of the PR's commits in the checkout
 /// of `config_root` ([`PrCommits`]), or an input error when the checkout
@@ -492,7 +492,7 @@ pub struct Shard {
     pub report: RunReport,
 }
 
-/// DESIGN §6: the stack reports of matrix shards as one list, for
+/// docs/DESIGN.md §6: the stack reports of matrix shards as one list, for
 /// [`report`] to order by the run's waves and judge. Every id of `expected`
 /// (the run's stacks) must come from exactly one shard; a stack in two
 /// shards, a stack the run does not have, an expected stack no shard

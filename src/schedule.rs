@@ -1,4 +1,4 @@
-//! The eager scheduling state machine (DESIGN §3): which node may start now,
+//! The eager scheduling state machine (docs/DESIGN.md §3): which node may start now,
 //! and what a finished node means for the nodes after it.
 //!
 //! Owns the per-node state of one run over a DAG of *task* nodes (stacks)

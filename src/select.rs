@@ -1,6 +1,6 @@
 //! Which stacks a run works on: changed files → stack refs → parsed stacks →
-//! DAG. The shared front half of every command (STYLE: context → discovery
-//! → graph). Reads the tree and git; the decisions are in `discovery`,
+//! DAG. The shared front half of every command (context → discovery →
+//! graph). Reads the tree and git; the decisions are in `discovery`,
 //! `tfvars` and `graph`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -169,7 +169,7 @@ pub fn parse_stack(
     stack_of(stack_ref, facts, default_environment)
 }
 
-/// DESIGN §4, "inputs cannot choose their own governance": what a tfvars
+/// docs/DESIGN.md §4, "inputs cannot choose their own governance": what a tfvars
 /// says may not pick the rules it is judged by (pure). Its environment must
 /// be declared in tfctl.yaml, spelled exactly, since it picks the branch,
 /// the approvals, the credentials and the policies keyed on it. And it may
@@ -206,7 +206,7 @@ pub fn check_inputs(
     Ok(())
 }
 
-/// DESIGN §4: no two stacks share a state. Two stack directories can
+/// docs/DESIGN.md §4: no two stacks share a state. Two stack directories can
 /// render the same backend settings (`S3/sandbox/logs-dev` and
 /// `S3/logs-dev` both have the default key
 /// `S3/<environment>/logs-dev/terraform.tfstate`), and then a plan of one

@@ -1,4 +1,4 @@
-//! `tfctl apply` (DESIGN §2, §4): trigger → the PR's facts → apply gate →
+//! `tfctl apply` (docs/DESIGN.md §2, §4): trigger → the PR's facts → apply gate →
 //! re-plan of each changed stack, compared with the digest the validation
 //! approved → state snapshot and apply in DAG order → one report on the PR
 //! (sticky comment, commit status `tfctl/apply`), the job summary, step

@@ -1,5 +1,5 @@
 //! `tfctl drift`: plan every stack against its real state; a plan with
-//! changes is drift (DESIGN §2). Locally it prints the drift report; in
+//! changes is drift (docs/DESIGN.md §2). Locally it prints the drift report; in
 //! Actions (`schedule` or `workflow_dispatch`) it also keeps ONE open issue
 //! labelled `tfctl-drift` in the workflow's repository: opened on the first
 //! drift, rewritten by later runs, closed with a comment once drift is

@@ -1,5 +1,5 @@
 //! `tfctl report FILE...`: the final job of a `validate --emit-matrix`
-//! job matrix (DESIGN §6). Reads each shard's `validate --local --format
+//! job matrix (docs/DESIGN.md §6). Reads each shard's `validate --local --format
 //! json` report, merges them into the run's report (the merge and its
 //! checks are `pipeline::merge_shards`; waves and edges are recomputed from
 //! the run's own selection), then reports it exactly as `validate` does:

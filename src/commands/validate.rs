@@ -33,7 +33,7 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> Result<ExitStatus> {
     Ok(exit_status(&report))
 }
 
-/// DESIGN §6: the stacks by wave as a GitHub Actions matrix, each wave cut
+/// docs/DESIGN.md §6: the stacks by wave as a GitHub Actions matrix, each wave cut
 /// into shards of at most `parallelism` stacks.
 fn matrix(sel: &Selection, parallelism: usize) -> String {
     let mut include = Vec::new();

@@ -12,7 +12,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use super::raw::RawConfig;
 use crate::attest::PublicKey;
 
-/// Default state key template (DESIGN §1).
+/// Default state key template (docs/DESIGN.md §1).
 pub const DEFAULT_KEY_TEMPLATE: &str = "{service}/{environment}/{name}/terraform.tfstate";
 
 /// The validated `tfctl.yaml`.
@@ -332,7 +332,7 @@ impl Config {
                 .collect(),
         };
 
-        // DESIGN §4: a stack's environment decides its branch, approvals,
+        // docs/DESIGN.md §4: a stack's environment decides its branch, approvals,
         // credentials and policies, so it must be one this file declares;
         // the fallback of tfvars without `environment` is no exception.
         let default_environment = raw
@@ -548,7 +548,7 @@ impl Config {
     }
 }
 
-/// DESIGN §2: `development→dev`, `staging→stage`, `production→prod`, other → default.
+/// docs/DESIGN.md §2: `development→dev`, `staging→stage`, `production→prod`, other → default.
 fn default_branch_for(environment: &str, default_branch: &str) -> String {
     match environment {
         "development" => "dev".into(),

@@ -166,7 +166,7 @@ impl PolicyEngine {
             None => self.eval_each(&mut engine)?,
         };
 
-        // DESIGN §4: a sensitive value never reaches a policy message, even
+        // docs/DESIGN.md §4: a sensitive value never reaches a policy message, even
         // when a rule quotes the attribute it judges. Redacted here, before
         // the message goes anywhere (report, comment, annotation, log).
         let sensitive = crate::plan::SensitiveValues::of(plan);

@@ -1,6 +1,6 @@
 //! The runner: runs real terraform for a set of stacks in eager DAG order
-//! with at most `parallelism` stacks at once (DESIGN §3), and stops them
-//! cleanly on cancel (DESIGN §4).
+//! with at most `parallelism` stacks at once (docs/DESIGN.md §3), and stops them
+//! cleanly on cancel (docs/DESIGN.md §4).
 //!
 //! This file owns the public types and the dispatcher loop, which joins the
 //! pure [`crate::schedule::Schedule`] to the per-stack tasks (`steps`) by a

@@ -1,6 +1,6 @@
 //! Child processes and cancellation: each terraform runs in its own process
 //! group; on cancel the whole group gets SIGINT, its output keeps being
-//! drained for the grace period, then the group gets SIGKILL (DESIGN §4,
+//! drained for the grace period, then the group gets SIGKILL (docs/DESIGN.md §4,
 //! the shape of cargo-nextest's `runner/unix.rs`).
 //!
 //! Owns [`Cancel`], the signal handlers and [`run`]. It knows nothing of

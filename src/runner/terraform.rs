@@ -91,7 +91,7 @@ pub fn output_argv() -> Vec<OsString> {
 }
 
 /// The outputs of `terraform output -json` without those marked
-/// `sensitive`, which must never reach a comment or a log (DESIGN §4).
+/// `sensitive`, which must never reach a comment or a log (docs/DESIGN.md §4).
 /// Anything that is not an object of outputs yields an empty object.
 pub fn public_outputs(outputs: &serde_json::Value) -> serde_json::Value {
     let public = outputs
@@ -106,7 +106,7 @@ pub fn public_outputs(outputs: &serde_json::Value) -> serde_json::Value {
     serde_json::Value::Object(public)
 }
 
-/// Environment variables terraform never inherits from tfctl (DESIGN §4:
+/// Environment variables terraform never inherits from tfctl (docs/DESIGN.md §4:
 /// "Terraform runs without tfctl's own secrets").
 ///
 /// Terraform runs code tfctl does not control: root modules, the modules

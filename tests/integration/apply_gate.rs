@@ -1,4 +1,4 @@
-//! The apply gate end to end (issue #5, "each gate failure ... applies
+//! The apply gate end to end ("each gate failure ... applies
 //! nothing and leaves the state untouched"): the real `tfctl apply` against
 //! the fake GitHub, on a real merge commit whose stacks the real `tfctl
 //! validate` approved. Each spoof is refused with its own reason on the PR,

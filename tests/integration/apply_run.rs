@@ -1,4 +1,4 @@
-//! `tfctl apply` runs end to end (issue #5, "What it must show"): real
+//! `tfctl apply` runs end to end: real
 //! Terraform on the offline example's local backend, the fake GitHub, plan
 //! digests from the real `tfctl validate`. A validated merge applies in
 //! DAG order and the state files hold the values; a plan changed since

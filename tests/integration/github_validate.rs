@@ -1,6 +1,5 @@
 //! `tfctl validate` inside GitHub Actions, end to end: real git checkout,
-//! real Terraform and Rego, the fake GitHub on 127.0.0.1 (issue #3, "What
-//! it must show").
+//! real Terraform and Rego, the fake GitHub on 127.0.0.1.
 
 use crate::harness;
 use crate::support;

@@ -1,4 +1,4 @@
-//! `tfctl report`, end to end (DESIGN §6): the real `validate
+//! `tfctl report`, end to end (docs/DESIGN.md §6): the real `validate
 //! --emit-matrix` of the offline example, each shard planned by the real
 //! binary with real Terraform and Rego (`validate --local --files …`), then
 //! `tfctl report` over the shard files — locally, and inside Actions

@@ -1,4 +1,4 @@
-//! The trust model against GitHub (DESIGN §4, §5), attack by attack: each
+//! The trust model against GitHub (docs/DESIGN.md §4, §5), attack by attack: each
 //! test does what a user on GitHub could do, through the fake GitHub, and
 //! has a positive control beside it (a writer's approval merges, the
 //! current head publishes, tfctl's own login finds its own comment) so it

@@ -1,4 +1,4 @@
-//! Inputs that cannot lie (DESIGN §4, trust model point 6): a config-repo
+//! Inputs that cannot lie (docs/DESIGN.md §4, trust model point 6): a config-repo
 //! writer edits tfvars and directories to pick their own governance, and
 //! tfctl refuses each attempt with exit 2 and one line naming the file
 //! before anything runs or is written to GitHub. Every attack has a

@@ -1,4 +1,4 @@
-//! "Nothing leaks" and "no injection" (DESIGN §4), attacked end to end the
+//! "Nothing leaks" and "no injection" (docs/DESIGN.md §4), attacked end to end the
 //! way a writer of the config or controller repository would: a real git
 //! repository (`harness::Repo`), the real tfctl binary, real Terraform and
 //! real Rego. Each test names its attack and carries a positive control (the

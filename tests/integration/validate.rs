@@ -1,5 +1,5 @@
 //! End-to-end `tfctl validate` on real git repositories with real Terraform
-//! and real Rego (issue #2, "What it must show").
+//! and real Rego.
 
 use crate::harness;
 

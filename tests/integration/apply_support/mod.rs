@@ -1,4 +1,4 @@
-//! Shared set-up of the `tfctl apply` end-to-end tests (issue #5): a real
+//! Shared set-up of the `tfctl apply` end-to-end tests: a real
 //! git repository from `examples/offline` with an environment branch
 //! `prod`, a feature change whose plan digests come from the real
 //! `tfctl validate --format json`, a real merge commit checked out, and the
