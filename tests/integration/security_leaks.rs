@@ -316,44 +316,43 @@ fn attack_directory_name_with_newline_emits_a_workflow_command() {
         "environment = \"development\"\nname = \"development-s3-evil\"\nencrypted = true\ntags = {\n  Owner = \"platform\"\n  CostCenter = \"cc-1\"\n}\n",
     )
     .commit("a stack in a directory whose name has a newline");
+    // Refused as an unsafe stack id before anything runs, and the refusal
+    // itself (which quotes the path) emits no workflow command.
     for format in ["text", "markdown", "json"] {
-        let run = validate_without_commands(&repo, format, 0);
-        // The positive control: the stack was planned and is still shown.
-        assert!(
-            run.stdout().contains("pwned-dir"),
-            "{format}:\n{}",
-            run.stdout()
-        );
-        assert!(
-            run.stdout().contains("passed"),
-            "{format}:\n{}",
-            run.stdout()
-        );
+        let run = validate_without_commands(&repo, format, 2);
+        let err = run.stderr();
+        assert_eq!(err.lines().count(), 1, "{format}: {err}");
+        assert!(err.contains("not a safe stack path"), "{format}: {err}");
+        // The positive control: the path is named, escaped.
+        assert!(err.contains("pwned-dir"), "{format}: {err}");
     }
-    // JSON keeps the exact id, newline and `##[` included.
-    let report: serde_json::Value = serde_json::from_str(
-        &repo
-            .tfctl()
-            .args(["validate", "--format", "json"])
-            .run()
-            .stdout(),
-    )
-    .unwrap();
-    assert_eq!(
-        report["stacks"][0]["id"],
-        "S3/evil\n::warning::pwned-dir ##[error]pwned-legacy"
-    );
 }
 
 #[test]
 fn attack_environment_and_policy_message_with_newline_emit_workflow_commands() {
     let repo = Repo::from_example("offline");
     // The offline policy's `warn` quotes both the name and the environment.
+    // An environment with a newline is refused (not declared), and the
+    // refusal quoting it emits no command.
     repo.write(
         "config/S3/logs-dev/logs-dev.tfvars",
-        "environment = \"development\\n::warning::pwned-env\\r::error::pwned-cr\"\nname = \"x\\n::warning::pwned-policy ##[warning]pwned-legacy\"\nencrypted = true\ntags = {\n  Owner = \"platform\"\n  CostCenter = \"cc-1\"\n}\n",
+        "environment = \"development\\n::warning::pwned-env\\r::error::pwned-cr\"\nname = \"x\"\nencrypted = true\ntags = {\n  Owner = \"platform\"\n  CostCenter = \"cc-1\"\n}\n",
     )
-    .commit("hostile environment and name");
+    .commit("hostile environment");
+    let run = validate_without_commands(&repo, "text", 2);
+    assert!(
+        run.stderr().contains("is not declared in tfctl.yaml"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("pwned-env"), "{}", run.stderr());
+    // A declared environment with a hostile name: the policy's warning
+    // quotes it, and still no command reaches the log.
+    repo.write(
+        "config/S3/logs-dev/logs-dev.tfvars",
+        "environment = \"development\"\nname = \"x\\n::warning::pwned-policy ##[warning]pwned-legacy\"\nencrypted = true\ntags = {\n  Owner = \"platform\"\n  CostCenter = \"cc-1\"\n}\n",
+    )
+    .commit("hostile name");
     for format in ["text", "markdown", "json"] {
         let run = validate_without_commands(&repo, format, 0);
         // The positive control: the warning itself is reported.
@@ -375,11 +374,11 @@ fn attack_stack_path_with_carriage_return_forges_a_command_in_an_error() {
     )
     .commit("a broken tfvars in a directory whose name has a CR");
     let run = validate_without_commands(&repo, "text", 2);
-    // The positive control: the error is still reported, naming the file.
+    // The positive control: the error is still reported, naming the path.
     let stderr = run.stderr();
     assert!(stderr.contains("tfctl: error: "), "{stderr}");
     assert!(stderr.contains("pwned-error"), "{stderr}");
-    assert!(stderr.contains("evil.tfvars"), "{stderr}");
+    assert!(stderr.contains("not a safe stack path"), "{stderr}");
 }
 
 /// `(where, run text)` of every step with a `run:` in a workflow, a
