@@ -179,7 +179,8 @@ impl Apply<'_> {
             self.cfg,
         )? {
             Start::Nothing(why) => {
-                println!("{why}");
+                // `why` quotes the pushed ref, which a writer names.
+                println!("{}", crate::actions::commands::neutralise(&why));
                 return Ok(ExitStatus::Success);
             }
             Start::Apply(t) => t,

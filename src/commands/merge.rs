@@ -14,6 +14,7 @@ use std::path::Path;
 
 use super::flow_common::{self, pr_ref, short};
 use super::gh::GhSession;
+use crate::actions::commands::neutralise;
 use crate::actions::event::Event;
 use crate::audit::{self, AuditEvent};
 use crate::cli::MergeArgs;
@@ -47,7 +48,7 @@ pub fn run(config: Option<&Path>, args: MergeArgs) -> Result<ExitStatus> {
     let trigger = match trigger(&session.event)? {
         Ok(t) => t,
         Err(why) => {
-            println!("tfctl merge: {why}");
+            println!("tfctl merge: {}", neutralise(&why));
             session.set_outputs(&[("merged", "false".into())])?;
             return Ok(ExitStatus::Success);
         }
@@ -312,17 +313,19 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
             let how = overridden_by
                 .as_ref()
                 .map_or(String::new(), |o| format!(" on {o}'s override"));
-            println!(
+            let line = format!(
                 "tfctl merge: merged #{n} ({}) into {branch} as {}{how}",
                 short(&pr.head.sha),
                 short(merge_commit_sha)
             );
+            println!("{}", neutralise(&line));
             Ok(ExitStatus::Success)
         }
         Outcome::Blocked(reasons) => {
             println!("tfctl merge: #{n} is blocked:");
+            // Reasons quote repository text (environments, branches).
             for r in reasons {
-                println!("  - {r}");
+                println!("  - {}", neutralise(r));
             }
             Ok(ExitStatus::Failure)
         }
@@ -428,10 +431,11 @@ async fn restore_base(session: &GhSession, pr: &PullRequest, retargeted: bool) {
         .update_pull(&session.repo, pr.number, &update)
         .await
     {
-        eprintln!(
+        let warning = format!(
             "tfctl: warning: could not put the base of #{} back to {}: {e}",
             pr.number, pr.base.git_ref
         );
+        eprintln!("{}", neutralise(&warning));
     }
 }
 
