@@ -415,19 +415,19 @@ impl Apply<'_> {
     ) -> Result<std::result::Result<String, String>> {
         let mut last_problem = "no `OVERRIDE:` comment on the pull request".to_string();
         for comment in comments {
-            let Some(mut o) = evidence::OverrideComment::of(comment) else {
+            let Some(o) = evidence::OverrideComment::of(comment) else {
                 continue;
             };
             if o.author == self.session.bot_login {
                 continue;
             }
-            o.author_is_special_approver = !o.author.eq_ignore_ascii_case(&pr.user.login)
-                && super::flow_common::is_special_approver(
-                    &self.session.client,
-                    self.cfg,
-                    &o.author,
-                )
-                .await?;
+            let o = super::flow_common::with_standing(
+                o,
+                &self.session.client,
+                self.cfg,
+                &pr.user.login,
+            )
+            .await?;
             match evidence::override_problem(&o, &pr.user.login, v, pr.merged_at.as_deref()) {
                 None => return Ok(Ok(o.author)),
                 Some(problem) => last_problem = problem,

@@ -144,6 +144,19 @@ pub(crate) async fn is_special_approver(
     Ok(false)
 }
 
+/// `o` with its author's standing as a special approver, asked now. The PR
+/// author's own standing is not asked: their override never counts.
+pub(crate) async fn with_standing(
+    mut o: crate::evidence::OverrideComment,
+    client: &Client,
+    cfg: &Config,
+    pr_author: &str,
+) -> std::result::Result<crate::evidence::OverrideComment, GithubError> {
+    o.author_is_special_approver = !o.author.eq_ignore_ascii_case(pr_author)
+        && is_special_approver(client, cfg, &o.author).await?;
+    Ok(o)
+}
+
 /// The previous merge history of a PR, from tfctl's sticky merge comment
 /// by `bot`. A record for people (a writer can edit it); no gate reads it.
 pub(crate) fn previous_merge<'c>(

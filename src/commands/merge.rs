@@ -152,7 +152,7 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     let override_request = match &trigger.override_comment {
         Some(c) => match comments.iter().find(|x| x.id == c.id) {
             Some(comment) => match evidence::OverrideComment::of(comment) {
-                Some(o) => Some(with_standing(o, client, cfg).await?),
+                Some(o) => Some(flow_common::with_standing(o, client, cfg, &pr.user.login).await?),
                 None => None,
             },
             // Deleted since the event: nothing to act on.
@@ -346,27 +346,17 @@ async fn standing_override(
         let Some(o) = evidence::OverrideComment::of(c) else {
             continue;
         };
-        if o.author == session.bot_login || o.author.eq_ignore_ascii_case(&pr.user.login) {
+        if o.author == session.bot_login {
             newest.get_or_insert(o);
             continue;
         }
-        let o = with_standing(o, &session.client, cfg).await?;
+        let o = flow_common::with_standing(o, &session.client, cfg, &pr.user.login).await?;
         if o.author_is_special_approver {
             return Ok(Some(o));
         }
         newest.get_or_insert(o);
     }
     Ok(newest)
-}
-
-/// `o` with its author's standing as a special approver, asked now.
-async fn with_standing(
-    mut o: evidence::OverrideComment,
-    client: &crate::github::Client,
-    cfg: &Config,
-) -> Result<evidence::OverrideComment> {
-    o.author_is_special_approver = flow_common::is_special_approver(client, cfg, &o.author).await?;
-    Ok(o)
 }
 
 /// Retargets the PR to `branch` when needed, then merges it with the head

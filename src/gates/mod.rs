@@ -20,6 +20,9 @@ pub use merge::{
 };
 pub use plan::plan_approval;
 
+/// A commit or digest as the reasons show it.
+use crate::evidence::short;
+
 /// A verdict label that contradicts the signed verdict: someone with
 /// triage set it, or two validations raced. Either way nothing is decided
 /// on it; the gate stays closed until a validation sets labels again.
@@ -39,11 +42,6 @@ fn label_disagreement(
             "label {contradicting} disagrees with the signed validation ({verdict}); labels are for people, re-run the validation to set them again"
         )
     })
-}
-
-/// A commit or digest as the reasons show it.
-fn short(sha: &str) -> &str {
-    crate::evidence::short(sha)
 }
 
 #[cfg(test)]
