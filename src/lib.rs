@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod gates;
 pub mod github;
 pub mod graph;
+pub mod module_tree;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;

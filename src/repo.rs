@@ -10,6 +10,7 @@ use std::process::Command;
 
 use crate::discovery::{ChangedFile, FileStatus, StackTree};
 use crate::error::Error;
+use crate::module_tree::ModuleSource;
 
 /// The tree under a config root, read through the filesystem.
 pub struct FsTree {
@@ -27,6 +28,41 @@ impl StackTree for FsTree {
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|name| name.ends_with(".tfvars"))
             .collect()
+    }
+}
+
+/// Module directories under a root (tfctl.yaml's directory), read through
+/// the filesystem.
+pub struct FsModules {
+    pub root: PathBuf,
+}
+
+impl ModuleSource for FsModules {
+    fn module_files(&self, dir: &str) -> Result<Option<Vec<(String, String)>>, Error> {
+        let path = self.root.join(dir);
+        let entries = match std::fs::read_dir(&path) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::input(format!("{dir}: {e}"))),
+        };
+        let mut files = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if !is_file || !(name.ends_with(".tf") || name.ends_with(".tf.json")) {
+                continue;
+            }
+            let rel = if dir.is_empty() {
+                name
+            } else {
+                format!("{dir}/{name}")
+            };
+            let text = std::fs::read_to_string(entry.path())
+                .map_err(|e| Error::input(format!("{rel}: {e}")))?;
+            files.push((rel, text));
+        }
+        files.sort();
+        Ok(Some(files))
     }
 }
 
@@ -254,4 +290,26 @@ fn run_git(dir: &Path, args: &[&str]) -> Result<String, Error> {
         )));
     }
     String::from_utf8(out.stdout).map_err(|_| Error::runtime("git printed non-UTF-8 output"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_example_module_is_readable() {
+        use crate::module_tree::read_tree;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let source = FsModules { root: root.clone() };
+        let mut read = 0;
+        for example in ["offline/modules", "controller-repo/modules"] {
+            for entry in std::fs::read_dir(root.join(example)).unwrap() {
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                let tree = read_tree(&source, &format!("{example}/{name}")).unwrap().unwrap();
+                assert!(!tree.root.variables.is_empty(), "{example}/{name}");
+                read += 1;
+            }
+        }
+        assert!(read >= 4, "{read}");
+    }
 }
