@@ -305,7 +305,9 @@ mod tests {
         for example in ["offline/modules", "controller-repo/modules"] {
             for entry in std::fs::read_dir(root.join(example)).unwrap() {
                 let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-                let tree = read_tree(&source, &format!("{example}/{name}")).unwrap().unwrap();
+                let tree = read_tree(&source, &format!("{example}/{name}"))
+                    .unwrap()
+                    .unwrap();
                 assert!(!tree.root.variables.is_empty(), "{example}/{name}");
                 read += 1;
             }
