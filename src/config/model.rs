@@ -176,9 +176,14 @@ pub struct VarFiles {
 }
 
 impl VarFiles {
-    /// The position of the first glob file name `name` matches.
+    /// Where terraform reads file `name`: at the entry that names it
+    /// exactly, else at the first glob it matches (so `["*.tfvars",
+    /// "override.tfvars"]` reads `override.tfvars` last).
     pub fn rank(&self, name: &str) -> Option<usize> {
-        self.globs.iter().position(|g| g.is_match(name))
+        self.patterns
+            .iter()
+            .position(|p| p == name)
+            .or_else(|| self.globs.iter().position(|g| g.is_match(name)))
     }
 }
 

@@ -62,10 +62,13 @@ pub struct RawStacks {
     /// `{service}/{name}`; `{environment}/{service}/{name}` reads
     /// `production/network/vpc`.
     pub layout: Option<String>,
-    /// How several tfvars files of one stack directory combine: file-name
-    /// globs in the order terraform reads them (a later file wins where two
-    /// set one variable), files matching one glob by name; a tfvars
-    /// matching none is an input error. Default: unset, one tfvars per
+    /// How several tfvars files of one stack directory combine: file names
+    /// or globs in the order terraform reads them (a later file wins where
+    /// two set one variable). A file is read at the entry naming it
+    /// exactly, else at the first glob it matches, files of one entry by
+    /// name: `["common.tfvars", "*.tfvars", "override.tfvars"]`. A tfvars
+    /// matching none is an input error. `depends_on` lists add up; files
+    /// naming an `environment` must agree. Default: unset, one tfvars per
     /// stack directory (a second one is an input error naming both).
     pub var_files: Option<Vec<String>>,
 }
