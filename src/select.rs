@@ -278,6 +278,7 @@ pub fn stack_from_files(
     }
 
     // One environment: the path's, and every tfvars that names one, agree.
+    // `source` says where it came from, for messages.
     let mut environment: Option<(String, String)> = roles.environment.map(|e| {
         (
             e.to_string(),
@@ -288,29 +289,32 @@ pub fn stack_from_files(
         let Some(given) = &facts.environment else {
             continue;
         };
+        let line = tfvars::attribute_line(text, "environment");
         match &environment {
             Some((first, source)) if first != given => {
                 return Err(Error::input(format!(
-                    "{path}:{}: environment {given:?} disagrees with {first:?} from {source}",
-                    tfvars::attribute_line(text, "environment")
+                    "{path}:{line}: environment {given:?} disagrees with {first:?} from {source}"
                 )))
             }
             Some(_) => {}
-            None => environment = Some((given.clone(), path.clone())),
+            None => environment = Some((given.clone(), format!("{path}:{line}"))),
         }
     }
-    let from_path = roles.environment;
+    let environment = match environment {
+        Some((name, source)) => {
+            if let Some(problem) = cfg.undeclared_environment(&name) {
+                return Err(Error::input(match roles.environment {
+                    Some(_) => format!("{}: {problem} (from {source})", stack_ref.id),
+                    None => format!("{source}: {problem}"),
+                }));
+            }
+            name
+        }
+        None => cfg.default_environment.clone(),
+    };
+    // Every file is judged by the stack's environment, wherever it is named.
     for ((path, text), facts) in files.iter().zip(&parsed) {
-        check_inputs_in(cfg, path, facts, text, from_path)?;
-    }
-    if let (Some(env), None) = (
-        from_path,
-        parsed.iter().find_map(|f| f.environment.as_ref()),
-    ) {
-        // Declared, like one a tfvars names.
-        if let Some(problem) = cfg.undeclared_environment(env) {
-            return Err(Error::input(format!("{}: {problem}", stack_ref.id)));
-        }
+        check_inputs_in(cfg, path, facts, text, Some(&environment))?;
     }
 
     let declares = |name: &str| module.is_some_and(|(_, m)| m.variables.contains_key(name));
@@ -342,7 +346,6 @@ pub fn stack_from_files(
         }
     }
 
-    let environment = environment.map_or_else(|| cfg.default_environment.clone(), |(e, _)| e);
     let mut context = BTreeMap::new();
     for (name, value) in [
         ("tfctl_stack_id", stack_ref.id.as_str()),
@@ -411,30 +414,31 @@ pub fn check_inputs(
     check_inputs_in(cfg, tfvars, facts, text, None)
 }
 
-/// [`check_inputs`] for a stack whose path names `path_environment`
-/// (`stacks.layout`): that is its environment when the tfvars names none.
-/// Also refuses a tfvars setting a `tfctl_` variable: tfctl sets those.
+/// [`check_inputs`] of one tfvars of a stack whose environment is
+/// `stack_environment` when known (named by its path or another of its
+/// tfvars, and declared). Also refuses a tfvars setting a `tfctl_`
+/// variable: tfctl sets those.
 fn check_inputs_in(
     cfg: &Config,
     tfvars: &str,
     facts: &tfvars::TfvarsFacts,
     text: &str,
-    path_environment: Option<&str>,
+    stack_environment: Option<&str>,
 ) -> Result<(), Error> {
-    let environment = facts
-        .environment
-        .as_deref()
-        .or(path_environment)
+    let environment = stack_environment
+        .or(facts.environment.as_deref())
         .unwrap_or(&cfg.default_environment);
     if let Some(problem) = cfg.undeclared_environment(environment) {
-        return Err(Error::input(match (&facts.environment, path_environment) {
-            (Some(_), _) => format!(
-                "{tfvars}:{}: {problem}",
-                tfvars::attribute_line(text, "environment")
-            ),
-            (None, Some(_)) => format!("{tfvars}: {problem} (it is the path's, stacks.layout)"),
-            (None, None) => format!("{tfvars}: {problem} (it is default_environment)"),
-        }));
+        return Err(Error::input(
+            match (&facts.environment, stack_environment) {
+                (_, Some(_)) => format!("{tfvars}: {problem}"),
+                (Some(_), None) => format!(
+                    "{tfvars}:{}: {problem}",
+                    tfvars::attribute_line(text, "environment")
+                ),
+                (None, None) => format!("{tfvars}: {problem} (it is default_environment)"),
+            },
+        ));
     }
     let owned = &cfg.environments[environment].variables;
     if let Some(name) = facts.attributes.iter().find(|a| owned.contains_key(*a)) {
@@ -946,9 +950,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.message.starts_with(
-                "sandbox/S3/lake/lake.tfvars: environment \"sandbox\" is not declared"
-            ),
+            err.message
+                .starts_with("sandbox/S3/lake: environment \"sandbox\" is not declared"),
             "{}",
             err.message
         );
@@ -1003,5 +1006,45 @@ mod tests {
             "production/S3/lake/lake.tfvars:2: `nmae` is not a variable of the root module \
              modules/s3 (it declares no `variable \"nmae\"`); did you mean `name`?"
         );
+    }
+
+    #[test]
+    fn attack_second_tfvars_sets_what_the_environment_named_in_the_first_owns() {
+        let module = module(&["name", "assume_role_arn"]);
+        let first = (
+            "S3/a/a.tfvars",
+            "environment = \"production\"\nname = \"a\"\n",
+        );
+        let err = from_files(
+            &cfg(),
+            "S3/a",
+            &[
+                first,
+                ("S3/a/override.tfvars", "assume_role_arn = \"arn:mine\"\n"),
+            ],
+            &module,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "S3/a/override.tfvars:1: sets `assume_role_arn`, which environment \"production\" \
+             sets in tfctl.yaml (environments.production.variables.assume_role_arn); a tfvars \
+             may not override it"
+        );
+        // Positive control: in development, the same file is the stack's to set.
+        let first = (
+            "S3/a/a.tfvars",
+            "environment = \"development\"\nname = \"a\"\n",
+        );
+        from_files(
+            &cfg(),
+            "S3/a",
+            &[
+                first,
+                ("S3/a/override.tfvars", "assume_role_arn = \"arn:mine\"\n"),
+            ],
+            &module,
+        )
+        .unwrap();
     }
 }
