@@ -116,23 +116,53 @@ pub fn is_stack_tfvars(path: &str, globs: &StackGlobs) -> bool {
     path.ends_with(".tfvars") && globs.include.is_match(path) && !globs.exclude.is_match(path)
 }
 
-/// The tfvars of the stack in `dir`, among `names`: `<dir name>.tfvars` if
-/// present, else the only one. Several without a clear choice is an error.
-pub fn pick_tfvars(dir: &str, mut names: Vec<String>) -> Result<Option<String>, Error> {
+/// The tfvars of the stack in `dir`, among `names`: the first of
+/// [`var_files_in_order`] (the one named in messages and deleted to destroy
+/// the stack); `None` when there is none.
+pub fn pick_tfvars(
+    dir: &str,
+    names: Vec<String>,
+    globs: &StackGlobs,
+) -> Result<Option<String>, Error> {
+    Ok(var_files_in_order(dir, names, globs)?.into_iter().next())
+}
+
+/// The tfvars files of the stack in `dir`, among `names`, in the order
+/// terraform reads them (pure). Without `stacks.var_files` a stack has
+/// one: a second tfvars is an input error naming both, never silently
+/// ignored. With it, files are ordered by the first glob they match, then
+/// by name, and a tfvars matching none is an input error.
+pub fn var_files_in_order(
+    dir: &str,
+    mut names: Vec<String>,
+    globs: &StackGlobs,
+) -> Result<Vec<String>, Error> {
     names.sort();
-    let (_, dir_name) = split_dir(dir);
-    let preferred = format!("{dir_name}.tfvars");
-    if names.contains(&preferred) {
-        return Ok(Some(preferred));
+    let Some(var_files) = &globs.var_files else {
+        if names.len() > 1 {
+            return Err(Error::input(format!(
+                "{dir}: several tfvars files ({}): a stack has one tfvars, and terraform would \
+                 read only it; merge them, or say how they combine in stacks.var_files",
+                names.join(", ")
+            )));
+        }
+        return Ok(names);
+    };
+    let mut ranked = Vec::with_capacity(names.len());
+    for name in names {
+        match var_files.rank(&name) {
+            Some(rank) => ranked.push((rank, name)),
+            None => {
+                return Err(Error::input(format!(
+                    "{dir}/{name}: matches none of stacks.var_files ({}), so terraform would \
+                     not read it; rename it or list it there",
+                    var_files.patterns.join(", ")
+                )))
+            }
+        }
     }
-    match names.len() {
-        0 => Ok(None),
-        1 => Ok(names.pop()),
-        _ => Err(Error::input(format!(
-            "{dir}: several tfvars files ({}); name the stack's one `{preferred}`",
-            names.join(", ")
-        ))),
-    }
+    ranked.sort();
+    Ok(ranked.into_iter().map(|(_, name)| name).collect())
 }
 
 /// Maps changed files to the stacks they touch, sorted by id.
@@ -174,7 +204,7 @@ pub fn stacks_from_changes(
         }
         // Before the directory reaches any other message.
         check_stack_path(&dir)?;
-        match (pick_tfvars(&dir, present)?, deleted) {
+        match (pick_tfvars(&dir, present, globs)?, deleted) {
             (Some(name), _) => {
                 let tfvars = format!("{dir}/{name}");
                 check_stack_path(&tfvars)?;
@@ -205,7 +235,7 @@ pub fn all_stacks(paths: &[String], globs: &StackGlobs) -> Result<Vec<StackRef>,
     let mut stacks = Vec::new();
     for (dir, names) in stack_dirs(paths, globs) {
         check_stack_path(dir)?;
-        if let Some(name) = pick_tfvars(dir, names)? {
+        if let Some(name) = pick_tfvars(dir, names, globs)? {
             let tfvars = format!("{dir}/{name}");
             check_stack_path(&tfvars)?;
             stacks.push(StackRef {
@@ -238,7 +268,7 @@ pub fn estate_stacks(
     stack_dirs(&kept, globs)
         .into_iter()
         .filter_map(|(dir, names)| {
-            let name = pick_tfvars(dir, names).ok().flatten()?;
+            let name = pick_tfvars(dir, names, globs).ok().flatten()?;
             let tfvars = format!("{dir}/{name}");
             check_stack_path(&tfvars).ok()?;
             Some(StackRef {
@@ -492,5 +522,35 @@ mod tests {
         let got = all_stacks(&paths, &globs("")).unwrap();
         let ids: Vec<_> = got.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, vec!["IAM/r", "S3/a"]);
+    }
+
+    #[test]
+    fn a_second_tfvars_is_refused_unless_var_files_orders_them() {
+        let names = || vec!["lake.tfvars".to_string(), "override.tfvars".to_string()];
+        let err = var_files_in_order("S3/lake", names(), &globs("")).unwrap_err();
+        assert_eq!(err.exit_status(), crate::ExitStatus::BadInput);
+        assert!(
+            err.message
+                .starts_with("S3/lake: several tfvars files (lake.tfvars, override.tfvars)"),
+            "{}",
+            err.message
+        );
+        let ordered =
+            globs("stacks:\n  var_files: [\"common.tfvars\", \"*.tfvars\", \"override.tfvars\"]\n");
+        let mut with_common = names();
+        with_common.push("common.tfvars".into());
+        assert_eq!(
+            var_files_in_order("S3/lake", with_common, &ordered).unwrap(),
+            ["common.tfvars", "lake.tfvars", "override.tfvars"]
+        );
+        let strict = globs("stacks:\n  var_files: [\"lake.tfvars\"]\n");
+        let err = var_files_in_order("S3/lake", names(), &strict).unwrap_err();
+        assert!(
+            err.message.starts_with(
+                "S3/lake/override.tfvars: matches none of stacks.var_files (lake.tfvars)"
+            ),
+            "{}",
+            err.message
+        );
     }
 }

@@ -19,12 +19,12 @@ use crate::report::{
     ApplyReport, ApplyResult, ApplyStackReport, ApplyStatus, Changes, RunReport, StackReport,
     StackStatus,
 };
-use crate::runner::{Outcome, RunOptions, StackJob, StackRun};
+use crate::runner::{Outcome, RunOptions, StackJob, StackRun, VarFile};
 use crate::select::Selection;
 use crate::stack::{Stack, StackAction};
 
-/// Terraform jobs for every stack of `sel`, in stack order. Deleted tfvars
-/// are written under `work_dir` so their destroy can be planned.
+/// Terraform jobs for every stack of `sel`, in stack order. The var files
+/// terraform reads are written under `work_dir` ([`write_var_files`]).
 pub fn build_jobs(
     cfg: &Config,
     config_root: &Path,
@@ -45,29 +45,28 @@ pub fn build_jobs(
                 cfg.file.display()
             )));
         }
-        let var_file = match stack.action {
-            StackAction::Plan => absolute(&config_root.join(&stack.tfvars)),
-            StackAction::Destroy => {
-                let text = sel.destroyed_tfvars.get(&stack.id).ok_or_else(|| {
-                    Error::input(format!(
-                        "{}: last contents of the deleted tfvars are unknown",
-                        stack.id
-                    ))
-                })?;
-                let path = work_dir
-                    .join("destroyed")
-                    .join(format!("{}.tfvars", stack.id.replace('/', "__")));
-                std::fs::create_dir_all(path.parent().expect("has parent"))
-                    .and_then(|()| std::fs::write(&path, text))
-                    .map_err(|e| Error::runtime(format!("{}: {e}", path.display())))?;
-                path
-            }
-        };
-        let env = cfg
+        let inputs = sel
+            .inputs
+            .get(&stack.id)
+            .ok_or_else(|| Error::input(format!("{}: its tfvars were not read", stack.id)))?;
+        let var_files = write_var_files(work_dir, &stack.id, inputs)?;
+        let mut env = cfg
             .environments
             .get(&stack.environment)
             .cloned()
             .unwrap_or_default();
+        // Config validation keeps `tfctl_*` out of `variables`.
+        for (name, value) in &inputs.context {
+            let value = if name == "tfctl_stack_dir" {
+                // Absolute: the module runs elsewhere (docs/DESIGN.md §1).
+                absolute(&config_root.join(value))
+                    .to_string_lossy()
+                    .into_owned()
+            } else {
+                value.clone()
+            };
+            env.variables.insert(name.clone(), value);
+        }
         let vars = TemplateVars {
             id: &stack.id,
             service: &stack.service,
@@ -77,7 +76,7 @@ pub fn build_jobs(
         jobs.push(StackJob {
             stack: stack.clone(),
             module_dir: absolute(&module_dir),
-            var_file,
+            var_files,
             backend_config: cfg.backend.settings_for(&vars, &cfg.base_dir),
             variables: env.variables,
             env: env.env,
@@ -85,6 +84,34 @@ pub fn build_jobs(
         });
     }
     Ok(jobs)
+}
+
+/// Writes the var files terraform reads for stack `id`: a copy of each of
+/// its tfvars, as tfctl checked it, with tfctl's own keys blanked (so
+/// terraform's remaining warnings are real, and its messages keep the
+/// user's line numbers), under `work_dir`.
+fn write_var_files(
+    work_dir: &Path,
+    id: &str,
+    inputs: &crate::select::StackInputs,
+) -> Result<Vec<VarFile>, Error> {
+    let dir = work_dir.join("inputs").join(id.replace('/', "__"));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::runtime(format!("{}: {e}", dir.display())))?;
+    let mut out = Vec::with_capacity(inputs.var_files.len());
+    for (n, (shown_as, text)) in inputs.var_files.iter().enumerate() {
+        let file_name = shown_as.rsplit('/').next().unwrap_or(shown_as);
+        let path = absolute(&dir.join(format!("{n}-{file_name}")));
+        std::fs::write(
+            &path,
+            crate::tfvars::without_attributes(text, &inputs.withheld),
+        )
+        .map_err(|e| Error::runtime(format!("{}: {e}", path.display())))?;
+        out.push(VarFile {
+            path,
+            shown_as: shown_as.clone(),
+        });
+    }
+    Ok(out)
 }
 
 /// What the policy evaluation of a run needs besides the plans.

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use crate::config::model::{PathParts, TemplateVars};
 use crate::config::Config;
-use crate::discovery::{self, ChangedFile, StackRef, StackTree};
+use crate::discovery::{self, ChangedFile, FileStatus, StackRef, StackTree};
 use crate::error::Error;
 use crate::graph::{self, Dag};
-use crate::repo::{FsTree, Git};
+use crate::module_tree::{self, ModuleFacts, ModuleSource};
+use crate::repo::{FsModules, FsTree, Git};
 use crate::stack::{Stack, StackAction};
 use crate::tfvars;
 
@@ -38,7 +39,32 @@ pub struct Selection {
     pub changed_files: Vec<String>,
     /// Last contents of deleted tfvars, by stack id (destroys plan with them).
     pub destroyed_tfvars: BTreeMap<String, String>,
+    /// What terraform receives for each stack, by stack id.
+    pub inputs: BTreeMap<String, StackInputs>,
 }
+
+/// What terraform receives for a stack besides its root module
+/// (docs/DESIGN.md §1): its tfvars minus tfctl's own keys, and the context
+/// variables its root module declares.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackInputs {
+    /// The stack's tfvars in the order terraform reads them, as `(path
+    /// relative to the config root, text)`: the text tfctl checked (a
+    /// deleted file's last contents), so terraform reads what was judged.
+    pub var_files: Vec<(String, String)>,
+    /// Top-level attributes that are tfctl's and never reach terraform:
+    /// `depends_on`, and `environment` unless the module declares it.
+    pub withheld: Vec<String>,
+    /// `tfctl_stack_id`, `tfctl_stack_dir`, `tfctl_environment`: those the
+    /// root module declares, with their values (the directory relative to
+    /// the config root here; the job passes it absolute).
+    pub context: BTreeMap<String, String>,
+}
+
+/// Variables tfctl passes to a root module that declares them; a tfvars
+/// may not set one (docs/DESIGN.md §4: inputs cannot choose their own
+/// governance, and a stack cannot claim to be another).
+pub const CONTEXT_PREFIX: &str = "tfctl_";
 
 /// Selects and parses the stacks under `config_root`.
 pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<Selection, Error> {
@@ -48,6 +74,25 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
     // The whole estate is the selection with `--all`; a change is checked
     // against the stacks it does not touch as well.
     let whole_estate = matches!(source, ChangeSource::All);
+    // Deleted tfvars by directory: a destroy plans with all of their last contents.
+    let deleted_in = |files: &[ChangedFile]| -> BTreeMap<String, Vec<String>> {
+        let mut by_dir: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for file in files.iter().filter(|f| f.status == FileStatus::Deleted) {
+            let Ok(path) = discovery::confine(&file.path) else {
+                continue;
+            };
+            if let Some((dir, name)) = path.rsplit_once('/') {
+                if discovery::is_stack_tfvars(&path, &cfg.stacks) {
+                    by_dir
+                        .entry(dir.to_string())
+                        .or_default()
+                        .push(name.to_string());
+                }
+            }
+        }
+        by_dir
+    };
+    let mut deleted = BTreeMap::new();
     let (refs, changed_files, old_rev, git) = match source {
         ChangeSource::All => {
             let files = crate::repo::list_files(config_root)?;
@@ -60,6 +105,7 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         }
         ChangeSource::Files { files, old_rev } => {
             let refs = discovery::stacks_from_changes(&files, &cfg.stacks, &tree)?;
+            deleted = deleted_in(&files);
             let git = if old_rev.is_some() {
                 Git::open(config_root).ok()
             } else {
@@ -77,6 +123,7 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             let merge_base = git.merge_base(&base)?;
             let files = git.changes_since(&merge_base)?;
             let refs = discovery::stacks_from_changes(&files, &cfg.stacks, &tree)?;
+            deleted = deleted_in(&files);
             (
                 refs,
                 files.into_iter().map(|f| f.path).collect(),
@@ -91,37 +138,81 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         .filter(|r| r.action == StackAction::Destroy)
         .map(|r| r.id.clone())
         .collect();
+    let modules = FsModules {
+        root: cfg.modules_root.clone(),
+    };
+    let mut module_facts: HashMap<String, Option<ModuleFacts>> = HashMap::new();
     let mut stacks = Vec::with_capacity(refs.len());
     let mut destroyed_tfvars = BTreeMap::new();
+    let mut inputs = BTreeMap::new();
     for stack_ref in refs {
-        let text = match stack_ref.action {
+        let mut files = Vec::new();
+        match stack_ref.action {
             StackAction::Plan => {
-                let path = config_root.join(&stack_ref.tfvars);
-                std::fs::read_to_string(&path)
-                    .map_err(|e| Error::input(format!("{}: {e}", stack_ref.tfvars)))?
+                let (dir, _) = stack_ref.tfvars.rsplit_once('/').unwrap_or_default();
+                let present: Vec<String> = tree
+                    .tfvars_in(dir)
+                    .into_iter()
+                    .filter(|n| discovery::is_stack_tfvars(&format!("{dir}/{n}"), &cfg.stacks))
+                    .collect();
+                for name in discovery::var_files_in_order(dir, present, &cfg.stacks)? {
+                    let rel = format!("{dir}/{name}");
+                    discovery::check_stack_path(&rel)?;
+                    let text = std::fs::read_to_string(config_root.join(&rel))
+                        .map_err(|e| Error::input(format!("{rel}: {e}")))?;
+                    files.push((rel, text));
+                }
             }
             StackAction::Destroy => {
-                let text = match (&git, &old_rev) {
-                    (Some(git), Some(rev)) => git.file_at(rev, &stack_ref.tfvars).ok(),
-                    _ => None,
-                };
-                let text = text.ok_or_else(|| {
-                    Error::input(format!(
-                        "{}: deleted, and its last contents are needed to plan the destroy: \
-                         fetch the base commit (actions/checkout fetch-depth: 0) or pass --base",
-                        stack_ref.tfvars
-                    ))
-                })?;
-                destroyed_tfvars.insert(stack_ref.id.clone(), text.clone());
-                text
+                let (dir, _) = stack_ref.tfvars.rsplit_once('/').unwrap_or_default();
+                let gone = deleted.get(dir).cloned().unwrap_or_default();
+                for name in discovery::var_files_in_order(dir, gone, &cfg.stacks)? {
+                    let rel = format!("{dir}/{name}");
+                    discovery::check_stack_path(&rel)?;
+                    let text = match (&git, &old_rev) {
+                        (Some(git), Some(rev)) => git.file_at(rev, &rel).ok(),
+                        _ => None,
+                    };
+                    let text = text.ok_or_else(|| {
+                        Error::input(format!(
+                            "{rel}: deleted, and its last contents are needed to plan the destroy: \
+                             fetch the base commit (actions/checkout fetch-depth: 0) or pass --base",
+                        ))
+                    })?;
+                    files.push((rel, text));
+                }
+                if let Some((_, text)) = files.first() {
+                    destroyed_tfvars.insert(stack_ref.id.clone(), text.clone());
+                }
             }
-        };
-        let facts = tfvars::parse(&text, &stack_ref.tfvars)?;
-        check_inputs(cfg, &stack_ref.tfvars, &facts, &text)?;
-        let stack = stack_of(&stack_ref, facts, &cfg.default_environment)?;
-        if stack.action == StackAction::Plan {
-            check_dependencies_exist(&stack, &text, &tree, &destroyed_ids)?;
         }
+        let roles = cfg
+            .stacks
+            .layout
+            .roles(&stack_ref.id)
+            .map_err(|problem| Error::input(format!("{}: {problem}", stack_ref.id)))?;
+        let module_rel = cfg.modules.module_for(roles.service);
+        if !module_facts.contains_key(&module_rel) {
+            let facts = match modules.module_files(&module_rel)? {
+                Some(texts) => Some(module_tree::parse_module(&module_rel, &texts)?),
+                None => None,
+            };
+            module_facts.insert(module_rel.clone(), facts);
+        }
+        let module = module_facts[&module_rel]
+            .as_ref()
+            .map(|facts| (module_display(cfg, &module_rel), facts));
+        let (stack, stack_inputs) = stack_from_files(
+            cfg,
+            &stack_ref,
+            files,
+            module.as_ref().map(|(name, facts)| (name.as_str(), *facts)),
+        )?;
+        if stack.action == StackAction::Plan {
+            let text = &stack_inputs.var_files[0].1;
+            check_dependencies_exist(&stack, text, &tree, &destroyed_ids)?;
+        }
+        inputs.insert(stack.id.clone(), stack_inputs);
         stacks.push(stack);
     }
 
@@ -133,11 +224,11 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         let selected: HashSet<&str> = stacks.iter().map(|s| s.id.as_str()).collect();
         let wanted: HashSet<(&str, &str, &str)> = stacks
             .iter()
-            .filter_map(|s| path_identity(parts, &s.id))
+            .filter_map(|s| path_identity(cfg, parts, &s.id))
             .collect();
         let keep = |dir: &str| {
             !selected.contains(dir)
-                && path_identity(parts, dir).is_some_and(|key| wanted.contains(&key))
+                && path_identity(cfg, parts, dir).is_some_and(|key| wanted.contains(&key))
         };
         discovery::estate_stacks(&crate::repo::tree_files(config_root)?, &cfg.stacks, &keep)
     };
@@ -156,17 +247,155 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         dag,
         changed_files: changed,
         destroyed_tfvars,
+        inputs,
     })
 }
 
-/// Builds a [`Stack`] from its ref and tfvars text (pure).
-pub fn parse_stack(
+/// A stack from its ref and its var files `(path, text)` in the order
+/// terraform reads them, checked as docs/DESIGN.md §1 and §4 say (pure):
+/// its path follows `stacks.layout`; the environment of its path and of
+/// each tfvars agree and is declared; no tfvars sets what its environment
+/// or tfctl sets; and with its root module known (`module`: its name for
+/// messages and what it declares), every key is a variable the module
+/// declares. Returns the stack and what terraform receives for it.
+pub fn stack_from_files(
+    cfg: &Config,
     stack_ref: &StackRef,
-    text: &str,
-    default_environment: &str,
-) -> Result<Stack, Error> {
-    let facts = tfvars::parse(text, &stack_ref.tfvars)?;
-    stack_of(stack_ref, facts, default_environment)
+    files: Vec<(String, String)>,
+    module: Option<(&str, &ModuleFacts)>,
+) -> Result<(Stack, StackInputs), Error> {
+    let roles = cfg
+        .stacks
+        .layout
+        .roles(&stack_ref.id)
+        .map_err(|problem| Error::input(format!("{}: {problem}", stack_ref.id)))?;
+    if files.is_empty() {
+        return Err(Error::input(format!("{}: no tfvars", stack_ref.id)));
+    }
+    let mut parsed = Vec::with_capacity(files.len());
+    for (path, text) in &files {
+        parsed.push(tfvars::parse(text, path)?);
+    }
+
+    // One environment: the path's, and every tfvars that names one, agree.
+    // `source` says where it came from, for messages.
+    let mut environment: Option<(String, String)> = roles.environment.map(|e| {
+        (
+            e.to_string(),
+            format!("the path (stacks.layout `{}`)", cfg.stacks.layout.template),
+        )
+    });
+    for ((path, text), facts) in files.iter().zip(&parsed) {
+        let Some(given) = &facts.environment else {
+            continue;
+        };
+        let line = tfvars::attribute_line(text, "environment");
+        match &environment {
+            Some((first, source)) if first != given => {
+                return Err(Error::input(format!(
+                    "{path}:{line}: environment {given:?} disagrees with {first:?} from {source}"
+                )))
+            }
+            Some(_) => {}
+            None => environment = Some((given.clone(), format!("{path}:{line}"))),
+        }
+    }
+    let environment = match environment {
+        Some((name, source)) => {
+            if let Some(problem) = cfg.undeclared_environment(&name) {
+                return Err(Error::input(match roles.environment {
+                    Some(_) => format!("{}: {problem} (from {source})", stack_ref.id),
+                    None => format!("{source}: {problem}"),
+                }));
+            }
+            name
+        }
+        None => cfg.default_environment.clone(),
+    };
+    // Every file is judged by the stack's environment, wherever it is named.
+    for ((path, text), facts) in files.iter().zip(&parsed) {
+        check_inputs_in(cfg, path, facts, text, Some(&environment))?;
+    }
+
+    let declares = |name: &str| module.is_some_and(|(_, m)| m.variables.contains_key(name));
+    let mut withheld = vec!["depends_on".to_string()];
+    if !declares("environment") {
+        withheld.push("environment".to_string());
+    }
+    if let Some((module_name, facts)) = module {
+        for ((path, text), file_facts) in files.iter().zip(&parsed) {
+            for key in &file_facts.attributes {
+                if withheld.contains(key) || facts.variables.contains_key(key) {
+                    continue;
+                }
+                if stack_ref.action == StackAction::Destroy {
+                    // A deleted tfvars cannot be fixed: what the module no
+                    // longer declares stays out of the destroy plan.
+                    withheld.push(key.clone());
+                    continue;
+                }
+                let hint = module_tree::closest(key, facts.variables.keys().map(String::as_str))
+                    .map(|name| format!("; did you mean `{name}`?"))
+                    .unwrap_or_default();
+                return Err(Error::input(format!(
+                    "{path}:{}: `{key}` is not a variable of the root module {module_name} \
+                     (it declares no `variable \"{key}\"`){hint}",
+                    tfvars::attribute_line(text, key)
+                )));
+            }
+        }
+    }
+
+    let mut context = BTreeMap::new();
+    for (name, value) in [
+        ("tfctl_stack_id", stack_ref.id.as_str()),
+        ("tfctl_stack_dir", stack_ref.id.as_str()),
+        ("tfctl_environment", environment.as_str()),
+    ] {
+        if declares(name) {
+            context.insert(name.to_string(), value.to_string());
+        }
+    }
+
+    let mut depends_on = Vec::new();
+    let mut string_values = Vec::new();
+    for facts in parsed {
+        for dep in facts.depends_on {
+            if !depends_on.contains(&dep) {
+                depends_on.push(dep);
+            }
+        }
+        string_values.extend(facts.string_values);
+    }
+    let stack = Stack {
+        id: stack_ref.id.clone(),
+        service: roles.service.to_string(),
+        name: roles.name.to_string(),
+        tfvars: stack_ref.tfvars.clone().into(),
+        environment,
+        action: stack_ref.action,
+        depends_on,
+        string_values,
+    };
+    let inputs = StackInputs {
+        var_files: files,
+        withheld,
+        context,
+    };
+    Ok((stack, inputs))
+}
+
+/// How messages name root module `module_rel`: its directory relative to
+/// tfctl.yaml's (`modules/s3`).
+fn module_display(cfg: &Config, module_rel: &str) -> String {
+    let dir = cfg.modules_root.join(module_rel);
+    let shown = dir.strip_prefix(&cfg.base_dir).unwrap_or(&dir);
+    shown
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// docs/DESIGN.md §4, "inputs cannot choose their own governance": what a tfvars
@@ -182,24 +411,51 @@ pub fn check_inputs(
     facts: &tfvars::TfvarsFacts,
     text: &str,
 ) -> Result<(), Error> {
-    let environment = facts
-        .environment
-        .as_deref()
+    check_inputs_in(cfg, tfvars, facts, text, None)
+}
+
+/// [`check_inputs`] of one tfvars of a stack whose environment is
+/// `stack_environment` when known (named by its path or another of its
+/// tfvars, and declared). Also refuses a tfvars setting a `tfctl_`
+/// variable: tfctl sets those.
+fn check_inputs_in(
+    cfg: &Config,
+    tfvars: &str,
+    facts: &tfvars::TfvarsFacts,
+    text: &str,
+    stack_environment: Option<&str>,
+) -> Result<(), Error> {
+    let environment = stack_environment
+        .or(facts.environment.as_deref())
         .unwrap_or(&cfg.default_environment);
     if let Some(problem) = cfg.undeclared_environment(environment) {
-        return Err(Error::input(match facts.environment {
-            Some(_) => format!(
-                "{tfvars}:{}: {problem}",
-                tfvars::attribute_line(text, "environment")
-            ),
-            None => format!("{tfvars}: {problem} (it is default_environment)"),
-        }));
+        return Err(Error::input(
+            match (&facts.environment, stack_environment) {
+                (_, Some(_)) => format!("{tfvars}: {problem}"),
+                (Some(_), None) => format!(
+                    "{tfvars}:{}: {problem}",
+                    tfvars::attribute_line(text, "environment")
+                ),
+                (None, None) => format!("{tfvars}: {problem} (it is default_environment)"),
+            },
+        ));
     }
     let owned = &cfg.environments[environment].variables;
     if let Some(name) = facts.attributes.iter().find(|a| owned.contains_key(*a)) {
         return Err(Error::input(format!(
             "{tfvars}:{}: sets `{name}`, which environment {environment:?} sets in tfctl.yaml \
              (environments.{environment}.variables.{name}); a tfvars may not override it",
+            tfvars::attribute_line(text, name)
+        )));
+    }
+    if let Some(name) = facts
+        .attributes
+        .iter()
+        .find(|a| a.starts_with(CONTEXT_PREFIX))
+    {
+        return Err(Error::input(format!(
+            "{tfvars}:{}: sets `{name}`: variables named {CONTEXT_PREFIX}* are set by tfctl \
+             (the stack's id, directory and environment), never by a tfvars",
             tfvars::attribute_line(text, name)
         )));
     }
@@ -269,15 +525,15 @@ pub fn check_state_keys(
     let selected_ids: HashSet<&str> = selected.iter().map(|s| s.id.as_str()).collect();
     let wanted: HashSet<(&str, &str, &str)> = selected
         .iter()
-        .filter_map(|s| path_identity(parts, &s.id))
+        .filter_map(|s| path_identity(cfg, parts, &s.id))
         .collect();
     for other in estate {
         if selected_ids.contains(other.id.as_str())
-            || !path_identity(parts, &other.id).is_some_and(|key| wanted.contains(&key))
+            || !path_identity(cfg, parts, &other.id).is_some_and(|key| wanted.contains(&key))
         {
             continue;
         }
-        let Some((service, name)) = Stack::split_id(&other.id) else {
+        let Ok(roles) = cfg.stacks.layout.roles(&other.id) else {
             continue;
         };
         let Some(facts) =
@@ -287,8 +543,10 @@ pub fn check_state_keys(
         };
         let environment = facts
             .environment
+            .or(roles.environment.map(str::to_string))
             .unwrap_or_else(|| cfg.default_environment.clone());
-        if let Some(stack) = by_state.get(&state_of(&other.id, service, name, &environment)) {
+        let state = state_of(&other.id, roles.service, roles.name, &environment);
+        if let Some(stack) = by_state.get(&state) {
             return Err(collision(&other.id, stack));
         }
     }
@@ -297,35 +555,19 @@ pub fn check_state_keys(
 
 /// The parts of stack id `id` that the backend settings use (`""` for the
 /// others): stacks that differ in them do not share a state.
-fn path_identity(parts: PathParts, id: &str) -> Option<(&str, &str, &str)> {
-    let (service, name) = Stack::split_id(id)?;
+fn path_identity<'a>(
+    cfg: &Config,
+    parts: PathParts,
+    id: &'a str,
+) -> Option<(&'a str, &'a str, &'a str)> {
+    let roles = cfg.stacks.layout.roles(id).ok()?;
+    let (service, name) = (roles.service, roles.name);
     let used = |yes: bool, part| if yes { part } else { "" };
     Some((
         used(parts.id, id),
         used(parts.service, service),
         used(parts.name, name),
     ))
-}
-
-fn stack_of(
-    stack_ref: &StackRef,
-    facts: tfvars::TfvarsFacts,
-    default_environment: &str,
-) -> Result<Stack, Error> {
-    let (service, name) = Stack::split_id(&stack_ref.id)
-        .ok_or_else(|| Error::input(format!("{}: not a stack path", stack_ref.tfvars)))?;
-    Ok(Stack {
-        id: stack_ref.id.clone(),
-        service: service.to_string(),
-        name: name.to_string(),
-        tfvars: stack_ref.tfvars.clone().into(),
-        environment: facts
-            .environment
-            .unwrap_or_else(|| default_environment.to_string()),
-        action: stack_ref.action,
-        depends_on: facts.depends_on,
-        string_values: facts.string_values,
-    })
 }
 
 /// A `depends_on` naming no stack is a typo to report, not to ignore. A
@@ -538,5 +780,271 @@ mod tests {
             "S3/a/a.tfvars:3: sets `assume_role_arn`, which environment \"production\" sets in \
              tfctl.yaml (environments.production.variables.assume_role_arn); a tfvars may not override it"
         );
+    }
+
+    fn module(names: &[&str]) -> ModuleFacts {
+        let text: String = names
+            .iter()
+            .map(|n| format!("variable \"{n}\" {{}}\n"))
+            .collect();
+        module_tree::parse_module("s3", &[("s3/variables.tf".into(), text)]).unwrap()
+    }
+
+    fn plan_ref(id: &str) -> StackRef {
+        StackRef {
+            id: id.into(),
+            tfvars: format!("{id}/{}.tfvars", id.rsplit('/').next().unwrap()),
+            action: StackAction::Plan,
+        }
+    }
+
+    fn from_files(
+        cfg: &Config,
+        id: &str,
+        files: &[(&str, &str)],
+        module: &ModuleFacts,
+    ) -> Result<(Stack, StackInputs), Error> {
+        let files = files
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .collect();
+        stack_from_files(cfg, &plan_ref(id), files, Some(("modules/s3", module)))
+    }
+
+    #[test]
+    fn a_key_the_module_does_not_declare_is_refused_with_a_suggestion() {
+        let module = module(&["name", "replicas"]);
+        let text = "environment = \"development\"\nname = \"a\"\nreplcias = 5\n";
+        let err = from_files(&cfg(), "S3/a", &[("S3/a/a.tfvars", text)], &module).unwrap_err();
+        assert_eq!(err.exit_status(), crate::ExitStatus::BadInput);
+        assert_eq!(
+            err.message,
+            "S3/a/a.tfvars:3: `replcias` is not a variable of the root module modules/s3 \
+             (it declares no `variable \"replcias\"`); did you mean `replicas`?"
+        );
+        // Positive control: spelled as declared.
+        let text = text.replace("replcias", "replicas");
+        from_files(&cfg(), "S3/a", &[("S3/a/a.tfvars", &text)], &module).unwrap();
+    }
+
+    #[test]
+    fn tfctl_keys_are_withheld_and_context_is_passed_where_declared() {
+        let text = "environment = \"production\"\ndepends_on = [\"IAM/r\"]\nname = \"a\"\n";
+        let (stack, inputs) = from_files(
+            &cfg(),
+            "S3/a",
+            &[("S3/a/a.tfvars", text)],
+            &module(&["name", "tfctl_stack_dir", "tfctl_environment"]),
+        )
+        .unwrap();
+        assert_eq!(stack.depends_on, ["IAM/r"]);
+        assert_eq!(inputs.withheld, ["depends_on", "environment"]);
+        assert_eq!(
+            inputs.context,
+            BTreeMap::from([
+                ("tfctl_environment".to_string(), "production".to_string()),
+                ("tfctl_stack_dir".to_string(), "S3/a".to_string()),
+            ])
+        );
+        // A module declaring `environment` receives it from the tfvars.
+        let (_, inputs) = from_files(
+            &cfg(),
+            "S3/a",
+            &[("S3/a/a.tfvars", text)],
+            &module(&["name", "environment"]),
+        )
+        .unwrap();
+        assert_eq!(inputs.withheld, ["depends_on"]);
+        assert!(inputs.context.is_empty());
+    }
+
+    #[test]
+    fn attack_tfvars_claiming_a_tfctl_context_variable_is_refused() {
+        let module = module(&["name", "tfctl_stack_id"]);
+        let text = "name = \"a\"\ntfctl_stack_id = \"prod/x\"\n";
+        let err = from_files(&cfg(), "S3/a", &[("S3/a/a.tfvars", text)], &module).unwrap_err();
+        assert_eq!(err.exit_status(), crate::ExitStatus::BadInput);
+        assert!(
+            err.message
+                .starts_with("S3/a/a.tfvars:2: sets `tfctl_stack_id`: variables named tfctl_*"),
+            "{}",
+            err.message
+        );
+        // Positive control: without it, tfctl passes the real id.
+        let (_, inputs) = from_files(
+            &cfg(),
+            "S3/a",
+            &[("S3/a/a.tfvars", "name = \"a\"\n")],
+            &module,
+        )
+        .unwrap();
+        assert_eq!(inputs.context["tfctl_stack_id"], "S3/a");
+    }
+
+    fn env_first() -> Config {
+        crate::config::parse(
+            "stacks:\n  layout: \"{environment}/{service}/{name}\"\n  var_files: [\"*.tfvars\"]\n\
+             environments:\n  development: {}\n  production:\n    variables:\n      region: eu-west-1\n",
+            Path::new("/r/tfctl.yaml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_environment_first_layout_names_service_name_and_environment() {
+        let module = module(&["name", "region"]);
+        let (stack, _) = from_files(
+            &env_first(),
+            "production/S3/lake",
+            &[("production/S3/lake/lake.tfvars", "name = \"a\"\n")],
+            &module,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                stack.service.as_str(),
+                stack.name.as_str(),
+                stack.environment.as_str()
+            ),
+            ("S3", "lake", "production")
+        );
+        // The path's environment owns its variables, as a tfvars' would.
+        let err = from_files(
+            &env_first(),
+            "production/S3/lake",
+            &[(
+                "production/S3/lake/lake.tfvars",
+                "name = \"a\"\nregion = \"x\"\n",
+            )],
+            &module,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("sets `region`, which environment \"production\" sets"),
+            "{}",
+            err.message
+        );
+        // A tfvars naming another environment disagrees with its path.
+        let err = from_files(
+            &env_first(),
+            "production/S3/lake",
+            &[(
+                "production/S3/lake/lake.tfvars",
+                "name = \"a\"\nenvironment = \"development\"\n",
+            )],
+            &module,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "production/S3/lake/lake.tfvars:2: environment \"development\" disagrees with \
+             \"production\" from the path (stacks.layout `{environment}/{service}/{name}`)"
+        );
+        // An undeclared environment directory is refused.
+        let err = from_files(
+            &env_first(),
+            "sandbox/S3/lake",
+            &[("sandbox/S3/lake/lake.tfvars", "name = \"a\"\n")],
+            &module,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .starts_with("sandbox/S3/lake: environment \"sandbox\" is not declared"),
+            "{}",
+            err.message
+        );
+        // Too short for the layout.
+        let err = from_files(
+            &env_first(),
+            "S3/lake",
+            &[("S3/lake/lake.tfvars", "name = \"a\"\n")],
+            &module,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "S3/lake: does not follow stacks.layout `{environment}/{service}/{name}` (it needs 3 directories)"
+        );
+    }
+
+    #[test]
+    fn several_var_files_agree_on_the_environment_and_each_is_checked() {
+        let module = module(&["name", "size"]);
+        let common = (
+            "production/S3/lake/common.tfvars",
+            "environment = \"production\"\nsize = 1\n",
+        );
+        let (stack, inputs) = from_files(
+            &env_first(),
+            "production/S3/lake",
+            &[
+                common,
+                (
+                    "production/S3/lake/lake.tfvars",
+                    "name = \"a\"\ndepends_on = [\"x/y/z\"]\n",
+                ),
+            ],
+            &module,
+        )
+        .unwrap();
+        assert_eq!(stack.depends_on, ["x/y/z"]);
+        assert_eq!(inputs.var_files.len(), 2);
+        let err = from_files(
+            &env_first(),
+            "production/S3/lake",
+            &[
+                common,
+                ("production/S3/lake/lake.tfvars", "\nnmae = \"a\"\n"),
+            ],
+            &module,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "production/S3/lake/lake.tfvars:2: `nmae` is not a variable of the root module \
+             modules/s3 (it declares no `variable \"nmae\"`); did you mean `name`?"
+        );
+    }
+
+    #[test]
+    fn attack_second_tfvars_sets_what_the_environment_named_in_the_first_owns() {
+        let module = module(&["name", "assume_role_arn"]);
+        let first = (
+            "S3/a/a.tfvars",
+            "environment = \"production\"\nname = \"a\"\n",
+        );
+        let err = from_files(
+            &cfg(),
+            "S3/a",
+            &[
+                first,
+                ("S3/a/override.tfvars", "assume_role_arn = \"arn:mine\"\n"),
+            ],
+            &module,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "S3/a/override.tfvars:1: sets `assume_role_arn`, which environment \"production\" \
+             sets in tfctl.yaml (environments.production.variables.assume_role_arn); a tfvars \
+             may not override it"
+        );
+        // Positive control: in development, the same file is the stack's to set.
+        let first = (
+            "S3/a/a.tfvars",
+            "environment = \"development\"\nname = \"a\"\n",
+        );
+        from_files(
+            &cfg(),
+            "S3/a",
+            &[
+                first,
+                ("S3/a/override.tfvars", "assume_role_arn = \"arn:mine\"\n"),
+            ],
+            &module,
+        )
+        .unwrap();
     }
 }

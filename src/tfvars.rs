@@ -109,10 +109,48 @@ fn syntax_error(path: &str, e: &hcl::Error) -> Error {
     }
 }
 
-/// The 1-based line of attribute `key` in `text` (hcl-rs bodies carry no
-/// spans, so the line is found in the text: the first line that assigns
-/// `key`); 1 when no line does.
+/// The top-level attributes of tfvars `text` with their byte ranges (from
+/// `name` to the end of its value), in file order; empty when the text does
+/// not parse (callers parse it with [`parse`] first).
+fn attribute_spans(text: &str) -> Vec<(String, std::ops::Range<usize>)> {
+    use hcl::edit::Span;
+    let Ok(body) = hcl::edit::parser::parse_body(text) else {
+        return Vec::new();
+    };
+    body.iter()
+        .filter_map(|structure| {
+            let attr = structure.as_attribute()?;
+            Some((attr.key.as_str().to_string(), attr.span()?))
+        })
+        .collect()
+}
+
+/// `text` with the attributes named in `withheld` blanked out (pure): every
+/// character of their definitions but line breaks becomes a space, so the
+/// copy terraform reads keeps the line of every other attribute, and
+/// terraform's messages about it name the user's line.
+pub fn without_attributes(text: &str, withheld: &[String]) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for (name, span) in attribute_spans(text) {
+        if !withheld.contains(&name) {
+            continue;
+        }
+        for b in &mut bytes[span] {
+            if *b != b'\n' && *b != b'\r' {
+                *b = b' ';
+            }
+        }
+    }
+    // Only whole UTF-8 sequences were replaced (by ASCII spaces).
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
+/// The 1-based line of attribute `key` in `text`: from the parser's span,
+/// else the first line that assigns `key`; 1 when no line does.
 pub fn attribute_line(text: &str, key: &str) -> usize {
+    if let Some((_, span)) = attribute_spans(text).into_iter().find(|(n, _)| n == key) {
+        return text[..span.start].matches('\n').count() + 1;
+    }
     text.lines()
         .position(|l| {
             let t = l.trim_start();
@@ -204,6 +242,20 @@ tags = {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn withheld_attributes_are_blanked_and_every_other_line_stays() {
+        let text = "environment = \"production\" # prod\ndepends_on = [\n  \"IAM/a\",\n  \"KMS/k\",\n]\nname = \"caf\u{e9}\"\nreplicas = 3\n";
+        let copy = without_attributes(text, &["depends_on".into(), "environment".into()]);
+        assert_eq!(copy.lines().count(), text.lines().count());
+        assert_eq!(copy.len(), text.len());
+        let facts = parse(&copy, "copy").unwrap();
+        assert_eq!(facts.attributes, ["name", "replicas"]);
+        assert_eq!(attribute_line(&copy, "replicas"), 7);
+        assert_eq!(attribute_line(text, "replicas"), 7);
+        assert!(copy.contains("# prod"), "{copy}");
+        assert_eq!(without_attributes(text, &[]), text);
     }
 
     #[test]

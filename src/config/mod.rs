@@ -224,4 +224,57 @@ mod tests {
             )]
         );
     }
+
+    #[test]
+    fn layouts_name_the_parts_of_a_stack_path() {
+        use model::{Layout, PathRoles};
+        let default = Layout::parse(model::DEFAULT_LAYOUT).unwrap();
+        assert_eq!(
+            default.roles("S3/sandbox/logs-dev").unwrap(),
+            PathRoles {
+                service: "S3",
+                name: "logs-dev",
+                environment: None
+            }
+        );
+        let live = Layout::parse("live/{environment}/{service}/{name}").unwrap();
+        assert!(live.has_environment());
+        assert_eq!(
+            live.roles("live/production/network/vpc").unwrap(),
+            PathRoles {
+                service: "network",
+                name: "vpc",
+                environment: Some("production")
+            }
+        );
+        assert!(live
+            .roles("stage/production/network/vpc")
+            .unwrap_err()
+            .contains("`stage` where `live` belongs"));
+        for (bad, problem) in [
+            ("{service}", "must end with `{name}`"),
+            ("{name}/{name}", "has `{name}` twice"),
+            ("{environment}/{name}", "needs `{service}`"),
+            ("{service}/{env}/{name}", "`{env}` is not"),
+            ("{service}/{service}/{name}", "has `{service}` twice"),
+        ] {
+            let err = parse_err(&format!("stacks:\n  layout: \"{bad}\"\n"));
+            assert!(
+                err.contains("stacks.layout: ") && err.contains(problem),
+                "{bad}: {err}"
+            );
+        }
+        let err = parse_err("stacks:\n  var_files: [\"a/*.tfvars\", \"x.json\"]\nenvironments:\n  development:\n    variables:\n      tfctl_stack_id: x\n");
+        assert!(
+            err.contains("`a/*.tfvars` must be a file-name glob"),
+            "{err}"
+        );
+        assert!(err.contains("`x.json` must be a file-name glob"), "{err}");
+        assert!(
+            err.contains(
+                "environments.development.variables.tfctl_stack_id: variables named tfctl_*"
+            ),
+            "{err}"
+        );
+    }
 }

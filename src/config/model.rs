@@ -49,6 +49,142 @@ pub struct StackGlobs {
     /// Matched against the file name only.
     pub companions: GlobSet,
     pub include_patterns: Vec<String>,
+    /// What the directories of a stack's path mean (`stacks.layout`).
+    pub layout: Layout,
+    /// How several tfvars of one stack combine; `None`: one per stack.
+    pub var_files: Option<VarFiles>,
+}
+
+/// Default `stacks.layout`: the first directory is the service, the last
+/// the name (docs/DESIGN.md §1).
+pub const DEFAULT_LAYOUT: &str = "{service}/{name}";
+
+/// `stacks.layout`, parsed: what each directory of a stack's path means.
+/// The stack id stays the whole path; the layout only names its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub template: String,
+    /// The parts before `{name}`, matched against the leading directories.
+    leading: Vec<LayoutPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LayoutPart {
+    Service,
+    Environment,
+    Literal(String),
+}
+
+/// The parts of one stack path, as its layout names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathRoles<'a> {
+    pub service: &'a str,
+    pub name: &'a str,
+    /// From an `{environment}` directory; `None` when the layout has none.
+    pub environment: Option<&'a str>,
+}
+
+impl Layout {
+    /// Parses a template such as `{environment}/{service}/{name}`.
+    pub fn parse(template: &str) -> Result<Layout, String> {
+        let parts: Vec<&str> = template.split('/').collect();
+        let Some((&last, leading)) = parts.split_last() else {
+            return Err("must not be empty".into());
+        };
+        if last != "{name}" {
+            return Err(format!(
+                "`{template}` must end with `{{name}}` (the stack's own directory)"
+            ));
+        }
+        let mut out = Vec::new();
+        for part in leading {
+            let role = match *part {
+                "{service}" => LayoutPart::Service,
+                "{environment}" => LayoutPart::Environment,
+                "{name}" => return Err(format!("`{template}` has `{{name}}` twice")),
+                literal if literal.contains(['{', '}']) || literal.is_empty() => {
+                    return Err(format!(
+                        "`{template}`: `{literal}` is not `{{service}}`, `{{environment}}`,                          `{{name}}` or a directory name"
+                    ))
+                }
+                literal => LayoutPart::Literal(literal.to_string()),
+            };
+            if role != LayoutPart::Service && role != LayoutPart::Environment {
+                out.push(role);
+                continue;
+            }
+            if out.contains(&role) {
+                return Err(format!("`{template}` has `{part}` twice"));
+            }
+            out.push(role);
+        }
+        if !out.contains(&LayoutPart::Service) {
+            return Err(format!(
+                "`{template}` needs `{{service}}` (it picks the root module)"
+            ));
+        }
+        Ok(Layout {
+            template: template.to_string(),
+            leading: out,
+        })
+    }
+
+    /// Whether the layout has an `{environment}` directory.
+    pub fn has_environment(&self) -> bool {
+        self.leading.contains(&LayoutPart::Environment)
+    }
+
+    /// Names the parts of stack path `id` (pure). A path with fewer
+    /// directories than the layout, or a literal directory that differs,
+    /// does not follow it: the problem, for a message.
+    pub fn roles<'a>(&self, id: &'a str) -> Result<PathRoles<'a>, String> {
+        let dirs: Vec<&str> = id.split('/').collect();
+        if id.is_empty() || dirs.len() <= self.leading.len() {
+            return Err(format!(
+                "does not follow stacks.layout `{}` (it needs {} directories)",
+                self.template,
+                self.leading.len() + 1
+            ));
+        }
+        let mut roles = PathRoles {
+            service: "",
+            name: dirs[dirs.len() - 1],
+            environment: None,
+        };
+        for (part, dir) in self.leading.iter().zip(&dirs) {
+            match part {
+                LayoutPart::Service => roles.service = dir,
+                LayoutPart::Environment => roles.environment = Some(dir),
+                LayoutPart::Literal(literal) if literal == dir => {}
+                LayoutPart::Literal(literal) => {
+                    return Err(format!(
+                        "does not follow stacks.layout `{}` (`{dir}` where `{literal}` belongs)",
+                        self.template
+                    ))
+                }
+            }
+        }
+        Ok(roles)
+    }
+}
+
+/// `stacks.var_files`: file-name globs in the order terraform reads them.
+#[derive(Debug, Clone)]
+pub struct VarFiles {
+    pub patterns: Vec<String>,
+    globs: Vec<globset::GlobMatcher>,
+}
+
+impl VarFiles {
+    /// Where terraform reads file `name`: at the entry that names it
+    /// exactly, else at the first glob it matches (so `["*.tfvars",
+    /// "override.tfvars"]` reads `override.tfvars` last).
+    pub fn rank(&self, name: &str) -> Option<usize> {
+        self.patterns
+            .iter()
+            .position(|p| p == name)
+            .or_else(|| self.globs.iter().position(|g| g.is_match(name)))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -279,6 +415,14 @@ impl Config {
                 &mut problems,
             ),
             include_patterns,
+            layout: Layout::parse(stacks_raw.layout.as_deref().unwrap_or(DEFAULT_LAYOUT))
+                .unwrap_or_else(|problem| {
+                    problems.push(format!("stacks.layout: {problem}"));
+                    Layout::parse(DEFAULT_LAYOUT).expect("the default layout parses")
+                }),
+            var_files: stacks_raw
+                .var_files
+                .map(|patterns| var_files(patterns, &mut problems)),
         };
 
         let modules_raw = raw.modules.unwrap_or_default();
@@ -331,6 +475,15 @@ impl Config {
                 })
                 .collect(),
         };
+
+        for (name, env) in &environments {
+            for var in env.variables.keys().filter(|v| v.starts_with("tfctl_")) {
+                problems.push(format!(
+                    "environments.{name}.variables.{var}: variables named tfctl_* are set by \
+                     tfctl (the stack's id, directory and environment)"
+                ));
+            }
+        }
 
         // docs/DESIGN.md §4: a stack's environment decides its branch, approvals,
         // credentials and policies, so it must be one this file declares;
@@ -636,6 +789,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+fn var_files(patterns: Vec<String>, problems: &mut Vec<String>) -> VarFiles {
+    if patterns.is_empty() {
+        problems.push("stacks.var_files: list at least one file-name glob (or remove it)".into());
+    }
+    let mut globs = Vec::new();
+    for pattern in &patterns {
+        if pattern.contains('/') || !pattern.ends_with(".tfvars") {
+            problems.push(format!(
+                "stacks.var_files: `{pattern}` must be a file-name glob ending in `.tfvars`"
+            ));
+        }
+        match Glob::new(pattern) {
+            Ok(glob) => globs.push(glob.compile_matcher()),
+            Err(e) => problems.push(format!("stacks.var_files: bad glob `{pattern}`: {e}")),
+        }
+    }
+    VarFiles { patterns, globs }
 }
 
 fn build_globs(field: &str, patterns: &[String], problems: &mut Vec<String>) -> GlobSet {

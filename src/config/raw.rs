@@ -54,6 +54,23 @@ pub struct RawStacks {
     /// File-name globs of companion files: a change to one in a stack directory
     /// changes that stack. Default `["*.json", "*.tftpl", "*.yaml", "*.yml"]`.
     pub companions: Option<Vec<String>>,
+    /// What the directories of a stack's path mean, `/`-separated: `{service}`
+    /// (picks the root module), `{name}` (last), optionally `{environment}`,
+    /// and literal directories. Directories between the last placeholder
+    /// before `{name}` and `{name}` are free (grouping). An environment
+    /// from the path and one from the tfvars must agree. Default
+    /// `{service}/{name}`; `{environment}/{service}/{name}` reads
+    /// `production/network/vpc`.
+    pub layout: Option<String>,
+    /// How several tfvars files of one stack directory combine: file names
+    /// or globs in the order terraform reads them (a later file wins where
+    /// two set one variable). A file is read at the entry naming it
+    /// exactly, else at the first glob it matches, files of one entry by
+    /// name: `["common.tfvars", "*.tfvars", "override.tfvars"]`. A tfvars
+    /// matching none is an input error. `depends_on` lists add up; files
+    /// naming an `environment` must agree. Default: unset, one tfvars per
+    /// stack directory (a second one is an input error naming both).
+    pub var_files: Option<Vec<String>>,
 }
 
 /// Root module per service.

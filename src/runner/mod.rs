@@ -33,9 +33,9 @@ pub struct StackJob {
     pub stack: crate::stack::Stack,
     /// The root module directory; terraform runs with it as cwd.
     pub module_dir: PathBuf,
-    /// The stack's tfvars, absolute (terraform resolves relative paths
-    /// against the module directory, not ours).
-    pub var_file: PathBuf,
+    /// The var files terraform reads, in order (absolute: terraform
+    /// resolves relative paths against the module directory, not ours).
+    pub var_files: Vec<VarFile>,
     /// `-backend-config=k=v` pairs, in order.
     pub backend_config: Vec<(String, String)>,
     /// `-var k=v` pairs (environment variables of tfctl.yaml, say).
@@ -45,6 +45,16 @@ pub struct StackJob {
     pub env: BTreeMap<String, String>,
     /// Plan a destroy (`-destroy`).
     pub destroy: bool,
+}
+
+/// A var file terraform reads: tfctl's copy of a stack's tfvars (tfctl's
+/// own keys blanked, every line where it was), and the tfvars it stands
+/// for, which terraform's messages name instead of the copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarFile {
+    pub path: PathBuf,
+    /// The tfvars, relative to the config root (`S3/a/a.tfvars`).
+    pub shown_as: String,
 }
 
 /// How to run terraform for one run of many stacks.

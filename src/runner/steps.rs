@@ -256,9 +256,10 @@ impl Steps<'_> {
         self.init().await?;
 
         let plan_file = dir.join("plan.tfplan");
+        let var_files: Vec<PathBuf> = self.job.var_files.iter().map(|f| f.path.clone()).collect();
         let argv = tf::plan_argv(
             &plan_file,
-            &self.job.var_file,
+            &var_files,
             &self.job.variables,
             self.job.destroy,
             &opts.plan_args,
@@ -385,6 +386,7 @@ impl Steps<'_> {
             Log::Everything => format!("{stdout}{stderr}"),
             Log::StderrOnly => stderr.into_owned(),
         };
+        let printed = name_var_files(printed, &self.job.var_files);
         self.log.push_str(&printed);
         if out.status.success() {
             return Ok(out.stdout);
@@ -392,12 +394,49 @@ impl Steps<'_> {
         if out.interrupted {
             return Err(Outcome::Cancelled);
         }
-        Err(Outcome::Failed(tf::failure_reason(
-            name,
-            &printed,
-            &out.describe_status(),
-        )))
+        let mut reason = tf::failure_reason(name, &printed, &out.describe_status());
+        let at = tfvars_errors(&printed, &self.job.var_files);
+        if !at.is_empty() {
+            reason.push_str(&format!(" (at {})", at.join(", ")));
+        }
+        Err(Outcome::Failed(reason))
     }
+}
+
+/// Terraform's messages name the var files it read (tfctl's copies); people
+/// know them as their tfvars, at the same lines.
+fn name_var_files(text: String, var_files: &[super::VarFile]) -> String {
+    var_files.iter().fold(text, |text, file| {
+        text.replace(&*file.path.to_string_lossy(), &file.shown_as)
+    })
+}
+
+/// The tfvars lines terraform's errors point at (`S3/a/a.tfvars:4`), in
+/// order, from its output after [`name_var_files`]: terraform prints
+/// `Error: summary`, then `on FILE line N:` above the source snippet.
+fn tfvars_errors(printed: &str, var_files: &[super::VarFile]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut in_error = false;
+    for line in printed.lines() {
+        let line = line.trim_matches(|c: char| c.is_whitespace() || "│╷╵".contains(c));
+        if line.starts_with("Error: ") {
+            in_error = true;
+        } else if line.starts_with("Warning: ") {
+            in_error = false;
+        }
+        let Some(place) = line.strip_prefix("on ").and_then(|l| l.strip_suffix(':')) else {
+            continue;
+        };
+        let Some((file, number)) = place.rsplit_once(" line ") else {
+            continue;
+        };
+        let known = var_files.iter().any(|f| f.shown_as == file);
+        let at = format!("{file}:{number}");
+        if in_error && known && number.parse::<usize>().is_ok() && !found.contains(&at) {
+            found.push(at);
+        }
+    }
+    found
 }
 
 /// Which of a command's output may go to the log: stdout of `show -json`,
@@ -406,4 +445,26 @@ impl Steps<'_> {
 enum Log {
     Everything,
     StderrOnly,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::VarFile;
+
+    #[test]
+    fn terraform_errors_name_the_tfvars_and_line_not_the_copy() {
+        let files = [VarFile {
+            path: PathBuf::from("/w/inputs/S3__a/0-a.tfvars"),
+            shown_as: "S3/a/a.tfvars".into(),
+        }];
+        let printed = "\nWarning: Deprecated\n\n  on /w/inputs/S3__a/0-a.tfvars line 2:\n\n\
+                       Error: Invalid value for input variable\n\n  on /w/inputs/S3__a/0-a.tfvars line 4:\n\
+                       \u{20}  4: encrypted = \"maybe\"\n\nThe given value is not suitable.\n\
+                       Error: Other\n\n  on main.tf line 9:\n";
+        let named = name_var_files(printed.to_string(), &files);
+        assert!(!named.contains("/w/inputs"), "{named}");
+        assert!(named.contains("on S3/a/a.tfvars line 4:"), "{named}");
+        assert_eq!(tfvars_errors(&named, &files), ["S3/a/a.tfvars:4"]);
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Joins `prefix` and a path into one argument (`-out=/tmp/x.tfplan`)
 /// without a lossy UTF-8 conversion of the path.
@@ -34,11 +34,11 @@ pub fn init_argv(backend_config: &[(String, String)], extra: &[String]) -> Vec<O
     argv
 }
 
-/// `terraform plan` into a saved plan file, with the stack's tfvars and
-/// `-var k=v` per variable (sorted, as the map is).
+/// `terraform plan` into a saved plan file, with the stack's tfvars (in
+/// order: a later one wins) and `-var k=v` per variable (sorted, as the map is).
 pub fn plan_argv(
     plan_file: &Path,
-    var_file: &Path,
+    var_files: &[PathBuf],
     variables: &BTreeMap<String, String>,
     destroy: bool,
     extra: &[String],
@@ -48,8 +48,8 @@ pub fn plan_argv(
         "-input=false".into(),
         "-no-color".into(),
         flag_path("-out=", plan_file),
-        flag_path("-var-file=", var_file),
     ];
+    argv.extend(var_files.iter().map(|f| flag_path("-var-file=", f)));
     for (k, v) in variables {
         argv.push("-var".into());
         argv.push(format!("{k}={v}").into());
@@ -326,7 +326,7 @@ mod tests {
         ]);
         let argv = plan_argv(
             &PathBuf::from("/w/p.tfplan"),
-            &PathBuf::from("/c/S3/a/a.tfvars"),
+            &[PathBuf::from("/c/S3/a/a.tfvars")],
             &vars,
             true,
             &["-lock-timeout=60s".into()],
@@ -349,7 +349,7 @@ mod tests {
         );
         let argv = plan_argv(
             &PathBuf::from("p"),
-            &PathBuf::from("v"),
+            &[PathBuf::from("v")],
             &BTreeMap::new(),
             false,
             &[],

@@ -245,7 +245,10 @@ impl Fixture {
                 string_values: Vec::new(),
             },
             module_dir: self.module.clone(),
-            var_file,
+            var_files: vec![tfctl::runner::VarFile {
+                shown_as: format!("{id}/{name}.tfvars"),
+                path: var_file,
+            }],
             backend_config: vec![("path".into(), self.state_file(id).display().to_string())],
             variables: BTreeMap::new(),
             env,

@@ -1,5 +1,6 @@
 # One S3 bucket: KMS-encrypted, public access blocked, owner-enforced, with an
-# optional bucket policy read from the JSON document beside the stack's tfvars.
+# optional bucket policy read from the JSON document beside the stack's tfvars
+# (through tfctl_stack_dir, wherever the config repo is checked out).
 
 variable "bucket_name" {
   description = "Globally unique bucket name."
@@ -18,20 +19,19 @@ variable "versioning" {
 }
 
 variable "bucket_policy_file" {
-  description = "Bucket policy JSON, relative to the config repo root (the stack's companion file)."
+  description = "Bucket policy JSON: the name of a file beside the stack's tfvars (its companion)."
   type        = string
   default     = null
 
   validation {
-    condition     = !strcontains(coalesce(var.bucket_policy_file, "-"), "..")
-    error_message = "bucket_policy_file must stay inside the config repo (no `..`)."
+    condition     = !strcontains(coalesce(var.bucket_policy_file, "-"), "/")
+    error_message = "bucket_policy_file names a file beside the stack's tfvars (no `/`)."
   }
 }
 
-variable "config_dir" {
-  description = "The config repo checkout, relative to this module (the controller workflow checks it out at config/)."
+variable "tfctl_stack_dir" {
+  description = "The stack's directory in the config checkout, absolute; tfctl sets it."
   type        = string
-  default     = "../../config"
 }
 
 data "aws_kms_alias" "this" {
@@ -83,7 +83,7 @@ resource "aws_s3_bucket_policy" "this" {
   count = var.bucket_policy_file == null ? 0 : 1
 
   bucket = aws_s3_bucket.this.id
-  policy = file("${path.module}/${var.config_dir}/${var.bucket_policy_file}")
+  policy = file("${var.tfctl_stack_dir}/${var.bucket_policy_file}")
 
   # A policy that grants access is only accepted once public access is blocked.
   depends_on = [aws_s3_bucket_public_access_block.this]

@@ -6,6 +6,8 @@ terraform {
 
 locals {
   tags = merge(var.tags, { Environment = var.environment })
+  # The companion file, read where the stack is (tfctl passes its directory).
+  policy = var.policy_file == "" ? "" : file("${var.tfctl_stack_dir}/${var.policy_file}")
 }
 
 resource "terraform_data" "bucket" {
@@ -15,7 +17,7 @@ resource "terraform_data" "bucket" {
     encrypted = var.encrypted
     public    = var.public
     kms_key   = var.kms_key
-    policy    = var.policy_document
+    policy    = local.policy
     tags      = local.tags
   }
 

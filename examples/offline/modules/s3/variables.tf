@@ -38,8 +38,13 @@ variable "kms_key" {
   default     = ""
 }
 
-variable "policy_document" {
-  description = "Bucket policy JSON, usually the file beside the tfvars."
+variable "policy_file" {
+  description = "Bucket policy JSON: the name of a file beside the stack's tfvars (its companion)."
   type        = string
   default     = ""
+}
+
+variable "tfctl_stack_dir" {
+  description = "The stack's directory, absolute; tfctl sets it, so companion files need no relative path."
+  type        = string
 }
