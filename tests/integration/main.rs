@@ -22,6 +22,7 @@ mod flow_merge;
 mod github_client;
 mod github_contract;
 mod github_validate;
+mod impact;
 mod key_cli;
 mod policy_cli;
 mod policy_library;
