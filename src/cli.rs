@@ -60,7 +60,8 @@ pub enum KeyCommand {
 /// Which stacks a command works on.
 #[derive(Debug, Clone, Args, Default)]
 pub struct SelectArgs {
-    /// Changed files (relative to the config root) instead of asking git.
+    /// Changed files or directories instead of asking git: relative to the current
+    /// directory or the config root, or absolute; a stack, module or policy path.
     #[arg(long, num_args = 1.., value_name = "FILE", conflicts_with_all = ["base", "all"])]
     pub files: Vec<String>,
     /// Diff against the merge base with this ref (default: the config's default branch).

@@ -265,6 +265,7 @@ mod tests {
             action: StackAction::Plan,
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             string_values: vec![],
+            reasons: vec![],
         }
     }
 

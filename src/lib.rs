@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod attest;
 pub mod audit;
+pub mod change_paths;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod evidence;
 pub mod gates;
 pub mod github;
 pub mod graph;
+pub mod impact;
 pub mod module_tree;
 pub mod pipeline;
 pub mod plan;

@@ -157,7 +157,31 @@ pub fn judge(
         report.violations = verdict.violations;
         report.warnings = verdict.warnings;
     }
+    for report in &mut reports {
+        if let Some(dependents) = sel.broken_dependencies.get(&report.id) {
+            report.violations.push(broken_dependency(dependents));
+            if report.status == StackStatus::Passed {
+                report.status = StackStatus::Failed;
+            }
+        }
+    }
     Ok(reports)
+}
+
+/// docs/DESIGN.md §3: a deleted stack that others still depend on would
+/// leave the graph broken for every later run (`graph --all`, `drift`).
+fn broken_dependency(dependents: &[String]) -> crate::report::Violation {
+    crate::report::Violation {
+        namespace: "tfctl.graph".into(),
+        rule: "deny".into(),
+        msg: format!(
+            "deleted, but {} still depend{} on it (depends_on, or a value naming it): \
+             change {} first",
+            dependents.join(", "),
+            if dependents.len() == 1 { "s" } else { "" },
+            if dependents.len() == 1 { "it" } else { "them" }
+        ),
+    }
 }
 
 /// Turns runs into stack reports without policy: counts, plan summary and
@@ -209,6 +233,7 @@ pub fn empty_report(stack: &Stack, duration: Duration) -> StackReport {
         violations: Vec::new(),
         warnings: Vec::new(),
         error: None,
+        reasons: stack.reasons.clone(),
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         plan_digest: None,
         plan_summary: None,
@@ -218,7 +243,19 @@ pub fn empty_report(stack: &Stack, duration: Duration) -> StackReport {
 /// Assembles the run report, stacks ordered as in the waves.
 pub fn report(sel: &Selection, stacks: Vec<StackReport>, duration: Duration) -> RunReport {
     let waves = sel.dag.wave_ids();
-    let ordered = in_wave_order(&waves, stacks, |s| &s.id);
+    let mut ordered = in_wave_order(&waves, stacks, |s| &s.id);
+    // The run's own reasons, also for a matrix shard's stacks.
+    let reasons: BTreeMap<&str, &Vec<String>> = sel
+        .dag
+        .stacks
+        .iter()
+        .map(|s| (s.id.as_str(), &s.reasons))
+        .collect();
+    for s in &mut ordered {
+        if let Some(r) = reasons.get(s.id.as_str()) {
+            s.reasons.clone_from(r);
+        }
+    }
     let mut envs: Vec<&str> = ordered.iter().map(|s| s.environment.as_str()).collect();
     envs.sort_unstable();
     envs.dedup();

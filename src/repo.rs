@@ -274,6 +274,55 @@ impl Git {
     }
 }
 
+/// The files under `root` (tracked or untracked, not ignored) matching
+/// `pathspec` whose text contains one of `needles` literally, relative to
+/// `root`: one `git grep` instead of a read of every file. `None` when
+/// `root` is not in a git checkout (the caller reads the files instead).
+pub fn grep_files(root: &Path, needles: &[&str], pathspec: &str) -> Option<Vec<String>> {
+    use std::io::Write;
+    use std::process::Stdio;
+    if needles.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "grep",
+            "-l",
+            "-z",
+            "-F",
+            "--untracked",
+            "-f",
+            "-",
+            "--",
+            pathspec,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    let patterns = needles.join("\n") + "\n";
+    // Written from a thread: git may fill its stdout before reading all.
+    let writer = std::thread::spawn(move || stdin.write_all(patterns.as_bytes()));
+    let out = child.wait_with_output().ok()?;
+    writer.join().ok()?.ok()?;
+    match out.status.code() {
+        Some(0) => Some(
+            String::from_utf8_lossy(&out.stdout)
+                .split('\0')
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        // No file matched.
+        Some(1) => Some(Vec::new()),
+        _ => None,
+    }
+}
+
 fn run_git(dir: &Path, args: &[&str]) -> Result<String, Error> {
     let out = Command::new("git")
         .arg("-C")

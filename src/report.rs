@@ -91,6 +91,9 @@ pub struct StackReport {
     pub warnings: Vec<Violation>,
     /// Why terraform failed, why the stack was skipped or cancelled.
     pub error: Option<String>,
+    /// The changed paths that put the stack in the run (`Stack::reasons`).
+    #[serde(default)]
+    pub reasons: Vec<String>,
     pub duration_ms: u64,
     /// Canonical digest of the plan (see `plan::digest`), when one was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -277,6 +280,7 @@ impl StackReport {
             violations: vec![],
             warnings: vec![],
             error: None,
+            reasons: vec![],
             duration_ms: 0,
             plan_digest: None,
             plan_summary: None,

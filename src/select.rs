@@ -1,16 +1,25 @@
 //! Which stacks a run works on: changed files → stack refs → parsed stacks →
 //! DAG. The shared front half of every command (context → discovery →
 //! graph). Reads the tree and git; the decisions are in `discovery`,
-//! `tfvars` and `graph`.
+//! `impact`, `tfvars` and `graph`.
+//!
+//! A changed path selects the stack whose files it is, every stack whose
+//! root module tree holds it, or, for a policy file, every stack
+//! (docs/DESIGN.md §2); each selected stack carries the paths that selected
+//! it. Stacks of a run stay ordered through the unchanged stacks between
+//! them, and a deleted stack that others still depend on is a finding.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::change_paths::{self, Roots};
 use crate::config::model::{PathParts, TemplateVars};
 use crate::config::Config;
 use crate::discovery::{self, ChangedFile, FileStatus, StackRef, StackTree};
 use crate::error::Error;
 use crate::graph::{self, Dag};
+use crate::impact::{self, Dependents, ModuleChange};
 use crate::module_tree::{self, ModuleFacts, ModuleSource};
 use crate::repo::{FsModules, FsTree, Git};
 use crate::stack::{Stack, StackAction};
@@ -19,12 +28,24 @@ use crate::tfvars;
 /// Where the list of changed files comes from.
 #[derive(Debug, Clone)]
 pub enum ChangeSource {
-    /// Given explicitly (`--files`, or the PR files API). `old_rev`, when
-    /// known, is where a deleted tfvars's last contents are read from.
+    /// Given explicitly, relative to the config root (the PR files API of
+    /// a config repo). `old_rev`, when known, is where a deleted tfvars's
+    /// last contents are read from.
     Files {
         files: Vec<ChangedFile>,
         old_rev: Option<String>,
     },
+    /// Changed files relative to the top of checkout `top`: the PR of the
+    /// repository that holds tfctl.yaml, the stacks, or both. Paths outside
+    /// every root are not tfctl's and are left out.
+    Repo {
+        top: PathBuf,
+        files: Vec<ChangedFile>,
+        old_rev: Option<String>,
+    },
+    /// `--files` as typed, resolved against `cwd` (else the config root);
+    /// every path must name something tfctl understands.
+    Typed { paths: Vec<String>, cwd: PathBuf },
     /// `git diff` from the merge base with `base`, plus uncommitted files.
     Git { base: String },
     /// Every stack in the tree.
@@ -41,6 +62,45 @@ pub struct Selection {
     pub destroyed_tfvars: BTreeMap<String, String>,
     /// What terraform receives for each stack, by stack id.
     pub inputs: BTreeMap<String, StackInputs>,
+    /// docs/DESIGN.md §3: deleted stacks that other stacks still depend on,
+    /// with those dependents (sorted): a validation failure, since the
+    /// graph would be broken once merged.
+    pub broken_dependencies: BTreeMap<String, Vec<String>>,
+    /// Things the config says that match nothing (an `order` service with
+    /// no stacks), for the command to print.
+    pub warnings: Vec<String>,
+}
+
+/// Changed paths sorted by what they are to tfctl.
+#[derive(Default)]
+struct Sorted {
+    /// Relative to the config root.
+    stack_files: Vec<ChangedFile>,
+    modules: Vec<ModuleChange>,
+    /// Labels of changed policy files.
+    policies: BTreeSet<String>,
+}
+
+impl Sorted {
+    fn add(&mut self, roots: &Roots, abs: &Path, status: FileStatus) -> bool {
+        let c = roots.classify(abs);
+        let mut known = c.policy;
+        if let Some(path) = c.stack_path {
+            self.stack_files.push(ChangedFile { path, status });
+            known = true;
+        }
+        if let Some(path) = c.module_path {
+            self.modules.push(ModuleChange {
+                path,
+                label: c.label.clone(),
+            });
+            known = true;
+        }
+        if c.policy {
+            self.policies.insert(c.label);
+        }
+        known
+    }
 }
 
 /// What terraform receives for a stack besides its root module
@@ -71,9 +131,26 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
     let tree = FsTree {
         root: config_root.to_path_buf(),
     };
+    // The config root's stacks, listed once when a decision needs them.
+    let estate_files: OnceCell<Vec<String>> = OnceCell::new();
+    let estate_files = || -> Result<&Vec<String>, Error> {
+        if let Some(files) = estate_files.get() {
+            return Ok(files);
+        }
+        let files = crate::repo::tree_files(config_root)?;
+        Ok(estate_files.get_or_init(|| files))
+    };
+    let estate_refs: OnceCell<Vec<StackRef>> = OnceCell::new();
+    let all_estate = || -> Result<Vec<StackRef>, Error> {
+        if let Some(refs) = estate_refs.get() {
+            return Ok(refs.clone());
+        }
+        let refs = discovery::estate_stacks(estate_files()?, &cfg.stacks, &|_| true);
+        Ok(estate_refs.get_or_init(|| refs).clone())
+    };
+
     // The whole estate is the selection with `--all`; a change is checked
     // against the stacks it does not touch as well.
-    let whole_estate = matches!(source, ChangeSource::All);
     // Deleted tfvars by directory: a destroy plans with all of their last contents.
     let deleted_in = |files: &[ChangedFile]| -> BTreeMap<String, Vec<String>> {
         let mut by_dir: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -92,46 +169,121 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         }
         by_dir
     };
-    let mut deleted = BTreeMap::new();
-    let (refs, changed_files, old_rev, git) = match source {
-        ChangeSource::All => {
-            let files = crate::repo::list_files(config_root)?;
-            (
-                discovery::all_stacks(&files, &cfg.stacks)?,
-                Vec::new(),
-                None,
-                None,
-            )
-        }
+    let mut whole_estate = matches!(source, ChangeSource::All);
+    let needs_roots = !whole_estate;
+    let roots = needs_roots.then(|| Roots::of(cfg, config_root));
+    let mut sorted = Sorted::default();
+    let (old_rev, git) = match source {
+        ChangeSource::All => (None, None),
         ChangeSource::Files { files, old_rev } => {
-            let refs = discovery::stacks_from_changes(&files, &cfg.stacks, &tree)?;
-            deleted = deleted_in(&files);
-            let git = if old_rev.is_some() {
-                Git::open(config_root).ok()
-            } else {
-                None
-            };
-            (
-                refs,
-                files.into_iter().map(|f| f.path).collect(),
-                old_rev,
-                git,
-            )
+            let roots = roots.as_ref().expect("roots");
+            for f in files {
+                let rel = discovery::confine(&f.path)?;
+                sorted.add(roots, &roots.config.join(rel), f.status);
+            }
+            let git = old_rev.as_ref().and_then(|_| Git::open(config_root).ok());
+            (old_rev, git)
+        }
+        ChangeSource::Repo {
+            top,
+            files,
+            old_rev,
+        } => {
+            let roots = roots.as_ref().expect("roots");
+            let top = change_paths::absolute(&top);
+            for f in files {
+                let rel = discovery::confine(&f.path)?;
+                sorted.add(roots, &top.join(rel), f.status);
+            }
+            let git = old_rev.as_ref().and_then(|_| Git::open(config_root).ok());
+            (old_rev, git)
+        }
+        ChangeSource::Typed { paths, cwd } => {
+            let roots = roots.as_ref().expect("roots");
+            for typed in paths {
+                add_typed(cfg, roots, &tree, &cwd, &typed, &mut sorted)?;
+            }
+            (None, None)
         }
         ChangeSource::Git { base } => {
+            let roots = roots.as_ref().expect("roots");
             let git = Git::open(config_root)?;
             let merge_base = git.merge_base(&base)?;
-            let files = git.changes_since(&merge_base)?;
-            let refs = discovery::stacks_from_changes(&files, &cfg.stacks, &tree)?;
-            deleted = deleted_in(&files);
-            (
-                refs,
-                files.into_iter().map(|f| f.path).collect(),
-                Some(merge_base),
-                Some(git),
-            )
+            // The whole checkout's changes: modules and policies may be
+            // beside the config root rather than under it.
+            let whole = Git {
+                top: git.top.clone(),
+                prefix: String::new(),
+            };
+            let top = change_paths::absolute(&git.top);
+            for f in whole.changes_since(&merge_base)? {
+                sorted.add(roots, &top.join(&f.path), f.status);
+            }
+            (Some(merge_base), Some(git))
         }
     };
+
+    let deleted = deleted_in(&sorted.stack_files);
+
+    // Stack files, then modules and policies: what each selects, and why.
+    let mut reasons: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut refs = if whole_estate {
+        let files = crate::repo::list_files(config_root)?;
+        discovery::all_stacks(&files, &cfg.stacks)?
+    } else {
+        discovery::stacks_from_changes(&sorted.stack_files, &cfg.stacks, &tree)?
+    };
+    for change in &sorted.stack_files {
+        let dir = change.path.rsplit_once('/').map_or("", |(d, _)| d);
+        if refs.iter().any(|r| r.id == dir) {
+            reasons
+                .entry(dir.to_string())
+                .or_default()
+                .insert(change.path.clone());
+        }
+    }
+    let impacted = if !sorted.policies.is_empty() {
+        // A new guardrail is tried against the real estate before it merges.
+        whole_estate = true;
+        let estate = all_estate()?;
+        for r in &estate {
+            reasons
+                .entry(r.id.clone())
+                .or_default()
+                .extend(sorted.policies.iter().cloned());
+        }
+        estate
+    } else if !sorted.modules.is_empty() {
+        let estate = all_estate()?;
+        let source = FsModules {
+            root: cfg.modules_root.clone(),
+        };
+        let by_module = impact::module_impact(
+            &estate,
+            &cfg.stacks.layout,
+            &cfg.modules,
+            &source,
+            &sorted.modules,
+        )?;
+        let hit: Vec<StackRef> = estate
+            .into_iter()
+            .filter(|r| by_module.contains_key(&r.id))
+            .collect();
+        for (id, why) in by_module {
+            reasons.entry(id).or_default().extend(why);
+        }
+        hit
+    } else {
+        Vec::new()
+    };
+    let known: HashSet<String> = refs.iter().map(|r| r.id.clone()).collect();
+    refs.extend(
+        impacted
+            .into_iter()
+            // The index can list a tfvars deleted in the working tree.
+            .filter(|r| !known.contains(&r.id) && config_root.join(&r.tfvars).is_file()),
+    );
+    refs.sort();
 
     let destroyed_ids: BTreeSet<String> = refs
         .iter()
@@ -202,7 +354,7 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         let module = module_facts[&module_rel]
             .as_ref()
             .map(|facts| (module_display(cfg, &module_rel), facts));
-        let (stack, stack_inputs) = stack_from_files(
+        let (mut stack, stack_inputs) = stack_from_files(
             cfg,
             &stack_ref,
             files,
@@ -213,6 +365,10 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             check_dependencies_exist(&stack, text, &tree, &destroyed_ids)?;
         }
         inputs.insert(stack.id.clone(), stack_inputs);
+        stack.reasons = reasons
+            .remove(&stack.id)
+            .map(|r| r.into_iter().collect())
+            .unwrap_or_default();
         stacks.push(stack);
     }
 
@@ -230,25 +386,243 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             !selected.contains(dir)
                 && path_identity(cfg, parts, dir).is_some_and(|key| wanted.contains(&key))
         };
-        discovery::estate_stacks(&crate::repo::tree_files(config_root)?, &cfg.stacks, &keep)
+        discovery::estate_stacks(estate_files()?, &cfg.stacks, &keep)
     };
     check_state_keys(cfg, &stacks, &estate, &|tfvars| {
         std::fs::read_to_string(config_root.join(tfvars)).ok()
     })?;
 
+    // The graph stays whole (docs/DESIGN.md §3).
+    let dependents = TreeDependents {
+        root: config_root,
+        globs: &cfg.stacks,
+        tfvars: OnceCell::new(),
+    };
+    let mut broken_dependencies = BTreeMap::new();
+    if !destroyed_ids.is_empty() {
+        let mut by_destroyed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (dependent, named) in dependents.dependents_of(&destroyed_ids)? {
+            for id in named {
+                by_destroyed
+                    .entry(id)
+                    .or_default()
+                    .insert(dependent.clone());
+            }
+        }
+        broken_dependencies = by_destroyed
+            .into_iter()
+            .map(|(id, deps)| (id, deps.into_iter().collect()))
+            .collect();
+    }
+    if !whole_estate {
+        let planned: BTreeMap<String, Vec<String>> = stacks
+            .iter()
+            .filter(|s| s.action == StackAction::Plan)
+            .map(|s| {
+                let named = named_stacks(cfg, &s.id, &s.depends_on, &s.string_values);
+                (s.id.clone(), named)
+            })
+            .collect();
+        let upstream = TreeUpstream {
+            cfg,
+            root: config_root,
+            tree: &tree,
+        };
+        let mut after = impact::order_through_unselected(&planned, &upstream)?;
+        for stack in &mut stacks {
+            if let Some(first) = after.remove(&stack.id) {
+                let new: Vec<String> = first
+                    .into_iter()
+                    .filter(|id| !stack.depends_on.contains(id))
+                    .collect();
+                stack.depends_on.extend(new);
+            }
+        }
+    }
+
+    let mut warnings = Vec::new();
+    if !cfg.order.is_empty() {
+        // The selection's own services first: the estate is listed only
+        // when the order names a service no selected stack has.
+        let mut services: BTreeSet<&str> = stacks.iter().map(|s| s.service.as_str()).collect();
+        let listed;
+        if !whole_estate && !impact::unknown_order_services(&cfg.order, &services).is_empty() {
+            listed = all_estate()?;
+            services.extend(listed.iter().filter_map(|r| {
+                cfg.stacks
+                    .layout
+                    .roles(&r.id)
+                    .ok()
+                    .map(|roles| roles.service)
+            }));
+        }
+        for service in impact::unknown_order_services(&cfg.order, &services) {
+            warnings.push(format!(
+                "{}: order names service `{service}`, which has no stacks under {}",
+                cfg.file.display(),
+                config_root.display()
+            ));
+        }
+    }
+
     let dag = graph::build(stacks, &cfg.order)?;
-    let mut changed: Vec<String> = changed_files
+    let changed: Vec<String> = sorted
+        .stack_files
         .into_iter()
+        .map(|f| f.path)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    changed.shrink_to_fit();
     Ok(Selection {
         dag,
         changed_files: changed,
         destroyed_tfvars,
         inputs,
+        broken_dependencies,
+        warnings,
     })
+}
+
+/// docs/DESIGN.md §2: one `--files` argument, resolved and sorted. It must
+/// name something tfctl understands: a stack's file or directory (or a
+/// directory of stacks), a module file or directory, a policy.
+fn add_typed(
+    cfg: &Config,
+    roots: &Roots,
+    tree: &dyn StackTree,
+    cwd: &Path,
+    typed: &str,
+    sorted: &mut Sorted,
+) -> Result<(), Error> {
+    let found = change_paths::resolve_typed(typed, cwd, roots)?;
+    let mut selects = false;
+    for file in &found.files {
+        let c = roots.classify(file);
+        let stack = c.stack_path.as_ref().is_some_and(|rel| {
+            discovery::stacks_from_changes(&[ChangedFile::modified(rel.clone())], &cfg.stacks, tree)
+                .is_ok_and(|refs| !refs.is_empty())
+        });
+        let other = c.module_path.is_some() || c.policy;
+        if stack || other {
+            sorted.add(roots, file, FileStatus::Modified);
+            selects = true;
+        }
+    }
+    if selects {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{typed}: names no stack {} under the config root {} (a stack is a directory with \
+         a *.tfvars), nor a module or policy file",
+        if found.is_dir { "directory" } else { "file" },
+        roots.config.display()
+    )))
+}
+
+/// What a stack's tfvars names that could be a stack: its `depends_on` and
+/// the string values shaped like a stack path (`stacks.layout`).
+fn named_stacks(cfg: &Config, id: &str, depends_on: &[String], values: &[String]) -> Vec<String> {
+    let mut named: Vec<String> = depends_on
+        .iter()
+        .chain(values)
+        .map(|v| v.trim_end_matches('/'))
+        .filter(|v| *v != id && cfg.stacks.layout.roles(v).is_ok())
+        .map(str::to_string)
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    named
+}
+
+/// An unselected stack's dependencies, read from its own tfvars on demand
+/// (one directory listing and its tfvars per stack asked).
+struct TreeUpstream<'a> {
+    cfg: &'a Config,
+    root: &'a Path,
+    tree: &'a FsTree,
+}
+
+impl impact::Upstream for TreeUpstream<'_> {
+    fn upstream_of(&self, id: &str) -> Result<Vec<String>, Error> {
+        let mut depends_on = Vec::new();
+        let mut values = Vec::new();
+        for name in self.tree.tfvars_in(id) {
+            let rel = format!("{id}/{name}");
+            if !discovery::is_stack_tfvars(&rel, &self.cfg.stacks) {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(self.root.join(&rel)) else {
+                continue;
+            };
+            // A tfvars that does not parse is refused when a change selects it.
+            if let Ok(facts) = tfvars::parse(&text, &rel) {
+                depends_on.extend(facts.depends_on);
+                values.extend(facts.string_values);
+            }
+        }
+        Ok(named_stacks(self.cfg, id, &depends_on, &values))
+    }
+}
+
+/// The estate's dependents, found with one `git grep` per question (only
+/// the tfvars that name an asked id are read), or by reading every tfvars
+/// once outside a git checkout.
+struct TreeDependents<'a> {
+    root: &'a Path,
+    globs: &'a crate::config::model::StackGlobs,
+    /// Every stack tfvars, outside git.
+    tfvars: OnceCell<Vec<String>>,
+}
+
+impl Dependents for TreeDependents<'_> {
+    fn dependents_of(&self, ids: &BTreeSet<String>) -> Result<Vec<(String, Vec<String>)>, Error> {
+        let needles: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let files = match crate::repo::grep_files(self.root, &needles, "*.tfvars") {
+            Some(files) => files,
+            None => {
+                if self.tfvars.get().is_none() {
+                    let all = crate::repo::list_files(self.root)?;
+                    let _ = self.tfvars.set(
+                        all.into_iter()
+                            .filter(|p| discovery::is_stack_tfvars(p, self.globs))
+                            .collect(),
+                    );
+                }
+                self.tfvars.get().cloned().unwrap_or_default()
+            }
+        };
+        let mut out = Vec::new();
+        for file in files {
+            if !discovery::is_stack_tfvars(&file, self.globs) {
+                continue;
+            }
+            let Some((dir, _)) = file.rsplit_once('/') else {
+                continue;
+            };
+            let Ok(text) = std::fs::read_to_string(self.root.join(&file)) else {
+                continue;
+            };
+            if !ids.iter().any(|id| text.contains(id.as_str())) {
+                continue;
+            }
+            // A tfvars that does not parse is refused when a change selects it.
+            let Ok(facts) = tfvars::parse(&text, &file) else {
+                continue;
+            };
+            let named: BTreeSet<String> = facts
+                .depends_on
+                .iter()
+                .chain(&facts.string_values)
+                .map(|v| v.trim_end_matches('/'))
+                .filter(|v| *v != dir && ids.contains(*v))
+                .map(str::to_string)
+                .collect();
+            if !named.is_empty() {
+                out.push((dir.to_string(), named.into_iter().collect()));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// A stack from its ref and its var files `(path, text)` in the order
@@ -376,6 +750,7 @@ pub fn stack_from_files(
         action: stack_ref.action,
         depends_on,
         string_values,
+        reasons: Vec::new(),
     };
     let inputs = StackInputs {
         var_files: files,
@@ -645,6 +1020,7 @@ mod tests {
             action: StackAction::Plan,
             depends_on: Vec::new(),
             string_values: Vec::new(),
+            reasons: Vec::new(),
         }
     }
 

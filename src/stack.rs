@@ -41,11 +41,17 @@ pub struct Stack {
     /// From the tfvars attribute `environment`, else the config default.
     pub environment: String,
     pub action: StackAction,
-    /// Explicit `depends_on = [...]` stack ids.
+    /// Explicit `depends_on = [...]` stack ids; the selection adds the
+    /// selected stacks this one follows through unselected ones
+    /// (docs/DESIGN.md §3), which order it the same way.
     pub depends_on: Vec<String>,
     /// Every other string value in the tfvars; the graph keeps those that
     /// name a stack id as implicit edges.
     pub string_values: Vec<String>,
+    /// Why the run has this stack: the changed paths that selected it (its
+    /// tfvars or companion, relative to the config root; a module or policy
+    /// file, relative to tfctl.yaml's directory), sorted. Empty with `--all`.
+    pub reasons: Vec<String>,
 }
 
 impl Stack {

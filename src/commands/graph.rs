@@ -11,14 +11,32 @@ pub fn run(config: Option<&Path>, args: GraphArgs) -> Result<ExitStatus> {
     let cfg = super::load_config(config)?;
     let config_root = super::config_root(&cfg, &args.select);
     let sel = select::select(&cfg, &config_root, super::change_source(&cfg, &args.select))?;
+    super::print_warnings(&sel);
     let waves = sel.dag.wave_ids();
     let edges = sel.dag.stack_edges();
     let out = match args.format {
         GraphFormat::Text => draw::text(&waves, &edges),
         GraphFormat::Dot => draw::dot(&waves, &edges),
         GraphFormat::Mermaid => draw::mermaid(&waves, &edges),
-        GraphFormat::Json => draw::json(&waves, &edges),
+        GraphFormat::Json => with_reasons(&draw::json(&waves, &edges), &sel),
     };
     super::print_stdout(&out)?;
     Ok(ExitStatus::Success)
+}
+
+/// The graph JSON with `"reasons": {id: [paths]}`: why each stack is in it.
+fn with_reasons(json: &str, sel: &select::Selection) -> String {
+    let Ok(serde_json::Value::Object(mut doc)) = serde_json::from_str(json) else {
+        return json.to_string();
+    };
+    let reasons: serde_json::Map<String, serde_json::Value> = sel
+        .dag
+        .stacks
+        .iter()
+        .map(|s| (s.id.clone(), serde_json::json!(s.reasons)))
+        .collect();
+    doc.insert("reasons".into(), serde_json::Value::Object(reasons));
+    let mut out = serde_json::to_string_pretty(&doc).expect("strings always serialize");
+    out.push('\n');
+    crate::actions::commands::neutralise_json(&out).into_owned()
 }

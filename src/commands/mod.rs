@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command, SelectArgs};
 use crate::config::Config;
-use crate::discovery::ChangedFile;
 use crate::error::{Error, ExitStatus, Result};
 use crate::select::ChangeSource;
 
@@ -77,13 +76,9 @@ pub(crate) fn change_source(cfg: &Config, select: &SelectArgs) -> ChangeSource {
     if select.all {
         ChangeSource::All
     } else if !select.files.is_empty() {
-        ChangeSource::Files {
-            files: select
-                .files
-                .iter()
-                .map(|f| ChangedFile::modified(f.clone()))
-                .collect(),
-            old_rev: None,
+        ChangeSource::Typed {
+            paths: select.files.clone(),
+            cwd: std::env::current_dir().unwrap_or_default(),
         }
     } else {
         ChangeSource::Git {
@@ -92,6 +87,17 @@ pub(crate) fn change_source(cfg: &Config, select: &SelectArgs) -> ChangeSource {
                 .clone()
                 .unwrap_or_else(|| cfg.default_branch.clone()),
         }
+    }
+}
+
+/// Prints what the selection found odd in the config (`tfctl: warning: …`
+/// on stderr), neutralised like every line tfctl prints.
+pub(crate) fn print_warnings(sel: &crate::select::Selection) {
+    for warning in &sel.warnings {
+        eprintln!(
+            "tfctl: warning: {}",
+            crate::actions::commands::neutralise(warning)
+        );
     }
 }
 

@@ -21,6 +21,7 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> Result<ExitStatus> {
     let config_root = super::config_root(&cfg, &args.select);
     let source = super::change_source(&cfg, &args.select);
     let sel = select::select(&cfg, &config_root, source)?;
+    super::print_warnings(&sel);
 
     if args.emit_matrix {
         super::print_stdout(&matrix(&sel, args.parallelism.unwrap_or(cfg.parallelism)))?;
@@ -39,16 +40,25 @@ fn matrix(sel: &Selection, parallelism: usize) -> String {
     let mut include = Vec::new();
     for (wave, ids) in sel.dag.wave_ids().into_iter().enumerate() {
         for (shard, chunk) in ids.chunks(parallelism.max(1)).enumerate() {
-            let tfvars: Vec<String> = chunk
+            let stacks: Vec<&crate::stack::Stack> = chunk
                 .iter()
                 .filter_map(|id| sel.dag.stacks.iter().find(|s| &s.id == id))
+                .collect();
+            let tfvars: Vec<String> = stacks
+                .iter()
                 .map(|s| s.tfvars.to_string_lossy().into_owned())
+                .collect();
+            // What selected the shard's stacks (a module, a policy, their files).
+            let reasons: std::collections::BTreeSet<&str> = stacks
+                .iter()
+                .flat_map(|s| s.reasons.iter().map(String::as_str))
                 .collect();
             include.push(serde_json::json!({
                 "wave": wave,
                 "shard": format!("{wave}-{shard}"),
                 "stacks": chunk,
                 "files": tfvars.join(" "),
+                "reasons": reasons,
             }));
         }
     }

@@ -67,14 +67,18 @@ pub(crate) fn open_pr(cfg: &Config, select: &SelectArgs, session: &GhSession) ->
 
     // A plan of anything but the PR head would be vouched for wrongly:
     // refuse before any API call or terraform run.
-    let git = crate::repo::Git::open(&config_root)?;
-    let checked_out = git.head()?;
-    if checked_out != target.head_sha {
-        return Err(Error::input(format!(
-            "checked-out commit {checked_out} is not the PR head {} (check out the payload's head_sha)",
-            target.head_sha
-        )));
-    }
+    let config_git = crate::repo::Git::open(&config_root)?;
+    let checked_out = config_git.head()?;
+    let controller = if checked_out == target.head_sha {
+        None
+    } else {
+        Some(controller_checkout(cfg, &config_git, &target).ok_or_else(|| {
+            Error::input(format!(
+                "checked-out commit {checked_out} is not the PR head {} (check out the payload's head_sha)",
+                target.head_sha
+            ))
+        })?)
+    };
 
     let runtime = GhSession::runtime()?;
     let client = &session.client;
@@ -96,6 +100,10 @@ pub(crate) fn open_pr(cfg: &Config, select: &SelectArgs, session: &GhSession) ->
         .block_on(client.list_pull_files(&target.repo, target.number))
         .map_err(Error::from)?;
 
+    // The PR's files relative to its checkout: stack files, and module or
+    // policy files beside the config root, all select stacks.
+    let is_controller_pr = controller.is_some();
+    let git = controller.unwrap_or(config_git);
     let changes = pipeline::pr_changes(
         &pipeline::PrFiles {
             number: Some(target.number),
@@ -106,18 +114,21 @@ pub(crate) fn open_pr(cfg: &Config, select: &SelectArgs, session: &GhSession) ->
                 head_sha: &target.head_sha,
             },
         },
-        &git.prefix,
-        &config_root,
+        "",
+        &git.top,
     )?;
     let sel = select::select(
         cfg,
         &config_root,
-        ChangeSource::Files {
+        ChangeSource::Repo {
+            top: git.top.clone(),
             files: changes,
-            old_rev: Some(pr.base.sha.clone()),
+            // A controller PR deletes no stack: the base is not the stacks'.
+            old_rev: (!is_controller_pr).then(|| pr.base.sha.clone()),
         },
     )
     .inspect_err(annotate_input_error)?;
+    super::print_warnings(&sel);
     Ok(PrRun {
         target,
         pr,
@@ -125,6 +136,23 @@ pub(crate) fn open_pr(cfg: &Config, select: &SelectArgs, session: &GhSession) ->
         config_root,
         sel,
     })
+}
+
+/// docs/DESIGN.md §1: the controller's own PR. Its checkout (where tfctl.yaml
+/// is) is the PR head, and the config root is another repository (the
+/// config repo's default branch checked out beside it): the PR's module and
+/// policy changes are planned against the real stacks. `None` when the
+/// checkout of tfctl.yaml is not the PR head either.
+fn controller_checkout(
+    cfg: &Config,
+    config_git: &crate::repo::Git,
+    target: &Target,
+) -> Option<crate::repo::Git> {
+    let git = crate::repo::Git::open(&cfg.base_dir).ok()?;
+    let same = |a: &std::path::Path, b: &std::path::Path| {
+        crate::change_paths::absolute(a) == crate::change_paths::absolute(b)
+    };
+    (!same(&git.top, &config_git.top) && git.head().ok()? == target.head_sha).then_some(git)
 }
 
 /// Reports a complete verdict on the PR, once: `opa-passed` xor

@@ -47,6 +47,7 @@ pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
     }
     header(report, ctx, &mut out);
     table(report, &mut out);
+    impact(report, &mut out);
     messages(report, &mut out);
     errors(report, &mut out);
     // What a reviewer must see comes before the plans, which are the part
@@ -112,6 +113,32 @@ fn table(report: &RunReport, out: &mut String) {
             }
         );
     }
+}
+
+/// One line: the module and policy files that selected stacks, each with
+/// how many (a stack's own files need no saying).
+fn impact(report: &RunReport, out: &mut String) {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &report.stacks {
+        let own = format!("{}/", s.id);
+        for r in s.reasons.iter().filter(|r| !r.starts_with(&own)) {
+            *counts.entry(r.as_str()).or_default() += 1;
+        }
+    }
+    if counts.is_empty() {
+        return;
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(path, n)| {
+            format!(
+                "`{}` ({n} stack{})",
+                code(path),
+                if *n == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "\nSelected by changes to {}.", parts.join(", "));
 }
 
 fn policy_cell(s: &StackReport) -> String {

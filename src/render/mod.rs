@@ -243,3 +243,20 @@ mod tests {
         );
     }
 }
+
+/// The reasons of `s` that are not its own files (a module or policy file
+/// that selected it), as one short phrase; `None` when it has none.
+pub(crate) fn impact_reasons(s: &crate::report::StackReport) -> Option<String> {
+    let own = format!("{}/", s.id);
+    let others: Vec<&str> = s
+        .reasons
+        .iter()
+        .map(String::as_str)
+        .filter(|r| !r.starts_with(&own))
+        .collect();
+    match others.len() {
+        0 => None,
+        1..=3 => Some(others.join(", ")),
+        n => Some(format!("{} and {} more", others[..3].join(", "), n - 3)),
+    }
+}

@@ -52,6 +52,13 @@ pub fn report(report: &RunReport, color: bool) -> String {
             let _ = write!(out, "  ({})", terminal(&s.action));
         }
         let _ = writeln!(out, "  {}", paint(DIM, &duration(s.duration_ms)));
+        if let Some(why) = super::impact_reasons(s) {
+            let _ = writeln!(
+                out,
+                "    {}",
+                paint(DIM, &format!("via {}", terminal(&why)))
+            );
+        }
         for v in &s.violations {
             let line = format!(
                 "    {} [{}] {}",

@@ -418,7 +418,19 @@ fn sigterm_during_a_slow_apply_exits_130_and_a_following_run_takes_the_lock() {
 
 #[test]
 fn a_deleted_tfvars_is_destroyed_with_its_contents_from_before_the_merge() {
-    let repo = apply_support::repo_with(|_| {});
+    // Nothing else names the key stack, so deleting it keeps the graph whole
+    // (that a still-named stack cannot be deleted is tested in `impact`).
+    let repo = apply_support::repo_with(|repo| {
+        let path = "config/S3/data-lake-prod/data-lake-prod.tfvars";
+        let text = std::fs::read_to_string(repo.path().join(path)).unwrap();
+        let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("kms_key")).collect();
+        assert_ne!(
+            kept.len(),
+            text.lines().count(),
+            "the example names the key"
+        );
+        repo.write(path, &(kept.join("\n") + "\n"));
+    });
     repo.touch_tfvars("config/KMS/encryption-key/encryption-key.tfvars");
     let digests = apply_support::validate(&repo);
     let first = Scenario::merge(repo, digests);

@@ -69,6 +69,7 @@ pub(crate) fn validation_body(
         violations,
         warnings: Vec::new(),
         error: None,
+        reasons: Vec::new(),
         duration_ms: 1200,
         plan_digest: Some("ab".repeat(32)),
         plan_summary: None,

@@ -22,6 +22,7 @@ mod flow_merge;
 mod github_client;
 mod github_contract;
 mod github_validate;
+mod impact;
 mod inputs_module;
 mod key_cli;
 mod policy_cli;

@@ -46,6 +46,7 @@ fn unplanned(id: &str, status: StackStatus, error: Option<&str>, ms: u64) -> Sta
         violations: vec![],
         warnings: vec![],
         error: error.map(String::from),
+        reasons: vec![],
         duration_ms: ms,
         plan_digest: None,
         plan_summary: None,

@@ -225,11 +225,13 @@ fn deleted_tfvars_is_a_destroy_ordered_after_its_dependents() {
     repo.remove("config/IAM/admin-role/admin-role.tfvars")
         .touch_tfvars("config/S3/data-lake-prod/data-lake-prod.tfvars")
         .commit("retire the role");
+    // The S3 stack still depends on the role: planned, ordered, and a
+    // finding (the graph would be broken once merged).
     let report = repo
         .tfctl()
         .args(["validate", "--format", "json"])
         .run()
-        .expect_code(0)
+        .expect_code(1)
         .json();
     assert_eq!(
         report["waves"],
@@ -237,7 +239,15 @@ fn deleted_tfvars_is_a_destroy_ordered_after_its_dependents() {
     );
     let iam = stack(&report, "IAM/admin-role");
     assert_eq!(iam["action"], "destroy");
-    assert_eq!(iam["status"], "passed");
+    assert_eq!(iam["status"], "failed");
+    // The unchanged Lambda stack names it too (`role = "IAM/admin-role"`).
+    assert!(
+        iam["violations"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("deleted, but Lambda/ingest, S3/data-lake-prod still depend on it"),
+        "{iam:#}"
+    );
 }
 
 #[test]

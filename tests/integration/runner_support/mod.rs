@@ -243,6 +243,7 @@ impl Fixture {
                 action: StackAction::Plan,
                 depends_on: Vec::new(),
                 string_values: Vec::new(),
+                reasons: Vec::new(),
             },
             module_dir: self.module.clone(),
             var_files: vec![tfctl::runner::VarFile {
