@@ -83,7 +83,7 @@ fn clean_dir(dir: &str) -> String {
         .join("/")
 }
 
-/// Who depends on whom in the estate, asked a frontier at a time.
+/// Who in the estate depends on given stacks (asked about deleted ones).
 pub trait Dependents {
     /// The stacks (changed or not) whose tfvars names one of `ids` as a
     /// dependency (`depends_on` or a string value equal to the id), each
@@ -320,26 +320,8 @@ mod tests {
         assert_eq!(src.1.get(), 0);
     }
 
-    /// Estate edges `(dependency, dependent)`; counts the questions.
+    /// Estate edges `(dependency, dependent)`; counts the stacks read.
     struct Edges(Vec<(&'static str, &'static str)>, Cell<usize>);
-
-    impl Dependents for Edges {
-        fn dependents_of(
-            &self,
-            ids: &BTreeSet<String>,
-        ) -> Result<Vec<(String, Vec<String>)>, Error> {
-            self.1.set(self.1.get() + 1);
-            let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for (dep, dependent) in &self.0 {
-                if ids.contains(*dep) {
-                    by.entry(dependent.to_string())
-                        .or_default()
-                        .push(dep.to_string());
-                }
-            }
-            Ok(by.into_iter().collect())
-        }
-    }
 
     impl Upstream for Edges {
         fn upstream_of(&self, id: &str) -> Result<Vec<String>, Error> {

@@ -9,27 +9,12 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::harness::{Repo, Tfctl};
+use crate::harness::{report_ids as ids, report_stack, Repo, Tfctl};
 use crate::support::fake_github::{FakeGithub, PrSeed, BOT_LOGIN};
 use crate::support::keys::CONTROLLER_KEY;
 
-fn ids(report: &Value) -> Vec<String> {
-    report["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn reasons(report: &Value, id: &str) -> Vec<String> {
-    let stack = report["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap_or_else(|| panic!("no stack {id} in {report:#}"));
-    serde_json::from_value(stack["reasons"].clone()).unwrap()
+    serde_json::from_value(report_stack(report, id)["reasons"].clone()).unwrap()
 }
 
 /// The stacks `graph --format json` selects with `args`, and their reasons.

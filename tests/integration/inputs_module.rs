@@ -11,7 +11,7 @@ use crate::harness;
 
 use std::time::Duration;
 
-use harness::{Repo, Run};
+use harness::{report_stack as stack, Repo, Run};
 use serde_json::Value;
 use tfctl::runner::{self, Cancel, Operation, RunOptions, StackRun};
 use tfctl::select::ChangeSource;
@@ -44,15 +44,6 @@ fn refused(run: Run, repo: &Repo, start: &str) {
 /// run started no terraform.
 fn fresh(repo: &Repo) {
     let _ = std::fs::remove_dir_all(repo.path().join(".tfctl"));
-}
-
-fn stack<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap_or_else(|| panic!("no stack {id} in {report}"))
 }
 
 #[test]

@@ -3,26 +3,8 @@
 
 use crate::harness;
 
-use harness::Repo;
+use harness::{report_ids as ids, report_stack as stack, Repo};
 use serde_json::Value;
-
-fn stack<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap_or_else(|| panic!("no stack {id} in {report:#}"))
-}
-
-fn ids(report: &Value) -> Vec<String> {
-    report["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap().to_string())
-        .collect()
-}
 
 #[test]
 fn clean_change_plans_stacks_in_dependency_order() {

@@ -239,3 +239,23 @@ impl Run {
         self
     }
 }
+
+/// The stack `id` of a `--format json` report (panics naming the report).
+pub fn report_stack<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no stack {id} in {report:#}"))
+}
+
+/// The stack ids of a `--format json` report, in report order.
+pub fn report_ids(report: &serde_json::Value) -> Vec<String> {
+    report["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
