@@ -124,6 +124,10 @@ pub struct ValidateArgs {
     /// Run locally even inside GitHub Actions (no PR reporting).
     #[arg(long)]
     pub local: bool,
+    /// Plan every stack of the PR, carrying no result from its last
+    /// validation (by default a push re-plans only what it changed).
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `tfctl report`: the final job of a `validate --emit-matrix` matrix.

@@ -215,6 +215,23 @@ pub fn validation(
     })
 }
 
+/// The heads the bot's validation comments name, newest decision first
+/// (unverified: each is then asked of [`validation`] with its own status).
+/// What re-validation looks through for an earlier head's results.
+pub fn validated_heads(comments: &[Comment], bot_login: &str) -> Vec<String> {
+    let mut found: Vec<(String, String)> = bot_markers::<ValidationMarker>(comments, bot_login)
+        .map(|(_, m)| (m.time, m.head_sha))
+        .collect();
+    found.sort_by(|a, b| b.cmp(a));
+    let mut heads: Vec<String> = Vec::new();
+    for (_, head) in found {
+        if !heads.contains(&head) {
+            heads.push(head);
+        }
+    }
+    heads
+}
+
 /// The bot's newest verified apply attestation for this PR's merge commit.
 pub fn apply_record(
     comments: &[Comment],
@@ -397,6 +414,7 @@ mod tests {
                 rule: "main.deny".into(),
                 id: "v1".into(),
             }],
+            results: Default::default(),
             policy_digest: String::new(),
             time: "2026-12-01T10:00:00Z".into(),
             run_id: "1".into(),

@@ -13,6 +13,7 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::error::Error;
+pub use crate::report::OrderEdge;
 use crate::stack::{Stack, StackAction};
 
 /// A node of the execution graph.
@@ -56,38 +57,59 @@ impl Dag {
             .collect()
     }
 
-    /// Stack-to-stack edges `(before, after)` for display, with each barrier
-    /// expanded into the edges it stands for. Sorted, deduplicated.
-    pub fn stack_edges(&self) -> Vec<(String, String)> {
+    /// Direct stack-to-stack edges `(before, after)`: `depends_on` and
+    /// implicit references, never the pairs an order rule stands for (those
+    /// are [`Dag::order_edges`], so a drawing stays linear in stacks).
+    /// Sorted, deduplicated.
+    pub fn direct_edges(&self) -> Vec<(String, String)> {
+        let mut edges = Vec::new();
+        for (n, ps) in self.preds.iter().enumerate() {
+            let Node::Stack(to) = self.nodes[n] else {
+                continue;
+            };
+            for &p in ps {
+                if let Node::Stack(from) = self.nodes[p] {
+                    edges.push((self.stacks[from].id.clone(), self.stacks[to].id.clone()));
+                }
+            }
+        }
+        edges.sort_unstable();
+        edges.dedup();
+        edges
+    }
+
+    /// Each order rule's barrier once: the stacks it holds back and the
+    /// stacks it releases. |before| + |after| ids per rule, never their product.
+    pub fn order_edges(&self) -> Vec<OrderEdge> {
         let mut succs: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
         for (n, ps) in self.preds.iter().enumerate() {
             for &p in ps {
                 succs[p].push(n);
             }
         }
-        let mut edges = BTreeSet::new();
-        for (n, ps) in self.preds.iter().enumerate() {
-            let Node::Stack(to) = self.nodes[n] else {
-                continue;
-            };
-            for &p in ps {
-                for from in self.stack_ancestors_through_barriers(p) {
-                    edges.insert((self.stacks[from].id.clone(), self.stacks[to].id.clone()));
-                }
-            }
-        }
-        edges.into_iter().collect()
-    }
-
-    /// `node` itself if it is a stack, else the stacks feeding the barrier.
-    fn stack_ancestors_through_barriers(&self, node: usize) -> Vec<usize> {
-        match self.nodes[node] {
-            Node::Stack(i) => vec![i],
-            Node::Barrier(_) => self.preds[node]
+        let ids = |nodes: &[usize]| -> Vec<String> {
+            let mut v: Vec<String> = nodes
                 .iter()
-                .flat_map(|&p| self.stack_ancestors_through_barriers(p))
-                .collect(),
-        }
+                .filter_map(|&n| match self.nodes[n] {
+                    Node::Stack(i) => Some(self.stacks[i].id.clone()),
+                    Node::Barrier(_) => None,
+                })
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(n, node)| match node {
+                Node::Barrier(rule) => Some(OrderEdge {
+                    rule: rule.clone(),
+                    before: ids(&self.preds[n]),
+                    after: ids(&succs[n]),
+                }),
+                Node::Stack(_) => None,
+            })
+            .collect()
     }
 }
 
@@ -291,7 +313,7 @@ mod tests {
             vec![vec!["IAM/r", "KMS/k"], vec!["S3/a"], vec!["Lambda/f"]]
         );
         assert_eq!(
-            dag.stack_edges(),
+            dag.direct_edges(),
             vec![
                 ("IAM/r".into(), "S3/a".into()),
                 ("S3/a".into(), "Lambda/f".into())
@@ -331,7 +353,15 @@ mod tests {
                 vec!["Lambda/f"]
             ]
         );
-        assert!(dag.stack_edges().contains(&("KMS/k".into(), "S3/b".into())));
+        // Drawn as the user wrote the rules: once each, not as 2×2 + 2×1 pairs.
+        assert!(dag.direct_edges().is_empty());
+        let order = dag.order_edges();
+        assert_eq!(order.len(), 2);
+        assert_eq!(order[0].rule, "order: IAM,KMS before S3");
+        assert_eq!(order[0].before, vec!["IAM/r", "KMS/k"]);
+        assert_eq!(order[0].after, vec!["S3/a", "S3/b"]);
+        assert_eq!(order[1].before, vec!["S3/a", "S3/b"]);
+        assert_eq!(order[1].after, vec!["Lambda/f"]);
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod policy;
 pub mod render;
 pub mod repo;
 pub mod report;
+pub mod revalidate;
 pub mod runner;
 pub mod schedule;
 pub mod select;

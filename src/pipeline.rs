@@ -86,6 +86,84 @@ pub fn build_jobs(
     Ok(jobs)
 }
 
+/// `revalidate::inputs_digest` of each job's stack, by id (IO: reads the
+/// module trees, lock files and companion files; each module once).
+pub fn input_digests(
+    cfg: &Config,
+    config_root: &Path,
+    sel: &Selection,
+    jobs: &[StackJob],
+    opts: &RunOptions,
+) -> Result<BTreeMap<String, String>, Error> {
+    let modules = crate::repo::FsModules {
+        root: cfg.modules_root.clone(),
+    };
+    let mut trees: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
+    let args: Vec<String> = opts
+        .init_args
+        .iter()
+        .chain(&opts.plan_args)
+        .cloned()
+        .collect();
+    let mut out = BTreeMap::new();
+    for job in jobs {
+        let stack = &job.stack;
+        let module = cfg.modules.module_for(&stack.service);
+        if !trees.contains_key(&module) {
+            let tree = crate::module_tree::read_tree(&modules, &module)?
+                .map(|t| t.digest)
+                .unwrap_or_default();
+            let lock = std::fs::read_to_string(job.module_dir.join(".terraform.lock.hcl")).ok();
+            trees.insert(module.clone(), (tree, lock));
+        }
+        let (tree, lock) = &trees[&module];
+        let inputs = sel
+            .inputs
+            .get(&stack.id)
+            .ok_or_else(|| Error::input(format!("{}: its tfvars were not read", stack.id)))?;
+        let companions = companion_files(cfg, config_root, &stack.id);
+        let digest = crate::revalidate::inputs_digest(&crate::revalidate::InputParts {
+            stack,
+            module: &module,
+            module_tree: tree,
+            lock_file: lock.as_deref(),
+            var_files: &inputs.var_files,
+            companions: &companions,
+            backend_config: &job.backend_config,
+            variables: &job.variables,
+            env: &job.env,
+            args: &args,
+        });
+        out.insert(stack.id.clone(), digest);
+    }
+    Ok(out)
+}
+
+/// `(path, text)` of the companion files in a stack's directory, sorted
+/// (what a module may read through `tfctl_stack_dir`).
+fn companion_files(cfg: &Config, config_root: &Path, id: &str) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(config_root.join(id)) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(String, String)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            if !cfg.stacks.companions.is_match(&name) {
+                return None;
+            }
+            let text = std::fs::read(e.path()).ok()?;
+            Some((
+                format!("{id}/{name}"),
+                String::from_utf8_lossy(&text).into_owned(),
+            ))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 /// Writes the var files terraform reads for stack `id`: a copy of each of
 /// its tfvars, as tfctl checked it, with tfctl's own keys blanked (so
 /// terraform's remaining warnings are real, and its messages keep the
@@ -237,6 +315,7 @@ pub fn empty_report(stack: &Stack, duration: Duration) -> StackReport {
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         plan_digest: None,
         plan_summary: None,
+        inputs: None,
     }
 }
 
@@ -264,7 +343,8 @@ pub fn report(sel: &Selection, stacks: Vec<StackReport>, duration: Duration) -> 
         result: RunReport::judge(&ordered),
         environment: (envs.len() == 1).then(|| envs[0].to_string()),
         waves,
-        edges: sel.dag.stack_edges(),
+        edges: sel.dag.direct_edges(),
+        order: sel.dag.order_edges(),
         stacks: ordered,
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
     }
@@ -568,6 +648,7 @@ pub fn merge_shards(
     shards: &[Shard],
 ) -> Result<(Vec<StackReport>, Duration), Error> {
     let mut problems = Vec::new();
+    let wanted: std::collections::HashSet<&str> = expected.iter().map(String::as_str).collect();
     let mut from: BTreeMap<&str, &str> = BTreeMap::new();
     let mut stacks = Vec::new();
     let mut longest = 0;
@@ -586,7 +667,7 @@ pub fn merge_shards(
                     "{}: stack {} is also in {first} (each stack belongs to one shard)",
                     shard.file, stack.id
                 ));
-            } else if !expected.contains(&stack.id) {
+            } else if !wanted.contains(stack.id.as_str()) {
                 problems.push(format!(
                     "{}: stack {} is not one of this run's stacks",
                     shard.file, stack.id
@@ -730,12 +811,20 @@ pub fn validation_marker(
             .stacks
             .iter()
             .filter_map(|s| {
-                s.plan_digest
-                    .as_deref()
-                    .map(|d| (s.id.clone(), seal_digest(d, key)))
+                // A carried result's digest is the attested one, sealed already.
+                let carried = s.inputs.as_ref().is_some_and(|i| i.carried_from.is_some());
+                s.plan_digest.as_deref().map(|d| {
+                    let sealed = if carried {
+                        d.to_string()
+                    } else {
+                        seal_digest(d, key)
+                    };
+                    (s.id.clone(), sealed)
+                })
             })
             .collect(),
         violations,
+        results: crate::revalidate::records(&report.stacks),
         policy_digest: ctx.policy_digest.clone(),
         time: ctx.time.clone(),
         run_id: ctx.run_id.clone(),

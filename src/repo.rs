@@ -5,6 +5,8 @@
 //! "which tfvars are in this directory". Git runs as argv, never through a
 //! shell. Decisions about what the answers mean live in `discovery`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,22 +14,54 @@ use crate::discovery::{ChangedFile, FileStatus, StackTree};
 use crate::error::Error;
 use crate::module_tree::ModuleSource;
 
-/// The tree under a config root, read through the filesystem.
+/// The tree under a config root, read through the filesystem. Each
+/// directory is read once per run: selection, the upstream walk and the
+/// reference checks all ask about the same stacks.
 pub struct FsTree {
-    pub root: PathBuf,
+    root: PathBuf,
+    seen: RefCell<HashMap<String, Vec<String>>>,
+}
+
+impl FsTree {
+    pub fn new(root: &Path) -> FsTree {
+        FsTree {
+            root: root.to_path_buf(),
+            seen: RefCell::default(),
+        }
+    }
+
+    /// Remembers the tfvars of every directory in `files` (a walk of the
+    /// whole tree, relative `/`-paths), so `--all` reads each directory once.
+    pub fn remember(&self, files: &[String]) {
+        let mut seen = self.seen.borrow_mut();
+        for file in files {
+            let (dir, name) = file.rsplit_once('/').unwrap_or(("", file));
+            let names = seen.entry(dir.to_string()).or_default();
+            if name.ends_with(".tfvars") {
+                names.push(name.to_string());
+            }
+        }
+    }
 }
 
 impl StackTree for FsTree {
     fn tfvars_in(&self, dir: &str) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.root.join(dir)) else {
-            return Vec::new();
+        if let Some(names) = self.seen.borrow().get(dir) {
+            return names.clone();
+        }
+        let names: Vec<String> = match std::fs::read_dir(self.root.join(dir)) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| name.ends_with(".tfvars"))
+                .collect(),
+            Err(_) => Vec::new(),
         };
-        entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|name| name.ends_with(".tfvars"))
-            .collect()
+        self.seen
+            .borrow_mut()
+            .insert(dir.to_string(), names.clone());
+        names
     }
 }
 

@@ -76,6 +76,16 @@ pub struct Violation {
     pub msg: String,
 }
 
+/// One `order` rule between two groups of the run's stacks: every stack
+/// of `before` finishes before any stack of `after` starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderEdge {
+    /// `order: IAM,KMS before S3` (`(reversed for destroys)` when it is).
+    pub rule: String,
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+}
+
 /// What happened to one stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackReport {
@@ -102,6 +112,25 @@ pub struct StackReport {
     /// collapsed `<details>` of the PR comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_summary: Option<String>,
+    /// What the plan was made from, so a later push can carry the result
+    /// when none of it changed (docs/DESIGN.md §3, "Re-validation").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<InputsRecord>,
+}
+
+/// The inputs of one stack's plan, and whether its result was carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputsRecord {
+    /// SHA-256 over everything terraform receives for the stack but its
+    /// state: tfvars and companions, the root module tree and provider
+    /// lock file, the stack's settings in tfctl.yaml.
+    pub digest: String,
+    /// The state it was planned against: `<lineage>:<serial>`, or `empty`.
+    pub state: String,
+    /// The head commit of the validation this result was carried from; the
+    /// stack was not planned again (nothing it reads changed since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_from: Option<String>,
 }
 
 /// The whole run: the `--format json` document.
@@ -115,9 +144,13 @@ pub struct RunReport {
     pub waves: Vec<Vec<String>>,
     /// Stacks in the order they appear in `waves`.
     pub stacks: Vec<StackReport>,
-    /// Dependency edges `(from, to)`: `to` runs after `from`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Direct dependency edges `(from, to)`: `to` runs after `from`.
+    #[serde(default)]
     pub edges: Vec<(String, String)>,
+    /// Order rules, each once with the stacks on either side (never
+    /// expanded into pairs, so the report stays linear in stacks).
+    #[serde(default)]
+    pub order: Vec<OrderEdge>,
     pub duration_ms: u64,
 }
 
@@ -284,6 +317,7 @@ impl StackReport {
             duration_ms: 0,
             plan_digest: None,
             plan_summary: None,
+            inputs: None,
         }
     }
 }
@@ -299,6 +333,7 @@ impl RunReport {
             waves: vec![stacks.iter().map(|s| s.id.clone()).collect()],
             stacks,
             edges: vec![],
+            order: vec![],
             duration_ms,
         }
     }

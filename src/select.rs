@@ -128,9 +128,7 @@ pub const CONTEXT_PREFIX: &str = "tfctl_";
 
 /// Selects and parses the stacks under `config_root`.
 pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<Selection, Error> {
-    let tree = FsTree {
-        root: config_root.to_path_buf(),
-    };
+    let tree = FsTree::new(config_root);
     // The config root's stacks, listed once when a decision needs them.
     let estate_files: OnceCell<Vec<String>> = OnceCell::new();
     let estate_files = || -> Result<&Vec<String>, Error> {
@@ -229,13 +227,15 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
     let mut reasons: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut refs = if whole_estate {
         let files = crate::repo::list_files(config_root)?;
+        tree.remember(&files);
         discovery::all_stacks(&files, &cfg.stacks)?
     } else {
         discovery::stacks_from_changes(&sorted.stack_files, &cfg.stacks, &tree)?
     };
+    let selected: HashSet<&str> = refs.iter().map(|r| r.id.as_str()).collect();
     for change in &sorted.stack_files {
         let dir = change.path.rsplit_once('/').map_or("", |(d, _)| d);
-        if refs.iter().any(|r| r.id == dir) {
+        if selected.contains(dir) {
             reasons
                 .entry(dir.to_string())
                 .or_default()

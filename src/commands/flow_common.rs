@@ -71,9 +71,7 @@ pub(crate) fn stacks_of(
     files: &crate::pipeline::PrFiles<'_>,
 ) -> Result<Vec<StackRef>> {
     let changes = crate::pipeline::pr_changes(files, &config_prefix(cfg), &cfg.config_root)?;
-    let fs = FsTree {
-        root: cfg.config_root.clone(),
-    };
+    let fs = FsTree::new(&cfg.config_root);
     let tree = HeadTree {
         fs: &fs,
         changes: &changes,

@@ -13,29 +13,32 @@ pub fn run(config: Option<&Path>, args: GraphArgs) -> Result<ExitStatus> {
     let sel = select::select(&cfg, &config_root, super::change_source(&cfg, &args.select))?;
     super::print_warnings(&sel);
     let waves = sel.dag.wave_ids();
-    let edges = sel.dag.stack_edges();
+    let edges = sel.dag.direct_edges();
+    let order = sel.dag.order_edges();
+    let view = draw::GraphView {
+        waves: &waves,
+        edges: &edges,
+        order: &order,
+    };
     let out = match args.format {
-        GraphFormat::Text => draw::text(&waves, &edges),
-        GraphFormat::Dot => draw::dot(&waves, &edges),
-        GraphFormat::Mermaid => draw::mermaid(&waves, &edges),
-        GraphFormat::Json => with_reasons(&draw::json(&waves, &edges), &sel),
+        GraphFormat::Text => draw::text(view),
+        GraphFormat::Dot => draw::dot(view),
+        GraphFormat::Mermaid => draw::mermaid(view),
+        GraphFormat::Json => with_reasons(draw::json(view), &sel),
     };
     super::print_stdout(&out)?;
     Ok(ExitStatus::Success)
 }
 
 /// The graph JSON with `"reasons": {id: [paths]}`: why each stack is in it.
-fn with_reasons(json: &str, sel: &select::Selection) -> String {
-    let Ok(serde_json::Value::Object(mut doc)) = serde_json::from_str(json) else {
-        return json.to_string();
-    };
+fn with_reasons(mut doc: serde_json::Value, sel: &select::Selection) -> String {
     let reasons: serde_json::Map<String, serde_json::Value> = sel
         .dag
         .stacks
         .iter()
         .map(|s| (s.id.clone(), serde_json::json!(s.reasons)))
         .collect();
-    doc.insert("reasons".into(), serde_json::Value::Object(reasons));
+    doc["reasons"] = serde_json::Value::Object(reasons);
     let mut out = serde_json::to_string_pretty(&doc).expect("strings always serialize");
     out.push('\n');
     crate::actions::commands::neutralise_json(&out).into_owned()

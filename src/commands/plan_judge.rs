@@ -2,6 +2,7 @@
 //! and its exit status. Shared by `validate` (terminal and PR), `report`
 //! and `drift`, so none of them imports another command.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
@@ -10,11 +11,17 @@ use crate::config::Config;
 use crate::error::{Error, ExitStatus, Result};
 use crate::pipeline::{self, JudgeContext};
 use crate::policy::PolicyEngine;
-use crate::report::{RunReport, RunResult, StackStatus};
-use crate::runner::{self, Operation};
+use crate::render::marker::ValidationMarker;
+use crate::report::{InputsRecord, RunReport, RunResult, StackReport, StackStatus};
+use crate::revalidate;
+use crate::runner::{self, Operation, StackJob, StackRun};
 use crate::select::Selection;
+use crate::stack::Stack;
 
-/// Plans every stack of `sel` and judges the plans.
+/// Plans every stack of `sel` and judges the plans. With `prior` (a
+/// verified validation of an earlier head of the same PR), a stack whose
+/// inputs, policy set and state are what that validation passed is not
+/// planned: its attested result is carried (`revalidate`).
 pub fn plan_and_judge(
     cfg: &Config,
     config_root: &Path,
@@ -22,26 +29,167 @@ pub fn plan_and_judge(
     engine: &PolicyEngine,
     args: &ValidateArgs,
     pr_author: Option<&str>,
+    prior: Option<&ValidationMarker>,
 ) -> Result<RunReport> {
     let started = Instant::now();
-    let runs = plan_runs(
+    if sel.dag.stacks.is_empty() {
+        return Ok(pipeline::report(sel, Vec::new(), started.elapsed()));
+    }
+    let work_dir = pipeline::work_dir(cfg, "validate")?;
+    let result = plan_carrying(
         cfg,
         config_root,
         sel,
-        args.terraform.as_deref(),
-        args.parallelism,
-        "validate",
+        engine,
+        args,
+        pr_author,
+        prior,
+        &work_dir,
+    );
+    let _ = std::fs::remove_dir_all(&work_dir);
+    Ok(pipeline::report(sel, result?, started.elapsed()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_carrying(
+    cfg: &Config,
+    config_root: &Path,
+    sel: &Selection,
+    engine: &PolicyEngine,
+    args: &ValidateArgs,
+    pr_author: Option<&str>,
+    prior: Option<&ValidationMarker>,
+    work_dir: &Path,
+) -> Result<Vec<StackReport>> {
+    let jobs = pipeline::build_jobs(cfg, config_root, sel, work_dir)?;
+    let opts = pipeline::run_options(cfg, args.terraform.as_deref(), args.parallelism, work_dir)?;
+    let digests = pipeline::input_digests(cfg, config_root, sel, &jobs, &opts)?;
+
+    // Which results may be carried: same inputs and policy, then same state.
+    let carried: BTreeSet<String> = match prior {
+        Some(prior) => {
+            let policy_digest = crate::policy::digest::policy_digest(
+                &cfg.base_dir,
+                &cfg.policy.paths,
+                &cfg.policy.data,
+            )?;
+            let candidates = revalidate::candidates(prior, &policy_digest, &digests);
+            let reading: Vec<StackJob> = jobs
+                .iter()
+                .filter(|j| candidates.contains_key(&j.stack.id))
+                .cloned()
+                .collect();
+            let independent = vec![Vec::new(); reading.len()];
+            let nodes: Vec<Option<usize>> = (0..reading.len()).map(Some).collect();
+            let runs = run_jobs(&reading, &nodes, &independent, Operation::ReadState, &opts)?;
+            let states: BTreeMap<String, Option<String>> = reading
+                .iter()
+                .zip(&runs)
+                .map(|(job, run)| (job.stack.id.clone(), run.state.clone()))
+                .collect();
+            revalidate::carried(&candidates, &states)
+        }
+        None => BTreeSet::new(),
+    };
+
+    // Plan the rest, in their own DAG (a carried stack is done already).
+    let planned_stacks: Vec<Stack> = sel
+        .dag
+        .stacks
+        .iter()
+        .filter(|s| !carried.contains(&s.id))
+        .cloned()
+        .collect();
+    let dag = crate::graph::build(planned_stacks, &cfg.order)?;
+    let by_id: BTreeMap<&str, &StackJob> = jobs.iter().map(|j| (j.stack.id.as_str(), j)).collect();
+    let planned_jobs: Vec<StackJob> = dag
+        .stacks
+        .iter()
+        .map(|s| (*by_id[s.id.as_str()]).clone())
+        .collect();
+    let runs = run_jobs(
+        &planned_jobs,
+        &dag.node_stacks(),
+        &dag.preds,
+        Operation::Plan,
+        &opts,
     )?;
+    let mut run_of: BTreeMap<&str, StackRun> =
+        dag.stacks.iter().map(|s| s.id.as_str()).zip(runs).collect();
+
+    // Judge the planned stacks (a carried one gets a placeholder run whose
+    // report is replaced by its attested result).
+    let all_runs: Vec<StackRun> = sel
+        .dag
+        .stacks
+        .iter()
+        .map(|s| run_of.remove(s.id.as_str()).unwrap_or_else(placeholder_run))
+        .collect();
     let judged = pipeline::judge(
         sel,
-        &runs,
+        &all_runs,
         &JudgeContext {
             engine,
             changed_files: &sel.changed_files,
             pr_author,
         },
     )?;
-    Ok(pipeline::report(sel, judged, started.elapsed()))
+    Ok(sel
+        .dag
+        .stacks
+        .iter()
+        .zip(judged)
+        .zip(&all_runs)
+        .map(|((stack, mut report), run)| {
+            if carried.contains(&stack.id) {
+                if let Some(carried) = prior.and_then(|p| revalidate::carried_report(stack, p)) {
+                    return carried;
+                }
+            }
+            report.inputs = match (digests.get(&stack.id), &run.state) {
+                (Some(digest), Some(state)) => Some(InputsRecord {
+                    digest: digest.clone(),
+                    state: state.clone(),
+                    carried_from: None,
+                }),
+                _ => None,
+            };
+            report
+        })
+        .collect())
+}
+
+fn placeholder_run() -> StackRun {
+    StackRun {
+        outcome: runner::Outcome::Succeeded,
+        duration: std::time::Duration::ZERO,
+        plan_json: None,
+        plan_file: None,
+        state_snapshot: None,
+        state: None,
+        outputs: None,
+        log_tail: String::new(),
+    }
+}
+
+/// Runs `op` for `jobs` in the DAG `nodes`/`preds`, with signal handling.
+fn run_jobs(
+    jobs: &[StackJob],
+    nodes: &[Option<usize>],
+    preds: &[Vec<usize>],
+    op: Operation,
+    opts: &runner::RunOptions,
+) -> Result<Vec<StackRun>> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        let cancel = runner::cancel_on_signals()
+            .map_err(|e| Error::runtime(format!("cannot install signal handlers: {e}")))?;
+        let no_approval = |_: &runner::StackJob, _: &serde_json::Value| Ok(());
+        Ok::<_, Error>(runner::run_stacks(jobs, nodes, preds, op, opts, &no_approval, cancel).await)
+    })
 }
 
 /// `terraform init/plan/show -json` of every stack of `sel`, eagerly in DAG
@@ -59,29 +207,19 @@ pub fn plan_runs(
         return Ok(Vec::new());
     }
     let work_dir = pipeline::work_dir(cfg, command)?;
-    let jobs = pipeline::build_jobs(cfg, config_root, sel, &work_dir)?;
-    let opts = pipeline::run_options(cfg, terraform, parallelism, &work_dir)?;
-    let runtime = super::runtime()?;
-    let runs = runtime.block_on(async {
-        let cancel = runner::cancel_on_signals()
-            .map_err(|e| Error::runtime(format!("cannot install signal handlers: {e}")))?;
-        let nodes = sel.dag.node_stacks();
-        let no_approval = |_: &runner::StackJob, _: &serde_json::Value| Ok(());
-        Ok::<_, Error>(
-            runner::run_stacks(
-                &jobs,
-                &nodes,
-                &sel.dag.preds,
-                Operation::Plan,
-                &opts,
-                &no_approval,
-                cancel,
-            )
-            .await,
+    let result = (|| {
+        let jobs = pipeline::build_jobs(cfg, config_root, sel, &work_dir)?;
+        let opts = pipeline::run_options(cfg, terraform, parallelism, &work_dir)?;
+        run_jobs(
+            &jobs,
+            &sel.dag.node_stacks(),
+            &sel.dag.preds,
+            Operation::Plan,
+            &opts,
         )
-    });
+    })();
     let _ = std::fs::remove_dir_all(&work_dir);
-    runs
+    result
 }
 
 /// Prints the report to stdout in the chosen format.

@@ -29,7 +29,7 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> Result<ExitStatus> {
     }
 
     let engine = PolicyEngine::load(&cfg.policy.paths, &cfg.policy.data, &cfg.policy.namespaces)?;
-    let report = plan_and_judge(&cfg, &config_root, &sel, &engine, &args, None)?;
+    let report = plan_and_judge(&cfg, &config_root, &sel, &engine, &args, None, None)?;
     print_report(&report, args.format)?;
     Ok(exit_status(&report))
 }
@@ -38,12 +38,11 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> Result<ExitStatus> {
 /// into shards of at most `parallelism` stacks.
 fn matrix(sel: &Selection, parallelism: usize) -> String {
     let mut include = Vec::new();
-    for (wave, ids) in sel.dag.wave_ids().into_iter().enumerate() {
-        for (shard, chunk) in ids.chunks(parallelism.max(1)).enumerate() {
-            let stacks: Vec<&crate::stack::Stack> = chunk
-                .iter()
-                .filter_map(|id| sel.dag.stacks.iter().find(|s| &s.id == id))
-                .collect();
+    for (wave, members) in sel.dag.waves.iter().enumerate() {
+        for (shard, chunk) in members.chunks(parallelism.max(1)).enumerate() {
+            let stacks: Vec<&crate::stack::Stack> =
+                chunk.iter().map(|&i| &sel.dag.stacks[i]).collect();
+            let ids: Vec<&str> = stacks.iter().map(|s| s.id.as_str()).collect();
             let tfvars: Vec<String> = stacks
                 .iter()
                 .map(|s| s.tfvars.to_string_lossy().into_owned())
@@ -56,7 +55,7 @@ fn matrix(sel: &Selection, parallelism: usize) -> String {
             include.push(serde_json::json!({
                 "wave": wave,
                 "shard": format!("{wave}-{shard}"),
-                "stacks": chunk,
+                "stacks": ids,
                 "files": tfvars.join(" "),
                 "reasons": reasons,
             }));

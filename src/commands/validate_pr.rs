@@ -47,6 +47,17 @@ pub(crate) struct PrRun {
 pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<ExitStatus> {
     let run = open_pr(cfg, &args.select, &session)?;
     let engine = PolicyEngine::load(&cfg.policy.paths, &cfg.policy.data, &cfg.policy.namespaces)?;
+    let prior = if args.full {
+        None
+    } else {
+        prior_validation(cfg, &session, &run.target)?
+    };
+    if let Some(prior) = &prior {
+        eprintln!(
+            "tfctl validate: carrying unchanged stacks' results from the validation of {} (--full plans every stack)",
+            crate::evidence::short(&prior.head_sha)
+        );
+    }
     let report = super::plan_judge::plan_and_judge(
         cfg,
         &run.config_root,
@@ -54,8 +65,54 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
         &engine,
         args,
         Some(&run.pr.user.login),
+        prior.as_ref(),
     )?;
     publish("validate", cfg, &session, &run, &report, args.format)
+}
+
+/// The PR's newest validation of an earlier head whose attestation is
+/// signed, verifies, is bound to this PR and is the one its head's status
+/// names: the only results a push may carry (docs/DESIGN.md §3,
+/// "Re-validation"). `None` without signing keys (an unsigned record could
+/// be typed by anyone) or when none verifies.
+fn prior_validation(
+    cfg: &Config,
+    session: &GhSession,
+    target: &Target,
+) -> Result<Option<crate::render::marker::ValidationMarker>> {
+    use crate::evidence::{self, Trust};
+    let trust = Trust::of(&cfg.trust);
+    if !matches!(trust, Trust::Keys(_)) {
+        return Ok(None);
+    }
+    let runtime = GhSession::runtime()?;
+    let client = &session.client;
+    let repository = target.repo.to_string();
+    let subject = evidence::Subject {
+        repository: &repository,
+        pr_number: target.number,
+        bot_login: &session.bot_login,
+    };
+    runtime
+        .block_on(async {
+            let comments = client.list_comments(&target.repo, target.number).await?;
+            for head in evidence::validated_heads(&comments, &session.bot_login) {
+                if head == target.head_sha {
+                    continue;
+                }
+                let statuses = client.list_statuses(&target.repo, &head).await?;
+                let published = evidence::published_fingerprint(&statuses, &session.bot_login);
+                if let Ok(v) =
+                    evidence::validation(&comments, &subject, &head, published.as_deref(), trust)
+                {
+                    if v.signed {
+                        return Ok(Some(v.marker));
+                    }
+                }
+            }
+            Ok::<_, crate::github::GithubError>(None)
+        })
+        .map_err(Error::from)
 }
 
 /// Finds the PR of the event, checks the checkout is its head and that it
@@ -202,6 +259,13 @@ pub(crate) fn publish(
     };
     let marker = pipeline::validation_marker(cfg, report, &context, session.signing_key.as_ref());
     let attestation = marker::signed(&marker, session.signing_key.as_ref());
+    // Nothing is written when the attestation cannot be published whole.
+    marker::fits_one_comment(
+        &marker::to_comment(&attestation),
+        report.stacks.len(),
+        split::COMMENT_LIMIT,
+    )
+    .map_err(Error::input)?;
     // The status names this attestation, so an older one of the same head
     // pasted back into the comment is not believed (`evidence`).
     let status_description = marker::status_description(

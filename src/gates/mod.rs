@@ -71,6 +71,7 @@ mod testing {
                 },
                 stacks: Default::default(),
                 violations: Vec::new(),
+                results: Default::default(),
                 policy_digest: String::new(),
                 time: "2026-11-21T10:00:00Z".into(),
                 run_id: "1".into(),

@@ -9,20 +9,50 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// One line per wave, then each stack with the stacks it waits for.
+use crate::report::OrderEdge;
+
+/// What a drawing shows: the waves, the direct edges `(from, to)` (`to`
+/// runs after `from`), and each order rule once with the stacks on either
+/// side. An order rule is drawn as one node between its groups, so every
+/// format stays linear in stacks (an estate of 20,000 stacks and three
+/// rules is 20,000 lines, not 10^8 pairs).
+#[derive(Debug, Clone, Copy)]
+pub struct GraphView<'a> {
+    pub waves: &'a [Vec<String>],
+    pub edges: &'a [(String, String)],
+    pub order: &'a [OrderEdge],
+}
+
+impl<'a> GraphView<'a> {
+    /// The run report's graph (its waves, edges and order rules).
+    pub fn of_report(report: &'a crate::report::RunReport) -> Self {
+        GraphView {
+            waves: &report.waves,
+            edges: &report.edges,
+            order: &report.order,
+        }
+    }
+}
+
+/// One line per wave, then each stack with the stacks it waits for, then
+/// each order rule with its two sides.
 ///
 /// ```text
 /// wave 1: IAM/admin-role, KMS/key
 /// wave 2: S3/logs
 ///
-/// S3/logs <- IAM/admin-role, KMS/key
+/// S3/logs <- KMS/key
+///
+/// order: IAM before S3
+///   IAM/admin-role
+///   -> S3/logs
 /// ```
-pub fn text(waves: &[Vec<String>], edges: &[(String, String)]) -> String {
+pub fn text(view: GraphView<'_>) -> String {
     let list = |ids: &mut dyn Iterator<Item = &str>| {
         ids.map(super::terminal).collect::<Vec<_>>().join(", ")
     };
     let mut out = String::new();
-    for (i, wave) in waves.iter().enumerate() {
+    for (i, wave) in view.waves.iter().enumerate() {
         let _ = writeln!(
             out,
             "wave {}: {}",
@@ -30,23 +60,36 @@ pub fn text(waves: &[Vec<String>], edges: &[(String, String)]) -> String {
             list(&mut wave.iter().map(String::as_str))
         );
     }
-    let deps = dependencies(edges);
+    let deps = dependencies(view.edges);
     if !deps.is_empty() {
         out.push('\n');
-        for id in waves.iter().flatten() {
+        for id in view.waves.iter().flatten() {
             if let Some(from) = deps.get(id.as_str()) {
                 let from = list(&mut from.iter().copied());
                 let _ = writeln!(out, "{} <- {from}", super::terminal(id));
             }
         }
     }
+    for rule in view.order {
+        let _ = writeln!(out, "\n{}", super::terminal(&rule.rule));
+        let _ = writeln!(
+            out,
+            "  {}",
+            list(&mut rule.before.iter().map(String::as_str))
+        );
+        let _ = writeln!(
+            out,
+            "  -> {}",
+            list(&mut rule.after.iter().map(String::as_str))
+        );
+    }
     out
 }
 
-/// Graphviz DOT, one cluster per wave.
-pub fn dot(waves: &[Vec<String>], edges: &[(String, String)]) -> String {
+/// Graphviz DOT, one cluster per wave; an order rule is one point node.
+pub fn dot(view: GraphView<'_>) -> String {
     let mut out = String::from("digraph tfctl {\n  rankdir=LR;\n  node [shape=box];\n");
-    for (i, wave) in waves.iter().enumerate() {
+    for (i, wave) in view.waves.iter().enumerate() {
         let _ = writeln!(out, "  subgraph cluster_wave_{} {{", i + 1);
         let _ = writeln!(out, "    label=\"wave {}\";", i + 1);
         for id in wave {
@@ -54,48 +97,75 @@ pub fn dot(waves: &[Vec<String>], edges: &[(String, String)]) -> String {
         }
         out.push_str("  }\n");
     }
-    for (from, to) in sorted(edges) {
+    for (from, to) in sorted(view.edges) {
         let _ = writeln!(out, "  {} -> {};", dot_id(from), dot_id(to));
+    }
+    for (i, rule) in view.order.iter().enumerate() {
+        let node = format!("order_{}", i + 1);
+        let _ = writeln!(
+            out,
+            "  {node} [shape=diamond, style=dashed, label={}];",
+            dot_id(&rule.rule)
+        );
+        for id in &rule.before {
+            let _ = writeln!(out, "  {} -> {node} [style=dashed];", dot_id(id));
+        }
+        for id in &rule.after {
+            let _ = writeln!(out, "  {node} -> {} [style=dashed];", dot_id(id));
+        }
     }
     out.push_str("}\n");
     out
 }
 
-/// A Mermaid flowchart, one subgraph per wave.
-pub fn mermaid(waves: &[Vec<String>], edges: &[(String, String)]) -> String {
-    mermaid_with_classes(waves, edges, &BTreeMap::new())
+/// A Mermaid flowchart, one subgraph per wave; an order rule is one node.
+pub fn mermaid(view: GraphView<'_>) -> String {
+    mermaid_with_classes(view, &BTreeMap::new())
 }
 
 /// [`mermaid`] with a CSS class per stack (`passed`, `failed`, …) so the PR
 /// comment can colour nodes by status; stacks without a class are plain.
-pub(crate) fn mermaid_with_classes(
-    waves: &[Vec<String>],
-    edges: &[(String, String)],
+pub(crate) fn mermaid_with_classes<'a>(
+    view: GraphView<'a>,
     classes: &BTreeMap<&str, &str>,
 ) -> String {
     let mut ids: BTreeMap<&str, String> = BTreeMap::new();
-    for id in waves.iter().flatten() {
+    for id in view.waves.iter().flatten() {
         let n = ids.len();
         ids.entry(id).or_insert_with(|| format!("s{n}"));
     }
     let mut out = String::from("flowchart LR\n");
-    for (i, wave) in waves.iter().enumerate() {
+    for (i, wave) in view.waves.iter().enumerate() {
         let _ = writeln!(out, "  subgraph wave{}[\"wave {}\"]", i + 1, i + 1);
         for id in wave {
             let _ = writeln!(out, "    {}[\"{}\"]", ids[id.as_str()], mermaid_label(id));
         }
         out.push_str("  end\n");
     }
-    for (from, to) in sorted(edges) {
-        // An edge to a stack outside the waves still gets a node.
-        for end in [from, to] {
-            if !ids.contains_key(end) {
-                let n = ids.len();
-                ids.insert(end, format!("s{n}"));
-                let _ = writeln!(out, "  s{n}[\"{}\"]", mermaid_label(end));
-            }
+    // An edge to a stack outside the waves still gets a node.
+    let mut node = |out: &mut String, id: &'a str| -> String {
+        if !ids.contains_key(id) {
+            let n = ids.len();
+            ids.insert(id, format!("s{n}"));
+            let _ = writeln!(out, "  s{n}[\"{}\"]", mermaid_label(id));
         }
-        let _ = writeln!(out, "  {} --> {}", ids[from], ids[to]);
+        ids[id].clone()
+    };
+    for (from, to) in sorted(view.edges) {
+        let (from, to) = (node(&mut out, from), node(&mut out, to));
+        let _ = writeln!(out, "  {from} --> {to}");
+    }
+    for (i, rule) in view.order.iter().enumerate() {
+        let barrier = format!("order{}", i + 1);
+        let _ = writeln!(out, "  {barrier}{{{{\"{}\"}}}}", mermaid_label(&rule.rule));
+        for id in &rule.before {
+            let from = node(&mut out, id);
+            let _ = writeln!(out, "  {from} -.-> {barrier}");
+        }
+        for id in &rule.after {
+            let to = node(&mut out, id);
+            let _ = writeln!(out, "  {barrier} -.-> {to}");
+        }
     }
     let mut by_class: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (id, class) in classes {
@@ -115,16 +185,15 @@ pub(crate) fn mermaid_with_classes(
     out
 }
 
-/// `{"waves": [[ids]], "edges": [{"from", "to"}]}`, pretty.
-pub fn json(waves: &[Vec<String>], edges: &[(String, String)]) -> String {
-    let edges: Vec<serde_json::Value> = sorted(edges)
+/// The stable JSON shape (docs/DESIGN.md §3), every list present even
+/// when empty: `{"waves": [[id]], "edges": [{"from", "to"}],
+/// "order": [{"rule", "before": [id], "after": [id]}]}`, pretty.
+pub fn json(view: GraphView<'_>) -> serde_json::Value {
+    let edges: Vec<serde_json::Value> = sorted(view.edges)
         .into_iter()
         .map(|(from, to)| serde_json::json!({"from": from, "to": to}))
         .collect();
-    let doc = serde_json::json!({"waves": waves, "edges": edges});
-    let mut out = serde_json::to_string_pretty(&doc).expect("strings always serialize");
-    out.push('\n');
-    crate::actions::commands::neutralise_json(&out).into_owned()
+    serde_json::json!({"waves": view.waves, "edges": edges, "order": view.order})
 }
 
 fn sorted(edges: &[(String, String)]) -> Vec<(&str, &str)> {

@@ -64,7 +64,7 @@ pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
             .iter()
             .map(|s| (s.id.as_str(), s.status.as_str()))
             .collect();
-        let chart = graph::mermaid_with_classes(&report.waves, &report.edges, &classes);
+        let chart = graph::mermaid_with_classes(graph::GraphView::of_report(report), &classes);
         out.push_str(&fenced("mermaid", &chart));
     }
     plans(report, &mut out);
@@ -85,6 +85,9 @@ fn header(report: &RunReport, ctx: &CommentContext, out: &mut String) {
         code(&ctx.target_branch)
     );
     let _ = writeln!(out, "{}\n", inline(&super::text::summary_line(report)));
+    if let Some(line) = super::carried_line(report) {
+        let _ = writeln!(out, "{}\n", inline(&line));
+    }
 }
 
 fn table(report: &RunReport, out: &mut String) {
@@ -106,7 +109,7 @@ fn table(report: &RunReport, out: &mut String) {
             code(&s.id),
             inline(&s.action),
             policy_cell(s),
-            if s.status == StackStatus::Skipped {
+            if s.status == StackStatus::Skipped || super::carried_from(s).is_some() {
                 "—".to_string()
             } else {
                 duration(s.duration_ms)
@@ -148,7 +151,10 @@ fn policy_cell(s: &StackReport) -> String {
         n => format!(", {n} warnings"),
     };
     match s.status {
-        StackStatus::Passed => format!("✅ passed{warnings}"),
+        StackStatus::Passed => match super::carried_from(s) {
+            Some(head) => format!("✅ passed{warnings} (carried from `{}`)", code(head)),
+            None => format!("✅ passed{warnings}"),
+        },
         StackStatus::Failed => match s.violations.len() {
             1 => format!("❌ 1 violation{warnings}"),
             n => format!("❌ {n} violations{warnings}"),
@@ -323,6 +329,7 @@ mod tests {
             result: report.result,
             stacks: Default::default(),
             violations: Vec::new(),
+            results: Default::default(),
             policy_digest: String::new(),
             time: String::new(),
             run_id: hostile::TEXT.into(),

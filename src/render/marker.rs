@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attest::{self, PublicKey, SigningKey, VerifyError};
 use crate::audit::AuditEvent;
-use crate::report::{ApplyResult, ApplyStatus, RunResult};
+use crate::report::{ApplyResult, ApplyStatus, Changes, RunResult};
 
 /// A marker type: its kind (`validation`, `apply`, …) and its signature slot.
 pub trait Marker: Serialize + DeserializeOwned {
@@ -40,6 +40,64 @@ pub struct ViolationRecord {
     pub rule: String,
     /// Stable hash of stack, rule and message (see `pipeline::violation_id`).
     pub id: String,
+}
+
+/// A passed stack's inputs as the validation attestation records them.
+/// Written as one short string (`<inputs>:<state>:<add>:<change>:<destroy>`
+/// and `:<head>` when carried) because the attestation of every stack of a
+/// PR must fit in one comment with the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct ResultRecord {
+    /// `revalidate::inputs_digest` of the stack at that head (32 hex).
+    pub digest: String,
+    /// `revalidate::state_fingerprint` of the state it was planned against.
+    pub state: String,
+    pub changes: Changes,
+    /// The short head (12 hex) the result was planned at, when it was
+    /// itself carried.
+    pub carried_from: Option<String>,
+}
+
+impl From<ResultRecord> for String {
+    fn from(r: ResultRecord) -> String {
+        let c = r.changes;
+        let mut out = format!(
+            "{}:{}:{}:{}:{}",
+            r.digest, r.state, c.add, c.change, c.destroy
+        );
+        if let Some(head) = r.carried_from {
+            out.push(':');
+            out.push_str(&head);
+        }
+        out
+    }
+}
+
+impl TryFrom<String> for ResultRecord {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let hex = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit());
+        let count = |s: &str| s.parse::<u32>().map_err(|_| format!("not a count: {s}"));
+        match parts[..] {
+            [digest, state, add, change, destroy, ref head @ ..]
+                if hex(digest) && hex(state) && head.len() <= 1 && head.iter().all(|h| hex(h)) =>
+            {
+                Ok(ResultRecord {
+                    digest: digest.into(),
+                    state: state.into(),
+                    changes: Changes {
+                        add: count(add)?,
+                        change: count(change)?,
+                        destroy: count(destroy)?,
+                    },
+                    carried_from: head.first().map(|h| (*h).to_string()),
+                })
+            }
+            _ => Err(format!("not a result record: {text}")),
+        }
+    }
 }
 
 /// What the validation comment vouches for; merge and apply read it back.
@@ -64,6 +122,10 @@ pub struct ValidationMarker {
     pub stacks: BTreeMap<String, String>,
     /// Every deny/violation of the run, sorted.
     pub violations: Vec<ViolationRecord>,
+    /// What each passed stack was planned from, so a later push of the same
+    /// PR can carry its result (`revalidate`); absent in older attestations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub results: BTreeMap<String, ResultRecord>,
     /// SHA-256 over the policy files and data documents that judged it.
     pub policy_digest: String,
     /// When the controller decided (RFC 3339).
@@ -296,6 +358,28 @@ pub fn render<M: Marker + Clone>(marker: &M, signer: Option<&SigningKey>) -> Str
     to_comment(&signed(marker, signer))
 }
 
+/// Room a comment keeps beside the attestation for the verdict, the
+/// counts and the failures (`split::fit` keeps markers whole and cuts the
+/// rest).
+pub const REPORT_ROOM: usize = 8_192;
+
+/// Whether a rendered attestation leaves [`REPORT_ROOM`] in one comment of
+/// `limit` characters; the error says how large it is and what to do.
+/// Each stack costs about 130 characters and twice its id (its sealed plan
+/// digest and its inputs record), so a PR of more than about 350 stacks
+/// cannot be attested in one comment: validate refuses it before writing
+/// anything (docs/DESIGN.md §4).
+pub fn fits_one_comment(rendered: &str, stacks: usize, limit: usize) -> Result<(), String> {
+    let size = rendered.chars().count();
+    if size + REPORT_ROOM <= limit {
+        return Ok(());
+    }
+    Err(format!(
+        "{stacks} stacks: their attestation is {size} characters, and a comment holds {limit} \
+         with {REPORT_ROOM} kept for the verdict: split the pull request"
+    ))
+}
+
 /// `<!-- tfctl:<kind> {json} -->` of `marker` as it is (signature kept).
 pub fn to_comment<M: Marker>(marker: &M) -> String {
     let json = serde_json::to_string(marker).expect("markers are plain data");
@@ -389,6 +473,7 @@ mod tests {
             result: RunResult::Passed,
             stacks: BTreeMap::from([("S3/logs".into(), "ab".repeat(32))]),
             violations: Vec::new(),
+            results: Default::default(),
             policy_digest: "cd".repeat(32),
             time: "2026-12-01T10:00:00Z".into(),
             run_id: "42".into(),

@@ -52,6 +52,16 @@ pub fn report(report: &RunReport, color: bool) -> String {
             let _ = write!(out, "  ({})", terminal(&s.action));
         }
         let _ = writeln!(out, "  {}", paint(DIM, &duration(s.duration_ms)));
+        if let Some(head) = super::carried_from(s) {
+            let _ = writeln!(
+                out,
+                "    {}",
+                paint(
+                    DIM,
+                    &format!("carried from {} (unchanged since)", terminal(head))
+                )
+            );
+        }
         if let Some(why) = super::impact_reasons(s) {
             let _ = writeln!(
                 out,

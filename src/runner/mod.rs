@@ -83,8 +83,12 @@ pub struct RunOptions {
 /// What to do with each stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
-    /// `init`, `plan -out`, `show -json`.
+    /// `init`, `state pull` (what the plan is made against, see
+    /// [`StackRun::state`]), `plan -out`, `show -json`.
     Plan,
+    /// `init` and `state pull` only: whether a stack's state moved since a
+    /// validation, without planning it (re-validation).
+    ReadState,
     /// Plan, then the approve callback, a state snapshot, `apply` of the
     /// saved plan and `output -json`.
     Apply,
@@ -101,6 +105,10 @@ pub struct StackRun {
     pub plan_file: Option<PathBuf>,
     /// `terraform state pull` taken just before the apply.
     pub state_snapshot: Option<PathBuf>,
+    /// The state a plan was made against (`<lineage>:<serial>` or `empty`,
+    /// see `revalidate::state_identity`), read before planning; `None`
+    /// when it could not be read.
+    pub state: Option<String>,
     /// `terraform output -json` after the apply, sensitive outputs removed.
     pub outputs: Option<serde_json::Value>,
     /// The last lines terraform printed (no ANSI; never state or outputs).
@@ -115,6 +123,7 @@ impl StackRun {
             plan_json: None,
             plan_file: None,
             state_snapshot: None,
+            state: None,
             outputs: None,
             log_tail: String::new(),
         }

@@ -254,6 +254,25 @@ impl Steps<'_> {
             .map_err(|e| Outcome::Failed(format!("cannot create {}: {e}", dir.display())))?;
         let opts = &self.shared.opts;
         self.init().await?;
+        // Before the plan: a state that moves after this read makes the
+        // recorded identity older than the plan, so a later push re-plans
+        // (the safe direction; see docs/DESIGN.md §3, "Re-validation").
+        if matches!(op, Operation::Plan | Operation::ReadState) {
+            match self
+                .step("state pull", tf::state_pull_argv(), Log::StderrOnly)
+                .await
+            {
+                Ok(state) => self.run.state = Some(crate::revalidate::state_identity(&state)),
+                Err(Outcome::Cancelled) => return Err(Outcome::Cancelled),
+                Err(why) if op == Operation::ReadState => return Err(why),
+                Err(why) => self.log.push_str(&format!(
+                    "tfctl: state not read ({why:?}); this plan is never carried\n"
+                )),
+            }
+        }
+        if op == Operation::ReadState {
+            return Ok(());
+        }
 
         let plan_file = dir.join("plan.tfplan");
         let var_files: Vec<PathBuf> = self.job.var_files.iter().map(|f| f.path.clone()).collect();

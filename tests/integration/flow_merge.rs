@@ -73,6 +73,7 @@ pub(crate) fn validation_body(
         duration_ms: 1200,
         plan_digest: Some("ab".repeat(32)),
         plan_summary: None,
+        inputs: None,
     };
     let report = RunReport {
         version: 1,
@@ -81,6 +82,7 @@ pub(crate) fn validation_body(
         waves: vec![vec![stack.id.clone()]],
         stacks: vec![stack],
         edges: Vec::new(),
+        order: Vec::new(),
         duration_ms: 1200,
     };
     let m = ValidationMarker {
@@ -95,6 +97,7 @@ pub(crate) fn validation_body(
         result,
         stacks: BTreeMap::from([("S3/public-assets".into(), "ab".repeat(32))]),
         violations: tfctl::pipeline::violation_records(&report),
+        results: Default::default(),
         policy_digest: "0".repeat(64),
         time: "2026-12-01T10:00:00Z".into(),
         run_id: "4242".into(),

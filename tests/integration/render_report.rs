@@ -11,7 +11,9 @@ use tfctl::render::markdown::{comment, CommentContext};
 use tfctl::render::marker::{self, ValidationMarker};
 use tfctl::render::split::{fit, pointer, COMMENT_LIMIT};
 use tfctl::render::{graph, json, summary, text};
-use tfctl::report::{Changes, RunReport, RunResult, StackReport, StackStatus, Violation};
+use tfctl::report::{
+    Changes, OrderEdge, RunReport, RunResult, StackReport, StackStatus, Violation,
+};
 
 fn fixture(name: &str) -> Value {
     let path = format!(
@@ -28,6 +30,7 @@ fn planned(id: &str, status: StackStatus, plan_file: &str, ms: u64) -> StackRepo
         changes: plan::changes(&plan),
         plan_digest: Some(plan::digest(&plan)),
         plan_summary: Some(plan::summary(&plan)),
+        inputs: None,
         ..unplanned(id, status, None, ms)
     }
 }
@@ -50,6 +53,7 @@ fn unplanned(id: &str, status: StackStatus, error: Option<&str>, ms: u64) -> Sta
         duration_ms: ms,
         plan_digest: None,
         plan_summary: None,
+        inputs: None,
     }
 }
 
@@ -121,6 +125,7 @@ fn run(stacks: Vec<StackReport>, duration_ms: u64) -> RunReport {
         waves: waves(),
         stacks,
         edges: edges(),
+        order: vec![],
         duration_ms,
     }
 }
@@ -180,6 +185,7 @@ fn validation_marker(report: &RunReport) -> ValidationMarker {
             .filter_map(|s| s.plan_digest.clone().map(|d| (s.id.clone(), d)))
             .collect(),
         violations: tfctl::pipeline::violation_records(report),
+        results: tfctl::revalidate::records(&report.stacks),
         policy_digest: "ab".repeat(32),
         time: "2026-12-01T10:00:00Z".into(),
         run_id: "42".into(),
@@ -269,11 +275,34 @@ fn job_summary_has_no_marker() {
 
 #[test]
 fn graph_formats() {
-    let (w, e) = (waves(), edges());
-    insta::assert_snapshot!("graph_text", graph::text(&w, &e));
-    insta::assert_snapshot!("graph_dot", graph::dot(&w, &e));
-    insta::assert_snapshot!("graph_mermaid", graph::mermaid(&w, &e));
-    insta::assert_snapshot!("graph_json", graph::json(&w, &e));
+    let (w, mut e) = (waves(), edges());
+    // IAM before S3 comes from an order rule, drawn once as a rule.
+    e.retain(|(from, _)| from != "IAM/admin-role");
+    let order = vec![OrderEdge {
+        rule: "order: IAM before S3,Lambda".into(),
+        before: vec!["IAM/admin-role".into()],
+        after: vec!["Lambda/ingest".into(), "S3/data-lake-prod".into()],
+    }];
+    let view = graph::GraphView {
+        waves: &w,
+        edges: &e,
+        order: &order,
+    };
+    insta::assert_snapshot!("graph_text", graph::text(view));
+    insta::assert_snapshot!("graph_dot", graph::dot(view));
+    insta::assert_snapshot!("graph_mermaid", graph::mermaid(view));
+    let json = serde_json::to_string_pretty(&graph::json(view)).unwrap();
+    insta::assert_snapshot!("graph_json", json);
+    // The shape is stable: every list is there even when the graph is empty.
+    let empty = graph::json(graph::GraphView {
+        waves: &[],
+        edges: &[],
+        order: &[],
+    });
+    assert_eq!(
+        empty,
+        serde_json::json!({"waves": [], "edges": [], "order": []})
+    );
 }
 
 /// Secrets that the sensitive fixtures hold in the clear.
@@ -446,4 +475,75 @@ fn digests_in_the_marker_match_the_stacks() {
         .collect();
     assert_eq!(m.stacks, want);
     assert_eq!(m.result, RunResult::Passed);
+}
+
+/// A 1,000-stack PR, a tenth failing: the report part of the comment fits
+/// GitHub's limit and keeps the verdict, the counts and every failing
+/// stack's name.
+#[test]
+fn a_1000_stack_comment_fits_and_keeps_verdict_counts_and_failures() {
+    let report = crate::support::estate::sample_report(1_000);
+    let ctx = CommentContext {
+        marker: None,
+        ..context(&report)
+    };
+    let body = fit(&comment(&report, &ctx), COMMENT_LIMIT, &pointer(None));
+    assert!(
+        body.chars().count() <= COMMENT_LIMIT,
+        "{} characters",
+        body.chars().count()
+    );
+    assert!(body.contains("tfctl validate failed"), "verdict");
+    assert!(body.contains(&text::summary_line(&report)), "counts");
+    let failing: Vec<&str> = report
+        .stacks
+        .iter()
+        .filter(|s| s.status == StackStatus::Failed)
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(failing.len(), 100);
+    let missing: Vec<&&str> = failing.iter().filter(|id| !body.contains(**id)).collect();
+    assert!(missing.is_empty(), "failures cut: {missing:?}");
+}
+
+/// The attestation (a sealed plan digest and an inputs record per stack)
+/// is kept whole with the verdict while it leaves `REPORT_ROOM`; past that
+/// validate refuses the PR, saying so, rather than publish a comment whose
+/// attestation was cut.
+#[test]
+fn the_attestation_fits_with_the_verdict_up_to_its_stated_size() {
+    let attest = |n: usize| {
+        let report = crate::support::estate::sample_report(n);
+        let rendered = marker::render(&validation_marker(&report), Some(&key()));
+        (report, rendered)
+    };
+    let (report, rendered) = attest(300);
+    let per_stack = rendered.chars().count() / 300;
+    assert!(
+        (120..=180).contains(&per_stack),
+        "{per_stack} characters per stack"
+    );
+    assert_eq!(
+        marker::fits_one_comment(&rendered, 300, COMMENT_LIMIT),
+        Ok(())
+    );
+    let ctx = CommentContext {
+        marker: Some(rendered.clone()),
+        ..context(&report)
+    };
+    let body = fit(&comment(&report, &ctx), COMMENT_LIMIT, &pointer(None));
+    assert!(body.chars().count() <= COMMENT_LIMIT);
+    assert!(body.contains(&rendered), "the attestation is whole");
+    assert!(body.contains("tfctl validate failed") && body.contains(&text::summary_line(&report)));
+    let found: ValidationMarker = marker::find(&body).unwrap();
+    assert_eq!(marker::verify(&found, &[key().public()]), Ok(()));
+    assert_eq!(found.results.len(), 270, "every passed stack's record");
+
+    let (_, big) = attest(1_000);
+    let refused = marker::fits_one_comment(&big, 1_000, COMMENT_LIMIT).unwrap_err();
+    assert!(
+        refused.starts_with("1000 stacks: their attestation is"),
+        "{refused}"
+    );
+    assert!(refused.ends_with("split the pull request"));
 }

@@ -226,6 +226,7 @@ impl Scenario {
             result: RunResult::Passed,
             stacks: self.digests.clone(),
             violations: Vec::new(),
+            results: Default::default(),
             policy_digest: "0".repeat(64),
             time: "2024-01-01T00:00:00Z".into(),
             run_id: "1".into(),
