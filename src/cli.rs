@@ -128,6 +128,9 @@ pub struct ValidateArgs {
     /// validation (by default a push re-plans only what it changed).
     #[arg(long)]
     pub full: bool,
+    /// No progress lines on stderr while terraform runs.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `tfctl report`: the final job of a `validate --emit-matrix` matrix.

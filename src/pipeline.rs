@@ -625,6 +625,8 @@ pub fn run_options(
         plan_args: cfg.terraform.plan_args.clone(),
         apply_args: cfg.terraform.apply_args.clone(),
         pass_env: cfg.terraform.pass_env.clone(),
+        watcher: crate::runner::Watcher::default(),
+        heartbeat: Duration::from_secs(30),
     })
 }
 

@@ -11,18 +11,23 @@
 # code.
 set -euo pipefail
 
+# Every command `tfctl --help` lists, once (ship_action tests it against
+# the binary).
+COMMANDS="dispatch validate merge apply graph policy schema report drift key"
+
 command=${INPUT_COMMAND:-}
-case "$command" in
-  dispatch | validate | merge | apply | graph | policy | schema) ;;
-  '')
-    echo "::error title=tfctl::the 'command' input is required (dispatch, validate, merge or apply)" >&2
-    exit 2
-    ;;
-  *)
-    echo "::error title=tfctl::unknown command '$command' (expected dispatch, validate, merge, apply, graph, policy or schema)" >&2
-    exit 2
-    ;;
-esac
+if [ -z "$command" ]; then
+  echo "::error title=tfctl::the 'command' input is required (one of: $COMMANDS)" >&2
+  exit 2
+fi
+known=false
+for c in $COMMANDS; do
+  [ "$command" = "$c" ] && known=true
+done
+if [ "$known" != true ]; then
+  echo "::error title=tfctl::unknown command '$command' (expected one of: $COMMANDS)" >&2
+  exit 2
+fi
 
 argv=()
 if [ -n "${INPUT_CONFIG:-}" ]; then

@@ -566,12 +566,13 @@ impl Apply<'_> {
         }
         let work_dir = pipeline::work_dir(cfg, "apply")?;
         let jobs = pipeline::build_jobs(cfg, &config_root, sel, &work_dir)?;
-        let opts = pipeline::run_options(
+        let mut opts = pipeline::run_options(
             cfg,
             self.args.terraform.as_deref(),
             self.args.parallelism,
             &work_dir,
         )?;
+        opts.watcher = super::watcher(crate::runner::Operation::Apply, false);
         // The digest of a plan that changes nothing at all.
         // Digests are compared sealed, as the marker publishes them.
         let key = self.session.signing_key.as_ref();

@@ -62,7 +62,8 @@ fn plan_carrying(
     work_dir: &Path,
 ) -> Result<Vec<StackReport>> {
     let jobs = pipeline::build_jobs(cfg, config_root, sel, work_dir)?;
-    let opts = pipeline::run_options(cfg, args.terraform.as_deref(), args.parallelism, work_dir)?;
+    let mut opts =
+        pipeline::run_options(cfg, args.terraform.as_deref(), args.parallelism, work_dir)?;
     let digests = pipeline::input_digests(cfg, config_root, sel, &jobs, &opts)?;
 
     // Which results may be carried: same inputs and policy, then same state.
@@ -81,7 +82,17 @@ fn plan_carrying(
                 .collect();
             let independent = vec![Vec::new(); reading.len()];
             let nodes: Vec<Option<usize>> = (0..reading.len()).map(Some).collect();
-            let runs = run_jobs(&reading, &nodes, &independent, Operation::ReadState, &opts)?;
+            let reading_opts = runner::RunOptions {
+                watcher: super::watcher(Operation::ReadState, args.quiet),
+                ..opts.clone()
+            };
+            let runs = run_jobs(
+                &reading,
+                &nodes,
+                &independent,
+                Operation::ReadState,
+                &reading_opts,
+            )?;
             let states: BTreeMap<String, Option<String>> = reading
                 .iter()
                 .zip(&runs)
@@ -107,6 +118,7 @@ fn plan_carrying(
         .iter()
         .map(|s| (*by_id[s.id.as_str()]).clone())
         .collect();
+    opts.watcher = super::watcher(Operation::Plan, args.quiet);
     let runs = run_jobs(
         &planned_jobs,
         &dag.node_stacks(),
@@ -169,6 +181,7 @@ fn placeholder_run() -> StackRun {
         state: None,
         outputs: None,
         log_tail: String::new(),
+        log: String::new(),
     }
 }
 
@@ -209,7 +222,8 @@ pub fn plan_runs(
     let work_dir = pipeline::work_dir(cfg, command)?;
     let result = (|| {
         let jobs = pipeline::build_jobs(cfg, config_root, sel, &work_dir)?;
-        let opts = pipeline::run_options(cfg, terraform, parallelism, &work_dir)?;
+        let mut opts = pipeline::run_options(cfg, terraform, parallelism, &work_dir)?;
+        opts.watcher = super::watcher(Operation::Plan, false);
         run_jobs(
             &jobs,
             &sel.dag.node_stacks(),

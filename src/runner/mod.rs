@@ -78,6 +78,62 @@ pub struct RunOptions {
     /// Names of [`terraform::WITHHELD_ENV`] that terraform still inherits
     /// (`terraform.pass_env` of tfctl.yaml); every other one is removed.
     pub pass_env: Vec<String>,
+    /// Who hears about each stack's start and end (nobody by default).
+    pub watcher: Watcher,
+    /// After this long with no stack ending, [`Progress::Waiting`].
+    pub heartbeat: Duration,
+}
+
+/// What the runner tells a [`Watcher`] as it happens (docs/DESIGN.md §3:
+/// progress goes to stderr while the run goes on; stdout is the report).
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// Stack `id` started; `position` counts starts from 1 up to `total`.
+    Started {
+        id: String,
+        position: usize,
+        total: usize,
+    },
+    /// Stack `id` ended (or, never started, was skipped or cancelled).
+    Finished {
+        id: String,
+        position: usize,
+        total: usize,
+        outcome: Outcome,
+        /// `+add ~change -destroy` of its plan, when it made one.
+        changes: Option<crate::report::Changes>,
+        duration: Duration,
+        /// Everything terraform printed for it (no state, no outputs).
+        log: String,
+    },
+    /// Nothing ended for a heartbeat interval: what is still running.
+    Waiting { running: Vec<(String, Duration)> },
+}
+
+/// Receives [`Progress`] on the dispatcher task, one event at a time.
+#[derive(Clone, Default)]
+pub struct Watcher(Option<Arc<dyn Fn(Progress) + Send + Sync>>);
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Watcher(on)"
+        } else {
+            "Watcher(off)"
+        })
+    }
+}
+
+impl Watcher {
+    pub fn new(f: impl Fn(Progress) + Send + Sync + 'static) -> Watcher {
+        Watcher(Some(Arc::new(f)))
+    }
+
+    fn tell(&self, progress: Progress) {
+        if let Some(f) = &self.0 {
+            f(progress);
+        }
+    }
 }
 
 /// What to do with each stack.
@@ -113,6 +169,9 @@ pub struct StackRun {
     pub outputs: Option<serde_json::Value>,
     /// The last lines terraform printed (no ANSI; never state or outputs).
     pub log_tail: String,
+    /// Everything terraform printed (no ANSI; never state or outputs),
+    /// until the dispatcher hands it to the [`Watcher`] (then empty).
+    pub log: String,
 }
 
 impl StackRun {
@@ -126,6 +185,7 @@ impl StackRun {
             state: None,
             outputs: None,
             log_tail: String::new(),
+            log: String::new(),
         }
     }
 }
@@ -151,6 +211,24 @@ pub enum Outcome {
 impl Outcome {
     pub fn is_success(&self) -> bool {
         matches!(self, Outcome::Succeeded)
+    }
+}
+
+fn finished(
+    job: &StackJob,
+    position: usize,
+    total: usize,
+    run: &StackRun,
+    log: String,
+) -> Progress {
+    Progress::Finished {
+        id: job.stack.id.clone(),
+        position,
+        total,
+        outcome: run.outcome.clone(),
+        changes: run.plan_json.as_ref().map(crate::plan::changes),
+        duration: run.duration,
+        log,
     }
 }
 
@@ -201,6 +279,12 @@ pub async fn run_stacks(
     let mut tasks = JoinSet::new();
     let mut results: Vec<Option<StackRun>> = vec![None; jobs.len()];
     let parallelism = opts.parallelism.max(1);
+    let total = jobs.len();
+    // Job index → (start position, start time) while it runs.
+    let mut running: BTreeMap<usize, (usize, std::time::Instant)> = BTreeMap::new();
+    let mut started = 0;
+    let heartbeat = opts.heartbeat.max(Duration::from_millis(10));
+    let mut quiet_since = tokio::time::Instant::now();
 
     loop {
         if cancel.is_cancelled() {
@@ -211,6 +295,13 @@ pub async fn run_stacks(
                 break;
             };
             let index = nodes[node].expect("the schedule hands out task nodes only");
+            started += 1;
+            running.insert(index, (started, std::time::Instant::now()));
+            opts.watcher.tell(Progress::Started {
+                id: jobs[index].stack.id.clone(),
+                position: started,
+                total,
+            });
             let job = jobs[index].clone();
             let (shared, approvals) = (Arc::clone(&shared), approval_tx.clone());
             tasks.spawn(async move {
@@ -223,12 +314,25 @@ pub async fn run_stacks(
         }
         tokio::select! {
             joined = tasks.join_next() => {
-                let (node, index, run) = match joined.expect("a task is running") {
+                let (node, index, mut run) = match joined.expect("a task is running") {
                     Ok(done) => done,
                     Err(e) => std::panic::resume_unwind(e.into_panic()),
                 };
                 schedule.finish(node, run.outcome.is_success());
+                let position = running.remove(&index).map_or(0, |(p, _)| p);
+                // The watcher takes the log: a big plan's text is not kept.
+                let log = std::mem::take(&mut run.log);
+                opts.watcher.tell(finished(&jobs[index], position, total, &run, log));
+                quiet_since = tokio::time::Instant::now();
                 results[index] = Some(run);
+            }
+            () = tokio::time::sleep_until(quiet_since + heartbeat) => {
+                let running = running
+                    .iter()
+                    .map(|(&i, (_, at))| (jobs[i].stack.id.clone(), at.elapsed()))
+                    .collect();
+                opts.watcher.tell(Progress::Waiting { running });
+                quiet_since = tokio::time::Instant::now();
             }
             Some(request) = approval_rx.recv() => {
                 let decision = approve(&jobs[request.job], &request.plan);
@@ -258,7 +362,11 @@ pub async fn run_stacks(
                     },
                     _ => Outcome::Cancelled,
                 };
-                results[index] = Some(StackRun::not_started(outcome));
+                let run = StackRun::not_started(outcome);
+                started += 1;
+                opts.watcher
+                    .tell(finished(&jobs[index], started, total, &run, String::new()));
+                results[index] = Some(run);
             }
         });
     results

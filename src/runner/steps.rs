@@ -230,6 +230,7 @@ pub(super) async fn run_job(
     run.outcome = outcome;
     run.duration = started.elapsed();
     run.log_tail = tf::log_tail(&stack.log, LOG_TAIL_LINES);
+    run.log = tf::strip_ansi(&stack.log);
     run
 }
 
@@ -292,10 +293,12 @@ impl Steps<'_> {
         let plan: serde_json::Value = serde_json::from_slice(&shown).map_err(|e| {
             Outcome::Failed(format!("terraform show -json printed invalid JSON: {e}"))
         })?;
-        self.run.plan_json = Some(plan.clone());
         if op == Operation::Plan {
+            // Kept once: a plan of 10,000 changes is tens of MB as a Value.
+            self.run.plan_json = Some(plan);
             return Ok(());
         }
+        self.run.plan_json = Some(plan.clone());
 
         let (reply, decision) = oneshot::channel();
         let request = ApprovalRequest {

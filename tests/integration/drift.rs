@@ -38,6 +38,8 @@ fn applied() -> Repo {
         plan_args: vec![],
         apply_args: vec![],
         pass_env: vec![],
+        watcher: Default::default(),
+        heartbeat: std::time::Duration::from_secs(30),
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let runs = runtime.block_on(runner::run_stacks(

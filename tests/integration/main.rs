@@ -27,6 +27,7 @@ mod inputs_module;
 mod key_cli;
 mod policy_cli;
 mod policy_library;
+mod progress;
 mod render_plan;
 mod render_report;
 mod report;

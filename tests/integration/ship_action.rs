@@ -398,6 +398,47 @@ fn run_passes_inputs_as_words_and_evaluates_nothing() {
     assert!(stderr(&out).contains("the 'command' input is required"));
 }
 
+/// The action runs exactly the commands the binary lists: `run.sh`'s one
+/// list against `tfctl --help`, and `drift` and `report` reach tfctl.
+#[test]
+fn run_knows_every_command_tfctl_lists() {
+    let help = Command::new(tfctl()).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let listed: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    let script = std::fs::read_to_string(root().join("scripts/action/run.sh")).unwrap();
+    let line = script
+        .lines()
+        .find_map(|l| l.strip_prefix("COMMANDS=\""))
+        .expect("run.sh has one COMMANDS list");
+    let known: Vec<&str> = line.trim_end_matches('"').split(' ').collect();
+    let (mut a, mut b) = (listed.clone(), known.clone());
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(
+        a, b,
+        "tfctl --help lists {listed:?}; run.sh knows {known:?}"
+    );
+
+    let runner = Runner::new();
+    for command in ["drift", "report"] {
+        let out = run_action(&runner, &[("INPUT_COMMAND", command)]);
+        let err = stderr(&out);
+        // tfctl itself answered (its usage or its own error), not run.sh.
+        assert!(!err.contains("unknown command"), "{command}: {err}");
+        assert!(
+            err.contains("tfctl") && out.status.code() == Some(2),
+            "{command}: {err}"
+        );
+    }
+}
+
 #[test]
 fn run_puts_config_and_controller_in_front_of_the_args() {
     let runner = Runner::new();

@@ -277,6 +277,8 @@ impl Fixture {
             plan_args: Vec::new(),
             apply_args: Vec::new(),
             pass_env: Vec::new(),
+            watcher: Default::default(),
+            heartbeat: std::time::Duration::from_secs(30),
         }
     }
 }
