@@ -547,3 +547,32 @@ fn the_attestation_fits_with_the_verdict_up_to_its_stated_size() {
     );
     assert!(refused.ends_with("split the pull request"));
 }
+
+/// A push that changed one stack: the others' results were carried from
+/// the validation of the previous head, and the comment says so.
+#[test]
+fn comment_with_carried_results() {
+    let mut report = passing();
+    for s in report
+        .stacks
+        .iter_mut()
+        .filter(|s| s.id != "S3/data-lake-prod")
+    {
+        s.duration_ms = 0;
+        s.plan_summary = None;
+        s.warnings.clear();
+        s.inputs = Some(tfctl::report::InputsRecord {
+            digest: "ab".repeat(16),
+            state: "0f1e2d3c4b5a6978".into(),
+            carried_from: Some("1a2b3c4d5e6f".into()),
+        });
+    }
+    let ctx = CommentContext {
+        marker: None,
+        ..context(&report)
+    };
+    let body = comment(&report, &ctx);
+    assert!(body.contains("3 of 4 stacks carried from the validation of 1a2b3c4 "));
+    insta::assert_snapshot!("comment_carried", body);
+    insta::assert_snapshot!("text_carried", text::report(&report, false));
+}
