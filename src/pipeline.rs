@@ -274,6 +274,10 @@ pub fn observe(sel: &Selection, runs: &[StackRun]) -> Vec<StackReport> {
                 report.changes = crate::plan::changes(plan);
                 report.plan_summary = Some(crate::plan::summary(plan));
                 report.plan_digest = Some(crate::plan::digest(plan));
+                report.destroys = crate::plan::destroyed(plan)
+                    .into_iter()
+                    .map(|(address, word)| format!("{address} ({word})"))
+                    .collect();
                 report.status = StackStatus::Passed;
             }
             (Outcome::Succeeded, None) => {
@@ -283,6 +287,7 @@ pub fn observe(sel: &Selection, runs: &[StackRun]) -> Vec<StackReport> {
             (Outcome::Failed(why), _) | (Outcome::Rejected(why), _) => {
                 report.status = StackStatus::Error;
                 report.error = Some(why.clone());
+                report.log_tail = Some(run.log_tail.clone()).filter(|t| !t.trim().is_empty());
             }
             (Outcome::Skipped { dependency }, _) => {
                 report.status = StackStatus::Skipped;
@@ -315,6 +320,8 @@ pub fn empty_report(stack: &Stack, duration: Duration) -> StackReport {
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         plan_digest: None,
         plan_summary: None,
+        destroys: Vec::new(),
+        log_tail: None,
         inputs: None,
     }
 }

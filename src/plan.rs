@@ -41,6 +41,22 @@ pub fn changes(plan: &Value) -> Changes {
     counts
 }
 
+/// The addresses a plan deletes or replaces, each with `delete` or
+/// `replace`, in plan order: what a reviewer must see before anything.
+pub fn destroyed(plan: &Value) -> Vec<(String, &'static str)> {
+    resource_changes(plan)
+        .filter_map(|rc| {
+            let word = match Action::of(rc) {
+                Action::Delete => "delete",
+                Action::Replace { .. } => "replace",
+                _ => return None,
+            };
+            let address = rc["address"].as_str()?.to_string();
+            Some((address, word))
+        })
+        .collect()
+}
+
 /// Canonical JSON: object keys sorted by their UTF-8 bytes, no whitespace,
 /// strings escaped as `serde_json` escapes them, numbers as parsed. Two
 /// documents that differ only in key order or layout give the same text.

@@ -112,6 +112,13 @@ pub struct StackReport {
     /// collapsed `<details>` of the PR comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_summary: Option<String>,
+    /// Resources the plan deletes or replaces: `address (delete|replace)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destroys: Vec<String>,
+    /// The last lines terraform printed when it failed on this stack (no
+    /// ANSI, never state or outputs): what to read first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_tail: Option<String>,
     /// What the plan was made from, so a later push can carry the result
     /// when none of it changed (docs/DESIGN.md §3, "Re-validation").
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -317,6 +324,8 @@ impl StackReport {
             duration_ms: 0,
             plan_digest: None,
             plan_summary: None,
+            destroys: Vec::new(),
+            log_tail: None,
             inputs: None,
         }
     }

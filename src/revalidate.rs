@@ -164,6 +164,8 @@ pub fn carried_report(stack: &Stack, prior: &ValidationMarker) -> Option<StackRe
         duration_ms: 0,
         plan_digest: Some(sealed.clone()),
         plan_summary: None,
+        destroys: Vec::new(),
+        log_tail: None,
         inputs: Some(InputsRecord {
             digest: record.digest.clone(),
             state: record.state.clone(),

@@ -46,6 +46,7 @@ pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
         out.push('\n');
     }
     header(report, ctx, &mut out);
+    destroy_callout(report, &mut out);
     table(report, &mut out);
     impact(report, &mut out);
     messages(report, &mut out);
@@ -78,11 +79,15 @@ fn header(report: &RunReport, ctx: &CommentContext, out: &mut String) {
         RunResult::Failed => ("❌", "failed"),
         RunResult::Error => ("⚠️", "did not complete"),
     };
+    let target = if ctx.target_branch.is_empty() {
+        "no environment branch (merge needs one: set its `branch` in tfctl.yaml, or split a PR that spans several environments)".to_string()
+    } else {
+        format!("`{}`", code(&ctx.target_branch))
+    };
     let _ = writeln!(
         out,
-        "### {icon} tfctl validate {verdict}: `{}` → `{}`\n",
+        "### {icon} tfctl validate {verdict}: `{}` → {target}\n",
         code(&ctx.environment),
-        code(&ctx.target_branch)
     );
     let _ = writeln!(out, "{}\n", inline(&super::text::summary_line(report)));
     if let Some(line) = super::carried_line(report) {
@@ -90,14 +95,93 @@ fn header(report: &RunReport, ctx: &CommentContext, out: &mut String) {
     }
 }
 
+/// Above everything but the verdict: every resource a plan deletes or
+/// replaces, by stack, production first (then by id).
+fn destroy_callout(report: &RunReport, out: &mut String) {
+    let mut with: Vec<&StackReport> = report
+        .stacks
+        .iter()
+        .filter(|s| !s.destroys.is_empty())
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    with.sort_by_key(|s| (!s.environment.contains("prod"), s.id.as_str()));
+    let total: usize = with.iter().map(|s| s.destroys.len()).sum();
+    out.push_str("> [!CAUTION]\n");
+    let _ = writeln!(
+        out,
+        "> **{total} resource{} destroyed or replaced** if this merges:",
+        if total == 1 { "" } else { "s" }
+    );
+    for s in with {
+        let shown: Vec<String> = s
+            .destroys
+            .iter()
+            .take(10)
+            .map(|d| match d.rsplit_once(" (") {
+                Some((address, word)) => format!("`{}` ({}", code(address), inline(word)),
+                None => format!("`{}`", code(d)),
+            })
+            .collect();
+        let more = s.destroys.len().saturating_sub(10);
+        let _ = writeln!(
+            out,
+            "> - `{}` ({}): {}{}",
+            code(&s.id),
+            inline(&s.environment),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    out.push('\n');
+}
+
+/// Failures first, then stacks that change something, then the rest; in
+/// each, the report's (graph) order.
+fn table_order(s: &StackReport) -> u8 {
+    match s.status {
+        StackStatus::Passed if has_plan(s) && changes(&s.changes) != "+0 ~0 -0" => 1,
+        StackStatus::Passed => 2,
+        _ => 0,
+    }
+}
+
+/// Past this many stacks, passed stacks that change nothing fold away.
+const FOLD_ABOVE: usize = 20;
+
 fn table(report: &RunReport, out: &mut String) {
     if report.stacks.is_empty() {
         out.push_str("No stacks changed.\n");
         return;
     }
+    let mut rows: Vec<&StackReport> = report.stacks.iter().collect();
+    rows.sort_by_key(|s| table_order(s));
+    let fold = report.stacks.len() > FOLD_ABOVE;
+    let (shown, folded): (Vec<&StackReport>, Vec<&StackReport>) =
+        rows.into_iter().partition(|s| !fold || table_order(s) < 2);
+    if !shown.is_empty() {
+        table_rows(&shown, out);
+    }
+    if !folded.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>{} stacks passed with no changes</summary>\n",
+            folded.len()
+        );
+        table_rows(&folded, out);
+        out.push_str("\n</details>\n");
+    }
+}
+
+fn table_rows(rows: &[&StackReport], out: &mut String) {
     out.push_str("| Stack | Action | Changes | Policy | Duration |\n");
     out.push_str("|---|---|---|---|---|\n");
-    for s in &report.stacks {
+    for s in rows {
         let changes = if has_plan(s) {
             format!("`{}`", changes(&s.changes))
         } else {
@@ -221,6 +305,9 @@ fn errors(report: &RunReport, out: &mut String) {
             );
         } else {
             collapsed(out, &s.id, s.status.as_str(), "text", err);
+        }
+        if let Some(tail) = &s.log_tail {
+            collapsed(out, &s.id, "terraform's last lines", "text", tail);
         }
     }
 }

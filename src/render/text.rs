@@ -94,6 +94,12 @@ pub fn report(report: &RunReport, color: bool) -> String {
                 let _ = writeln!(out, "    {:indent$}{}", "", terminal(line));
             }
         }
+        if let Some(tail) = &s.log_tail {
+            let _ = writeln!(out, "    {}", paint(DIM, "terraform's last lines:"));
+            for line in tail.lines() {
+                let _ = writeln!(out, "    | {}", paint(DIM, &terminal(line)));
+            }
+        }
     }
     if !report.waves.is_empty() {
         out.push('\n');

@@ -21,7 +21,7 @@ use super::terraform as tf;
 use super::{Operation, Outcome, RunOptions, StackJob, StackRun};
 
 /// Lines of terraform output kept in [`StackRun::log_tail`].
-const LOG_TAIL_LINES: usize = 40;
+const LOG_TAIL_LINES: usize = 20;
 
 /// A stack task asking the dispatcher to run the approve callback.
 pub(super) struct ApprovalRequest {

@@ -73,6 +73,8 @@ pub(crate) fn validation_body(
         duration_ms: 1200,
         plan_digest: Some("ab".repeat(32)),
         plan_summary: None,
+        destroys: Vec::new(),
+        log_tail: None,
         inputs: None,
     };
     let report = RunReport {

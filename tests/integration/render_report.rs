@@ -30,7 +30,10 @@ fn planned(id: &str, status: StackStatus, plan_file: &str, ms: u64) -> StackRepo
         changes: plan::changes(&plan),
         plan_digest: Some(plan::digest(&plan)),
         plan_summary: Some(plan::summary(&plan)),
-        inputs: None,
+        destroys: plan::destroyed(&plan)
+            .into_iter()
+            .map(|(address, word)| format!("{address} ({word})"))
+            .collect(),
         ..unplanned(id, status, None, ms)
     }
 }
@@ -53,6 +56,8 @@ fn unplanned(id: &str, status: StackStatus, error: Option<&str>, ms: u64) -> Sta
         duration_ms: ms,
         plan_digest: None,
         plan_summary: None,
+        destroys: Vec::new(),
+        log_tail: None,
         inputs: None,
     }
 }
@@ -546,6 +551,84 @@ fn the_attestation_fits_with_the_verdict_up_to_its_stated_size() {
         "{refused}"
     );
     assert!(refused.ends_with("split the pull request"));
+}
+
+/// A plan that destroys in production and one that replaces elsewhere:
+/// the callout comes right under the verdict, production first.
+#[test]
+fn comment_destroy_callout_production_first() {
+    let mut dev = planned(
+        "S3/logs-dev",
+        StackStatus::Passed,
+        "tf175.replace-sensitive.random_bytes.json",
+        900,
+    );
+    dev.environment = "development".into();
+    let prod = planned(
+        "KMS/encryption-key",
+        StackStatus::Passed,
+        "aws.tf100.mixed-delete-update-create.iam-cloudwatch.json",
+        1_200,
+    );
+    let report = run(vec![dev, prod], 2_100);
+    let ctx = CommentContext {
+        marker: None,
+        ..context(&report)
+    };
+    let body = comment(&report, &ctx);
+    let callout = body.find("> [!CAUTION]").expect("a callout");
+    assert!(
+        callout < body.find("| Stack |").unwrap(),
+        "before the table"
+    );
+    let kms = body.find("> - `KMS/encryption-key` (production)").unwrap();
+    let s3 = body.find("> - `S3/logs-dev` (development)").unwrap();
+    assert!(kms < s3, "production first");
+    insta::assert_snapshot!("comment_destroy_callout", body);
+}
+
+/// An environment without a branch says so in words, not an empty span.
+#[test]
+fn an_environment_without_a_branch_says_so() {
+    let report = passing();
+    let ctx = CommentContext {
+        marker: None,
+        target_branch: String::new(),
+        environment: "staging".into(),
+        ..context(&report)
+    };
+    let body = comment(&report, &ctx);
+    let first = body.lines().next().unwrap();
+    assert!(
+        first.contains("`staging` → no environment branch"),
+        "{first}"
+    );
+    assert!(!first.contains("``"), "no empty code span: {first}");
+}
+
+/// Above 20 stacks, passed stacks with no changes fold into one details.
+#[test]
+fn a_60_stack_comment_folds_the_unchanged_and_puts_failures_first() {
+    let mut report = crate::support::estate::sample_report(60);
+    for s in report.stacks.iter_mut().skip(30) {
+        s.changes = Changes::default();
+    }
+    let ctx = CommentContext {
+        marker: None,
+        ..context(&report)
+    };
+    let body = comment(&report, &ctx);
+    let first_row = body.lines().find(|l| l.starts_with("| `")).unwrap();
+    assert!(first_row.contains("❌"), "failures first: {first_row}");
+    let folded = body
+        .find("stacks passed with no changes</summary>")
+        .expect("folded");
+    let failing_rows = body[..folded]
+        .lines()
+        .filter(|l| l.starts_with("| `") && l.contains("❌"))
+        .count();
+    assert_eq!(failing_rows, 6, "every failure above the fold");
+    insta::assert_snapshot!("comment_60_stacks", body);
 }
 
 /// A push that changed one stack: the others' results were carried from

@@ -201,6 +201,47 @@ fn failing_stack_skips_its_dependents_while_independent_stacks_plan() {
     assert_eq!(stack(&report, "KMS/encryption-key")["status"], "passed");
 }
 
+/// A failure shows terraform's own last lines (its precondition message,
+/// the resource and file it names) in the terminal, the JSON and the
+/// comment, not only tfctl's one-line reason.
+#[test]
+fn a_failing_stack_shows_terraform_s_last_lines_in_text_json_and_comment() {
+    let repo = Repo::from_example("offline");
+    let iam = repo.read("config/IAM/admin-role/admin-role.tfvars");
+    repo.write(
+        "config/IAM/admin-role/admin-role.tfvars",
+        &format!("{iam}fail_plan = true\n"),
+    )
+    .commit("iam fails");
+    let run = |format: &str| {
+        repo.tfctl()
+            .args(["validate", "--quiet", "--format", format])
+            .run()
+            .expect_code(1)
+            .stdout()
+    };
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let tail = stack(&json, "IAM/admin-role")["log_tail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{json:#}"))
+        .to_string();
+    assert!(tail.contains("Resource precondition failed"), "{tail}");
+    assert!(tail.contains("fail_plan is set for"), "{tail}");
+    assert!(tail.lines().count() <= 20, "{tail}");
+    let text = run("text");
+    assert!(text.contains("terraform's last lines:"), "{text}");
+    assert!(
+        text.contains("| Error: Resource precondition failed"),
+        "{text}"
+    );
+    let markdown = run("markdown");
+    assert!(
+        markdown.contains("terraform's last lines</summary>"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("Resource precondition failed"));
+}
+
 #[test]
 fn deleted_tfvars_is_a_destroy_ordered_after_its_dependents() {
     let repo = Repo::from_example("offline");

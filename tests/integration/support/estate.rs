@@ -70,6 +70,8 @@ pub fn sample_report(stacks: usize) -> tfctl::report::RunReport {
                 plan_summary: Some(format!(
                     "+ terraform_data.{name}\n~ terraform_data.{name}-tags\n"
                 )),
+                destroys: Vec::new(),
+                log_tail: None,
                 inputs: Some(InputsRecord {
                     digest: format!("{i:032x}"),
                     state: format!("{:08x}-6f1e-4c3b-9a2d-{i:012x}:{}", i * 7919, i % 9),
