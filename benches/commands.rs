@@ -489,6 +489,7 @@ fn comment_render(stacks: usize) {
         run_url: None,
         marker: None,
         audit_markdown: None,
+        next_step: None,
     };
     let mut best = f64::MAX;
     let mut body = String::new();

@@ -256,6 +256,7 @@ pub fn print_report(report: &RunReport, format: ReportFormat) -> Result<()> {
                 run_url: None,
                 marker: None,
                 audit_markdown: None,
+                next_step: None,
             },
         ),
     };

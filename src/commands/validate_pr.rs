@@ -296,6 +296,29 @@ pub(crate) fn publish(
         run_url: run_url.clone(),
         marker: Some(marker::to_comment(&attestation)),
         audit_markdown: Some(audit::markdown(std::slice::from_ref(&event))),
+        next_step: None,
+    };
+    let approval = markdown::Approval {
+        approvals: cfg
+            .environments
+            .get(&ctx.environment)
+            .map_or(0, |e| e.approvals),
+        special: cfg
+            .approvers
+            .users
+            .iter()
+            .cloned()
+            .chain(
+                cfg.approvers
+                    .teams
+                    .iter()
+                    .map(|(org, team)| format!("{org}/{team}")),
+            )
+            .collect(),
+    };
+    let ctx = markdown::CommentContext {
+        next_step: Some(markdown::next_step(report, &ctx, &approval)),
+        ..ctx
     };
     let mut comment = markdown::comment(report, &ctx);
     if session.signing_key.is_none() {

@@ -36,6 +36,65 @@ pub struct CommentContext {
     /// A collapsed block appended before the footer (override audit, …);
     /// trusted markdown made by tfctl itself.
     pub audit_markdown: Option<String>,
+    /// What has to happen next ([`next_step`]); made by tfctl itself.
+    pub next_step: Option<String>,
+}
+
+/// Who may act on a validation, as tfctl.yaml says: what [`next_step`] needs.
+#[derive(Debug, Clone, Default)]
+pub struct Approval {
+    /// Approving reviews the environment needs (not the author's).
+    pub approvals: u32,
+    /// Special approvers who may `OVERRIDE:` (users, then `org/team`).
+    pub special: Vec<String>,
+}
+
+/// The **Next step** line: who must approve and where it merges, who may
+/// override what and how, or what to fix; an environment without a branch
+/// says so in words.
+pub fn next_step(report: &RunReport, ctx: &CommentContext, approval: &Approval) -> String {
+    let env = ctx.environment.as_str();
+    let special = if approval.special.is_empty() {
+        "nobody (no `approvers` in tfctl.yaml)".to_string()
+    } else {
+        approval
+            .special
+            .iter()
+            .map(|a| format!("`{}`", code(a)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let errors = report
+        .stacks
+        .iter()
+        .any(|s| !matches!(s.status, StackStatus::Passed | StackStatus::Failed));
+    let step = if report.stacks.is_empty() {
+        "nothing to merge: no stack changed.".to_string()
+    } else if report.environment.is_none() {
+        let envs = report.environments().join(", ");
+        format!("split this pull request: it changes stacks in several environments ({envs}), and one merge goes to one environment branch.")
+    } else if ctx.target_branch.is_empty() {
+        format!("none yet: `{}` has no branch to merge into; set `environments.{}.branch` in tfctl.yaml.", code(env), inline(env))
+    } else if errors {
+        "fix what terraform reported above and push (a flake: re-run the validation).".to_string()
+    } else if report.result == RunResult::Failed {
+        format!(
+            "fix the violations above and push; or a special approver ({special}) comments `OVERRIDE: <why>` (audited), and {} approving review{} still merge{} it into `{}`.",
+            approval.approvals,
+            if approval.approvals == 1 { "" } else { "s" },
+            if approval.approvals == 1 { "s" } else { "" },
+            code(&ctx.target_branch)
+        )
+    } else {
+        format!(
+            "{} approving review{} by people other than the author; then tfctl merges into `{}` and applies to `{}`.",
+            approval.approvals,
+            if approval.approvals == 1 { "" } else { "s" },
+            code(&ctx.target_branch),
+            code(env)
+        )
+    };
+    format!("**Next step:** {step}")
 }
 
 /// The comment body. Always ends with a newline.
@@ -49,6 +108,9 @@ pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
     destroy_callout(report, &mut out);
     table(report, &mut out);
     impact(report, &mut out);
+    if let Some(step) = &ctx.next_step {
+        let _ = writeln!(out, "\n{step}");
+    }
     messages(report, &mut out);
     errors(report, &mut out);
     // What a reviewer must see comes before the plans, which are the part
@@ -441,6 +503,7 @@ mod tests {
             run_url: Some("https://github.example/o/r/actions/runs/1".into()),
             marker: Some(marker::render(&validation, None)),
             audit_markdown: Some(audit),
+            next_step: None,
         };
         let body = comment(&report, &ctx);
         hostile::assert_inert(&body, 1);

@@ -114,6 +114,7 @@ pub(crate) fn validation_body(
             run_url: None,
             marker: Some(marker::render(&m, key.map(support::keys::key).as_ref())),
             audit_markdown: None,
+            next_step: None,
         },
     )
 }

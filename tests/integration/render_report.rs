@@ -211,6 +211,7 @@ fn context(report: &RunReport) -> CommentContext {
         run_url: Some("https://github.com/acme/controller/actions/runs/42".into()),
         marker: Some(marker::render(&validation_marker(report), Some(&key()))),
         audit_markdown: None,
+        next_step: None,
     }
 }
 
@@ -658,4 +659,58 @@ fn comment_with_carried_results() {
     assert!(body.contains("3 of 4 stacks carried from the validation of 1a2b3c4 "));
     insta::assert_snapshot!("comment_carried", body);
     insta::assert_snapshot!("text_carried", text::report(&report, false));
+}
+
+/// The Next step line, for each situation a reviewer meets.
+#[test]
+fn next_step_says_who_approves_who_may_override_or_what_to_fix() {
+    use tfctl::render::markdown::{next_step, Approval};
+    let approval = Approval {
+        approvals: 2,
+        special: vec!["alice".into(), "acme/platform".into()],
+    };
+    let pass = passing();
+    let step = next_step(&pass, &context(&pass), &approval);
+    assert_eq!(
+        step,
+        "**Next step:** 2 approving reviews by people other than the author; then tfctl merges into `prod` and applies to `production`."
+    );
+    let fail = failing();
+    let step = next_step(&fail, &context(&fail), &approval);
+    assert!(step.contains("fix what terraform reported"), "{step}");
+    let mut violating = failing();
+    violating
+        .stacks
+        .retain(|s| s.status != StackStatus::Error && s.status != StackStatus::Skipped);
+    let step = next_step(&violating, &context(&violating), &approval);
+    assert!(
+        step.contains("a special approver (`alice`, `acme/platform`) comments `OVERRIDE: <why>`"),
+        "{step}"
+    );
+    let no_branch = CommentContext {
+        target_branch: String::new(),
+        environment: "staging".into(),
+        ..context(&pass)
+    };
+    let step = next_step(&pass, &no_branch, &approval);
+    assert!(
+        step.contains("`staging` has no branch to merge into; set `environments.staging.branch`"),
+        "{step}"
+    );
+    let mut mixed = passing();
+    mixed.stacks[0].environment = "development".into();
+    mixed.environment = None;
+    let step = next_step(&mixed, &context(&mixed), &approval);
+    assert!(step.contains("split this pull request"), "{step}");
+
+    // In the comment, right under the table.
+    let ctx = CommentContext {
+        next_step: Some(next_step(&pass, &context(&pass), &approval)),
+        marker: None,
+        ..context(&pass)
+    };
+    let body = comment(&pass, &ctx);
+    let table_end = body.rfind("| `Lambda/ingest`").unwrap();
+    let at = body.find("**Next step:**").unwrap();
+    assert!(at > table_end && at < body.find("#### Dependency graph").unwrap());
 }
