@@ -339,10 +339,9 @@ pub fn overridden_violations(v: &Verified) -> Vec<String> {
         .collect()
 }
 
-/// The first seven characters of a commit SHA, as GitHub shows it.
-pub fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
-}
+/// The short SHA of every message about evidence (defined with the other
+/// display helpers, which render with it too).
+pub use crate::render::short;
 
 /// Every marker of kind `M` in comments written by `bot`, with its comment.
 /// All of them, not the first: a writer can paste markers into any comment,

@@ -21,23 +21,6 @@ use crate::render::marker::{ResultRecord, ValidationMarker};
 use crate::report::{InputsRecord, StackReport, StackStatus};
 use crate::stack::Stack;
 
-/// What `terraform state pull` printed, as the identity of that state:
-/// `<lineage>:<serial>`, `empty` for no state yet, or a digest of the text
-/// when it is not a state document (still a stable identity).
-pub fn state_identity(pulled: &[u8]) -> String {
-    let text = String::from_utf8_lossy(pulled);
-    if text.trim().is_empty() {
-        return "empty".into();
-    }
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(state) => match (state["lineage"].as_str(), state["serial"].as_u64()) {
-            (Some(lineage), Some(serial)) => format!("{lineage}:{serial}"),
-            _ => format!("sha256:{}", hex::encode(Sha256::digest(pulled))),
-        },
-        Err(_) => format!("sha256:{}", hex::encode(Sha256::digest(pulled))),
-    }
-}
-
 /// The short form of a state identity the attestation records: 16 hex of
 /// its SHA-256 (the attestation must stay small; see `ResultRecord`).
 pub fn state_fingerprint(identity: &str) -> String {
@@ -304,16 +287,6 @@ mod tests {
         assert_eq!(ResultRecord::try_from(text), Ok(r));
         assert!(ResultRecord::try_from("x:y:1:2:3".to_string()).is_err());
         assert!(ResultRecord::try_from("ab:cd:1:2".to_string()).is_err());
-    }
-
-    #[test]
-    fn state_identity_is_lineage_and_serial() {
-        assert_eq!(state_identity(b""), "empty");
-        assert_eq!(
-            state_identity(br#"{"version":4,"serial":7,"lineage":"abc","resources":[]}"#),
-            "abc:7"
-        );
-        assert!(state_identity(b"not json").starts_with("sha256:"));
     }
 
     #[test]

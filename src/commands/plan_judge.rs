@@ -135,7 +135,11 @@ fn plan_carrying(
         .dag
         .stacks
         .iter()
-        .map(|s| run_of.remove(s.id.as_str()).unwrap_or_else(placeholder_run))
+        .map(|s| {
+            run_of
+                .remove(s.id.as_str())
+                .unwrap_or_else(|| StackRun::not_started(runner::Outcome::Succeeded))
+        })
         .collect();
     let judged = pipeline::judge(
         sel,
@@ -169,20 +173,6 @@ fn plan_carrying(
             report
         })
         .collect())
-}
-
-fn placeholder_run() -> StackRun {
-    StackRun {
-        outcome: runner::Outcome::Succeeded,
-        duration: std::time::Duration::ZERO,
-        plan_json: None,
-        plan_file: None,
-        state_snapshot: None,
-        state: None,
-        outputs: None,
-        log_tail: String::new(),
-        log: String::new(),
-    }
 }
 
 /// Runs `op` for `jobs` in the DAG `nodes`/`preds`, with signal handling.

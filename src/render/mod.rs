@@ -247,13 +247,18 @@ mod tests {
 
 /// The reasons of `s` that are not its own files (a module or policy file
 /// that selected it), as one short phrase; `None` when it has none.
+/// The first seven characters of a commit SHA, as GitHub shows it.
+pub fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
 /// The short head a stack's result was carried from, when it was
 /// (re-validation: nothing it reads changed since that validation).
 pub(crate) fn carried_from(s: &crate::report::StackReport) -> Option<&str> {
     s.inputs
         .as_ref()
         .and_then(|i| i.carried_from.as_deref())
-        .map(crate::evidence::short)
+        .map(short)
 }
 
 /// How many stacks were carried, and from which heads (short), for the

@@ -162,7 +162,7 @@ pub struct StackRun {
     /// `terraform state pull` taken just before the apply.
     pub state_snapshot: Option<PathBuf>,
     /// The state a plan was made against (`<lineage>:<serial>` or `empty`,
-    /// see `revalidate::state_identity`), read before planning; `None`
+    /// see `terraform::state_identity`), read before planning; `None`
     /// when it could not be read.
     pub state: Option<String>,
     /// `terraform output -json` after the apply, sensitive outputs removed.
@@ -175,7 +175,8 @@ pub struct StackRun {
 }
 
 impl StackRun {
-    fn not_started(outcome: Outcome) -> StackRun {
+    /// A run that never started, ending with `outcome`.
+    pub fn not_started(outcome: Outcome) -> StackRun {
         StackRun {
             outcome,
             duration: Duration::ZERO,

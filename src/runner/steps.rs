@@ -263,7 +263,7 @@ impl Steps<'_> {
                 .step("state pull", tf::state_pull_argv(), Log::StderrOnly)
                 .await
             {
-                Ok(state) => self.run.state = Some(crate::revalidate::state_identity(&state)),
+                Ok(state) => self.run.state = Some(tf::state_identity(&state)),
                 Err(Outcome::Cancelled) => return Err(Outcome::Cancelled),
                 Err(why) if op == Operation::ReadState => return Err(why),
                 Err(why) => self.log.push_str(&format!(

@@ -5,6 +5,7 @@
 //! runner decides *when* to run a step; this module decides *what* it is.
 //! argv is built as a vector of separate arguments, never a shell string.
 
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -83,6 +84,23 @@ pub fn apply_argv(plan_file: &Path, extra: &[String]) -> Vec<OsString> {
     argv.extend(strings(extra));
     argv.push(plan_file.as_os_str().to_owned());
     argv
+}
+
+/// What `terraform state pull` printed, as the identity of that state:
+/// `<lineage>:<serial>`, `empty` for no state yet, or a digest of the text
+/// when it is not a state document (still a stable identity).
+pub fn state_identity(pulled: &[u8]) -> String {
+    let text = String::from_utf8_lossy(pulled);
+    if text.trim().is_empty() {
+        return "empty".into();
+    }
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(state) => match (state["lineage"].as_str(), state["serial"].as_u64()) {
+            (Some(lineage), Some(serial)) => format!("{lineage}:{serial}"),
+            _ => format!("sha256:{}", hex::encode(Sha256::digest(pulled))),
+        },
+        Err(_) => format!("sha256:{}", hex::encode(Sha256::digest(pulled))),
+    }
 }
 
 /// `terraform output -json`.
@@ -290,6 +308,17 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_identity_is_lineage_and_serial() {
+        assert_eq!(state_identity(b""), "empty");
+        assert_eq!(
+            state_identity(br#"{"version":4,"serial":7,"lineage":"abc","resources":[]}"#),
+            "abc:7"
+        );
+        assert!(state_identity(b"not json").starts_with("sha256:"));
+    }
+
     use std::path::PathBuf;
 
     fn strs(argv: &[OsString]) -> Vec<&str> {

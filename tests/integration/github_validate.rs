@@ -53,17 +53,7 @@ impl Case {
     }
 
     fn event(&self, head_sha: &str) -> PathBuf {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/github/events/repository_dispatch.on-demand-test.json");
-        let mut event: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
-        event["action"] = "tfctl-validate".into();
-        event["client_payload"] = serde_json::json!({
-            "source_repo": CONFIG_REPO, "pr_number": self.pr, "head_sha": head_sha, "base_ref": "main",
-        });
-        let path = self.dir.path().join("event.json");
-        std::fs::write(&path, event.to_string()).unwrap();
-        path
+        harness::validate_dispatch(self.dir.path(), CONFIG_REPO, self.pr, head_sha)
     }
 
     fn validate_at(&self, head_sha: &str) -> Run {

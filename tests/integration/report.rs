@@ -8,7 +8,7 @@
 use crate::harness;
 use crate::support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use harness::{Repo, Run};
 use serde_json::Value;
@@ -200,16 +200,7 @@ fn local_report_of_the_shards_equals_one_unsharded_run_and_bad_shards_exit_2() {
 
 /// The env of the matrix's final job on a `repository_dispatch`.
 fn in_actions(m: &Matrix, gh: &FakeGithub, pr: u64, head: &str, shards: &[PathBuf]) -> Run {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/github/events/repository_dispatch.on-demand-test.json");
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
-    event["action"] = "tfctl-validate".into();
-    event["client_payload"] = serde_json::json!({
-        "source_repo": CONFIG_REPO, "pr_number": pr, "head_sha": head, "base_ref": "main",
-    });
-    let event_path = m.dir.path().join("event.json");
-    std::fs::write(&event_path, event.to_string()).unwrap();
+    let event_path = crate::harness::validate_dispatch(m.dir.path(), CONFIG_REPO, pr, head);
     m.repo
         .tfctl()
         .args(["report"])

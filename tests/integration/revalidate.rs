@@ -6,7 +6,7 @@
 //! (through a wrapper that records each call and execs it), real Rego,
 //! the fake GitHub on 127.0.0.1.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::harness::{self, Repo, Run};
 use crate::support::fake_github::{FakeGithub, PrSeed, BOT_LOGIN};
@@ -102,16 +102,7 @@ impl Pr {
     fn validate(&self, extra: &[&str]) -> Run {
         let _ = std::fs::remove_file(&self.calls);
         let head = self.head();
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/github/events/repository_dispatch.on-demand-test.json");
-        let mut event: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
-        event["action"] = "tfctl-validate".into();
-        event["client_payload"] = serde_json::json!({
-            "source_repo": CONFIG_REPO, "pr_number": self.pr, "head_sha": head, "base_ref": "main",
-        });
-        let event_path = self.dir.path().join("event.json");
-        std::fs::write(&event_path, event.to_string()).unwrap();
+        let event_path = harness::validate_dispatch(self.dir.path(), CONFIG_REPO, self.pr, &head);
         self.repo
             .tfctl()
             .args(["validate", "--format", "json"])

@@ -122,6 +122,23 @@ fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
+/// The `tfctl-validate` `repository_dispatch` a config repo sends for PR
+/// `pr` of `source_repo` at `head_sha` (the real payload sample, its
+/// action and client payload set), written to `dir/event.json`.
+pub fn validate_dispatch(dir: &Path, source_repo: &str, pr: u64, head_sha: &str) -> PathBuf {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/github/events/repository_dispatch.on-demand-test.json");
+    let mut event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    event["action"] = "tfctl-validate".into();
+    event["client_payload"] = serde_json::json!({
+        "source_repo": source_repo, "pr_number": pr, "head_sha": head_sha, "base_ref": "main",
+    });
+    let path = dir.join("event.json");
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
 /// Builder for one run of the tfctl binary.
 pub struct Tfctl {
     cmd: Command,
