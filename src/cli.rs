@@ -128,9 +128,20 @@ pub struct ValidateArgs {
     /// validation (by default a push re-plans only what it changed).
     #[arg(long)]
     pub full: bool,
-    /// No progress lines on stderr while terraform runs.
-    #[arg(long, short)]
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+}
+
+/// What stderr shows while terraform runs (stdout is always the report).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProgressArgs {
+    /// No progress on stderr while terraform runs.
+    #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Stream every line terraform prints to stderr as it prints it,
+    /// prefixed with the stack id.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 /// `tfctl report`: the final job of a `validate --emit-matrix` matrix.
@@ -200,6 +211,8 @@ pub struct ApplyArgs {
     pub parallelism: Option<usize>,
     #[arg(long, value_name = "PATH")]
     pub terraform: Option<PathBuf>,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -272,7 +272,11 @@ pub fn observe(sel: &Selection, runs: &[StackRun]) -> Vec<StackReport> {
         match (&run.outcome, &run.plan_json) {
             (Outcome::Succeeded, Some(plan)) => {
                 report.changes = crate::plan::changes(plan);
-                report.plan_summary = Some(crate::plan::summary(plan));
+                report.plan_summary = Some(crate::plan::summary_from(
+                    plan,
+                    run.plan_text.as_deref(),
+                    crate::plan::DEFAULT_SUMMARY_LINES,
+                ));
                 report.plan_digest = Some(crate::plan::digest(plan));
                 report.destroys = crate::plan::destroyed(plan)
                     .into_iter()
@@ -288,6 +292,7 @@ pub fn observe(sel: &Selection, runs: &[StackRun]) -> Vec<StackReport> {
                 report.status = StackStatus::Error;
                 report.error = Some(why.clone());
                 report.log_tail = Some(run.log_tail.clone()).filter(|t| !t.trim().is_empty());
+                report.log_file = run.log_file.as_ref().map(|f| f.display().to_string());
             }
             (Outcome::Skipped { dependency }, _) => {
                 report.status = StackStatus::Skipped;
@@ -298,6 +303,7 @@ pub fn observe(sel: &Selection, runs: &[StackRun]) -> Vec<StackReport> {
                 report.error = Some("cancelled".into());
             }
         }
+        report.terraform_warnings = run.terraform_warnings.clone();
         reports.push(report);
     }
     reports
@@ -322,6 +328,8 @@ pub fn empty_report(stack: &Stack, duration: Duration) -> StackReport {
         plan_summary: None,
         destroys: Vec::new(),
         log_tail: None,
+        log_file: None,
+        terraform_warnings: Vec::new(),
         inputs: None,
     }
 }
@@ -404,7 +412,13 @@ pub fn judge_apply(
                 approved_digest: approved.get(&stack.id).cloned(),
                 plan_summary: plan
                     .filter(|_| status == ApplyStatus::NotApplied)
-                    .map(crate::plan::summary),
+                    .map(|plan| {
+                        crate::plan::summary_from(
+                            plan,
+                            run.plan_text.as_deref(),
+                            crate::plan::DEFAULT_SUMMARY_LINES,
+                        )
+                    }),
                 state_snapshot: run.state_snapshot.as_ref().map(|p| p.display().to_string()),
                 outputs: run
                     .outputs
@@ -634,7 +648,17 @@ pub fn run_options(
         pass_env: cfg.terraform.pass_env.clone(),
         watcher: crate::runner::Watcher::default(),
         heartbeat: Duration::from_secs(30),
+        stream_output: false,
+        log_dir: Some(log_dir(work_dir)),
     })
+}
+
+/// Where a run keeps each stack's terraform log: beside its run directory
+/// (`.tfctl/run/validate-123.logs/`), so removing that keeps the logs.
+pub fn log_dir(work_dir: &Path) -> PathBuf {
+    let mut name = work_dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".logs");
+    work_dir.with_file_name(name)
 }
 
 /// One matrix shard's report and the file it was read from (named in

@@ -11,6 +11,7 @@
 mod digest;
 mod mask;
 mod summary;
+mod terraform_text;
 
 use serde_json::Value;
 
@@ -18,7 +19,7 @@ use crate::report::Changes;
 
 pub use digest::{diff_digest_inputs, digest};
 pub use mask::{SensitiveValues, MIN_REDACTED_CHARS, REDACTED};
-pub use summary::{summary, summary_with_limit, DEFAULT_SUMMARY_LINES};
+pub use summary::{summary, summary_from, summary_with_limit, DEFAULT_SUMMARY_LINES};
 
 /// Counts resource changes the way terraform's `Plan: N to add, ...` line
 /// does: `create` adds, `update` changes, `delete` destroys, a replace

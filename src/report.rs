@@ -119,6 +119,13 @@ pub struct StackReport {
     /// ANSI, never state or outputs): what to read first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_tail: Option<String>,
+    /// Where tfctl kept everything terraform printed for this stack (a
+    /// path on the machine that ran it), named when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
+    /// Terraform's own `Warning:` diagnostics, `summary (on file line N)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terraform_warnings: Vec<String>,
     /// What the plan was made from, so a later push can carry the result
     /// when none of it changed (docs/DESIGN.md §3, "Re-validation").
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,6 +333,8 @@ impl StackReport {
             plan_summary: None,
             destroys: Vec::new(),
             log_tail: None,
+            log_file: None,
+            terraform_warnings: Vec::new(),
             inputs: None,
         }
     }

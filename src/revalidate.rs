@@ -149,6 +149,8 @@ pub fn carried_report(stack: &Stack, prior: &ValidationMarker) -> Option<StackRe
         plan_summary: None,
         destroys: Vec::new(),
         log_tail: None,
+        log_file: None,
+        terraform_warnings: Vec::new(),
         inputs: Some(InputsRecord {
             digest: record.digest.clone(),
             state: record.state.clone(),

@@ -572,7 +572,11 @@ impl Apply<'_> {
             self.args.parallelism,
             &work_dir,
         )?;
-        opts.watcher = super::watcher(crate::runner::Operation::Apply, false);
+        super::progress::attach(
+            crate::runner::Operation::Apply,
+            &self.args.progress,
+            &mut opts,
+        );
         // The digest of a plan that changes nothing at all.
         // Digests are compared sealed, as the marker publishes them.
         let key = self.session.signing_key.as_ref();

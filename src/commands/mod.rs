@@ -11,6 +11,7 @@ pub mod key;
 pub mod merge;
 mod plan_judge;
 pub mod policy;
+mod progress;
 pub mod report;
 pub mod schema;
 pub mod validate;
@@ -108,32 +109,4 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| Error::runtime(format!("cannot start the async runtime: {e}")))
-}
-
-/// Progress on stderr while terraform runs (`--quiet`: none): a line per
-/// stack start and end and a heartbeat; in GitHub Actions each finished
-/// stack's terraform output as one `::group::`, whole, so stacks never
-/// interleave in the log.
-pub(crate) fn watcher(op: crate::runner::Operation, quiet: bool) -> crate::runner::Watcher {
-    use std::io::Write;
-    if quiet {
-        return crate::runner::Watcher::default();
-    }
-    let in_actions = crate::actions::env::ActionsEnv::from_process().in_actions;
-    crate::runner::Watcher::new(move |progress| {
-        let mut err = std::io::stderr().lock();
-        match crate::render::progress::group(&progress, op).filter(|_| in_actions) {
-            Some((title, body)) => {
-                let _ = writeln!(err, "::group::{title}");
-                let _ = write!(err, "{body}");
-                if !body.ends_with('\n') {
-                    let _ = writeln!(err);
-                }
-                let _ = writeln!(err, "::endgroup::");
-            }
-            None => {
-                let _ = writeln!(err, "{}", crate::render::progress::line(&progress, op));
-            }
-        }
-    })
 }

@@ -82,10 +82,8 @@ fn plan_carrying(
                 .collect();
             let independent = vec![Vec::new(); reading.len()];
             let nodes: Vec<Option<usize>> = (0..reading.len()).map(Some).collect();
-            let reading_opts = runner::RunOptions {
-                watcher: super::watcher(Operation::ReadState, args.quiet),
-                ..opts.clone()
-            };
+            let mut reading_opts = opts.clone();
+            super::progress::attach(Operation::ReadState, &args.progress, &mut reading_opts);
             let runs = run_jobs(
                 &reading,
                 &nodes,
@@ -118,7 +116,7 @@ fn plan_carrying(
         .iter()
         .map(|s| (*by_id[s.id.as_str()]).clone())
         .collect();
-    opts.watcher = super::watcher(Operation::Plan, args.quiet);
+    super::progress::attach(Operation::Plan, &args.progress, &mut opts);
     let runs = run_jobs(
         &planned_jobs,
         &dag.node_stacks(),
@@ -213,7 +211,7 @@ pub fn plan_runs(
     let result = (|| {
         let jobs = pipeline::build_jobs(cfg, config_root, sel, &work_dir)?;
         let mut opts = pipeline::run_options(cfg, terraform, parallelism, &work_dir)?;
-        opts.watcher = super::watcher(Operation::Plan, false);
+        super::progress::attach(Operation::Plan, &Default::default(), &mut opts);
         run_jobs(
             &jobs,
             &sel.dag.node_stacks(),

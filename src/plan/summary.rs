@@ -1,17 +1,24 @@
 //! The human-readable plan text shown in the PR comment's collapsed
-//! `<details>` (and the job summary).
+//! `<details>` (and the job summary, the text report and the drift issue).
 //!
-//! One header line per resource change (`+ aws_s3_bucket.logs`,
-//! `-/+ null_resource.x (replace: tainted)`), then its changed attributes
-//! with the symbol first so a ```` ```diff ```` fence colours them. Sensitive
-//! values print as `(sensitive)`, unknown ones as `(known after apply)`.
-//! Must not: print any value under a sensitive mask, or grow without bound.
+//! Resource changes grouped by action (create, update, replace, delete,
+//! import, move, forget), each group under a line naming its addresses;
+//! each change as terraform printed it when its plan text is at hand (see
+//! [`super::terraform_text`]), otherwise rendered from the JSON as a header
+//! (`-/+ null_resource.x (replace: tainted)`) and its changed attributes.
+//! Either way the symbol comes first so a ```` ```diff ```` fence colours
+//! it. Then what changed outside Terraform, the outputs and the `Plan:`
+//! line. Sensitive values print as `(sensitive)`, unknown ones as
+//! `(known after apply)`.
+//! Must not: print any value under a sensitive mask (terraform's text is
+//! redacted with [`SensitiveValues`] too), or grow without bound.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::mask::{flatten, path_text, Leaf, Masks, PlanMasks, Seg};
+use super::mask::{flatten, path_text, Leaf, Masks, PlanMasks, Seg, SensitiveValues, REDACTED};
+use super::terraform_text::{diff_line, TerraformText};
 use super::{change_key, changes, resource_changes, Action};
 
 /// Lines of attribute and resource text kept per stack before cutting.
@@ -34,39 +41,127 @@ pub fn summary(plan: &Value) -> String {
     summary_with_limit(plan, DEFAULT_SUMMARY_LINES)
 }
 
-/// The redacted plan text, at most `max_lines` lines of changes followed by
-/// a line saying how many were cut (if any) and terraform's `Plan:` line.
+/// [`summary_from`] without terraform's text: every change rendered from
+/// the JSON.
 pub fn summary_with_limit(plan: &Value, max_lines: usize) -> String {
-    let masks = PlanMasks::of(plan);
-    let mut lines: Vec<String> = Vec::new();
-    for rc in resource_changes(plan) {
-        let action = Action::of(rc);
-        if action == Action::NoOp {
-            continue;
-        }
-        lines.push(header(rc, &action));
-        let m = masks.resource(rc);
-        let before = rc.pointer("/change/before");
-        let after = rc.pointer("/change/after");
-        let unknown = rc.pointer("/change/after_unknown");
-        match action {
-            Action::Create => {
-                push_aligned(
-                    diff_rows(None, after, unknown, &m, &[]),
-                    ATTR_INDENT,
-                    &mut lines,
-                );
-            }
-            Action::Update | Action::Replace { .. } => {
-                let rows = diff_rows(before, after, unknown, &m, &replace_paths(rc));
-                push_aligned(rows, ATTR_INDENT, &mut lines);
-            }
-            // A delete or read is its header; listing every attribute of a
-            // destroyed object would crowd out the changes people review.
-            _ => {}
+    summary_from(plan, None, max_lines)
+}
+
+/// What a change does, in the order a reviewer reads them (the issue's
+/// create, update, replace, delete, import, move, forget; then reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    Create,
+    Update,
+    Replace,
+    Delete,
+    Import,
+    Move,
+    Forget,
+    Read,
+    Other,
+}
+
+impl Group {
+    /// None for a change that does nothing (no-op, not moved, not imported).
+    fn of(rc: &Value, action: &Action) -> Option<Group> {
+        let importing = rc
+            .pointer("/change/importing")
+            .is_some_and(|i| !i.is_null());
+        let moved = rc.get("previous_address").is_some_and(|a| !a.is_null());
+        Some(match action {
+            Action::Replace { .. } => Group::Replace,
+            Action::Delete => Group::Delete,
+            _ if importing => Group::Import,
+            Action::Create => Group::Create,
+            Action::Update => Group::Update,
+            Action::NoOp if moved => Group::Move,
+            Action::NoOp => return None,
+            Action::Read => Group::Read,
+            Action::Other(list) if list == "forget" => Group::Forget,
+            Action::Other(_) => Group::Other,
+        })
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Group::Create => "Create",
+            Group::Update => "Update in place",
+            Group::Replace => "Replace",
+            Group::Delete => "Delete",
+            Group::Import => "Import",
+            Group::Move => "Move",
+            Group::Forget => "Forget (removed from state, not destroyed)",
+            Group::Read => "Read during apply",
+            Group::Other => "Other actions",
         }
     }
-    let outputs = output_lines(plan, &masks);
+}
+
+/// Addresses named on a group's title line before `and N more`.
+const TITLE_ADDRESSES: usize = 5;
+
+/// The redacted plan text: resource changes grouped by action, each group
+/// under a title line that names its addresses, each change as terraform
+/// printed it in `terraform_text` (its `plan` output; symbols moved to the
+/// first column for a diff fence) or, where that has no block for it,
+/// rendered from the JSON; then what changed outside Terraform (the plan's
+/// `resource_drift`), the output changes and terraform's `Plan:` line. At
+/// most `max_lines` lines of changes, then a line saying how many were cut.
+pub fn summary_from(plan: &Value, terraform_text: Option<&str>, max_lines: usize) -> String {
+    let masks = PlanMasks::of(plan);
+    let text = terraform_text.map(TerraformText::parse).unwrap_or_default();
+    // A copy of a secret in an attribute no mask covers (terraform_data's
+    // `output` repeats its sensitive `input`) is redacted wherever it is.
+    let sensitive = SensitiveValues::of(plan);
+    let shown = |line: &str| redact_line(&sensitive, &diff_line(line, 2));
+
+    let mut groups: BTreeMap<Group, Vec<&Value>> = BTreeMap::new();
+    for rc in resource_changes(plan) {
+        if let Some(group) = Group::of(rc, &Action::of(rc)) {
+            groups.entry(group).or_default().push(rc);
+        }
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for (group, changes) in &groups {
+        if !lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines.push(title_line(group.title(), changes));
+        for rc in changes {
+            match text.block(&change_key(rc)) {
+                Some(block) => {
+                    lines.push(String::new());
+                    lines.extend(block.iter().map(|l| shown(l)));
+                }
+                None => json_change(rc, &masks, &sensitive, &mut lines),
+            }
+        }
+    }
+    let drifted: Vec<&Value> = plan
+        .get("resource_drift")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|rc| Action::of(rc) != Action::NoOp)
+        .collect();
+    if !drifted.is_empty() {
+        if !lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines.push(title_line("Changed outside Terraform", &drifted));
+        for rc in &drifted {
+            json_change(rc, &masks, &sensitive, &mut lines);
+        }
+    }
+    let outputs: Vec<String> = if text.outputs().is_empty() {
+        output_lines(plan, &masks)
+            .iter()
+            .map(|l| redact_line(&sensitive, l))
+            .collect()
+    } else {
+        text.outputs().iter().map(|l| shown(l)).collect()
+    };
     if !outputs.is_empty() {
         if !lines.is_empty() {
             lines.push(String::new());
@@ -95,6 +190,77 @@ pub fn summary_with_limit(plan: &Value, max_lines: usize) -> String {
         ));
     }
     lines.join("\n")
+}
+
+/// `Replace (2): a.b, a.c`, at most [`TITLE_ADDRESSES`] of them named.
+fn title_line(title: &str, changes: &[&Value]) -> String {
+    let named: Vec<String> = changes
+        .iter()
+        .take(TITLE_ADDRESSES)
+        .map(|rc| change_key(rc))
+        .collect();
+    let more = changes.len().saturating_sub(TITLE_ADDRESSES);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!("{title} ({}): {}{more}", changes.len(), named.join(", "))
+}
+
+/// One change rendered from the JSON: its header, then its changed
+/// attributes (none for a delete or read: listing every attribute of a
+/// destroyed object would crowd out the changes people review).
+fn json_change(
+    rc: &Value,
+    masks: &PlanMasks<'_>,
+    sensitive: &SensitiveValues,
+    lines: &mut Vec<String>,
+) {
+    let action = Action::of(rc);
+    lines.push(header(rc, &action));
+    let rows_from = lines.len();
+    let m = masks.resource(rc);
+    let before = rc.pointer("/change/before");
+    let after = rc.pointer("/change/after");
+    let unknown = rc.pointer("/change/after_unknown");
+    match action {
+        Action::Create => {
+            push_aligned(diff_rows(None, after, unknown, &m, &[]), ATTR_INDENT, lines);
+        }
+        Action::Update | Action::Replace { .. } => {
+            let rows = diff_rows(before, after, unknown, &m, &replace_paths(rc));
+            push_aligned(rows, ATTR_INDENT, lines);
+        }
+        _ => {}
+    }
+    for line in &mut lines[rows_from..] {
+        *line = redact_line(sensitive, line);
+    }
+}
+
+/// `line` with every sensitive value in its value part redacted: after
+/// ` = ` on an attribute line, the whole of a line without one (a list
+/// element, a heredoc line), nothing on a block header (`# a.b will be
+/// created`, `resource "a" "b" {`): addresses are no secret, and a short
+/// secret equal to a resource name would blank the name.
+fn redact_line(sensitive: &SensitiveValues, line: &str) -> String {
+    if sensitive.is_empty() {
+        return line.to_string();
+    }
+    let redacted = match line.find(" = ") {
+        Some(at) => format!("{}{}", &line[..at + 3], sensitive.redact(&line[at + 3..])),
+        None if is_block_header(line) => return line.to_string(),
+        None => sensitive.redact(line).into_owned(),
+    };
+    redacted.replace(&format!("\"{REDACTED}\""), REDACTED)
+}
+
+fn is_block_header(line: &str) -> bool {
+    let body = line.trim_start_matches(['+', '-', '~', '/', '<', '=', ' ']);
+    ["#", "resource \"", "data \"", "}", "]", ")"]
+        .iter()
+        .any(|start| body.starts_with(start))
 }
 
 /// `-/+ null_resource.x (replace: tainted)`, `- a.b (delete: no resource config)`.

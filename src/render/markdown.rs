@@ -113,6 +113,7 @@ pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
     }
     messages(report, &mut out);
     errors(report, &mut out);
+    terraform_warnings(report, &mut out);
     // What a reviewer must see comes before the plans, which are the part
     // `split::fit` cuts first when the body is too long.
     if let Some(audit) = &ctx.audit_markdown {
@@ -374,6 +375,31 @@ fn errors(report: &RunReport, out: &mut String) {
     }
 }
 
+/// Terraform's own warnings (deprecations, undeclared variables), by stack,
+/// collapsed: they rarely block a merge but should not go unseen.
+fn terraform_warnings(report: &RunReport, out: &mut String) {
+    let with: Vec<&StackReport> = report
+        .stacks
+        .iter()
+        .filter(|s| !s.terraform_warnings.is_empty())
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    let total: usize = with.iter().map(|s| s.terraform_warnings.len()).sum();
+    let _ = writeln!(
+        out,
+        "\n<details><summary>⚠️ {total} terraform warning{}</summary>\n",
+        if total == 1 { "" } else { "s" }
+    );
+    for s in with {
+        for w in &s.terraform_warnings {
+            let _ = writeln!(out, "- `{}`: {}", code(&s.id), inline(w));
+        }
+    }
+    out.push_str("\n</details>\n");
+}
+
 /// Each plan collapsed, summary line first so the table stays the focus.
 fn plans(report: &RunReport, out: &mut String) {
     let with: Vec<(&StackReport, &String)> = report
@@ -462,6 +488,7 @@ mod tests {
             rule: "warn".into(),
             msg: hostile::TEXT.into(),
         });
+        s.terraform_warnings.push(hostile::TEXT.into());
         let mut e = StackReport::sample("S3/b", hostile::TEXT, StackStatus::Error);
         e.error = Some(hostile::TEXT.into());
         let mut report = RunReport::sample(vec![s, e], 1_000);

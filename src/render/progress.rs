@@ -90,7 +90,44 @@ pub fn line(progress: &Progress, op: Operation) -> String {
                 .collect();
             format!("still running: {}", names.join(", "))
         }
+        // Bracketed: a line of terraform's never starts a printed line, so
+        // it cannot be a workflow command in Actions.
+        Progress::Output { id, line } => {
+            // Terraform's indentation is kept; control characters are not.
+            let line: String = line
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .filter(|c| !c.is_control())
+                .collect();
+            format!("[{}] {}", super::terminal(id), line.trim_end())
+        }
+        Progress::Done => String::new(),
     }
+}
+
+/// Stacks the live status line names before `+N more`.
+const STATUS_NAMES: usize = 4;
+
+/// The live status line on a terminal: how far the run is and what runs,
+/// longest-running first: `planning: 3/30 done; S3/a 12s, S3/b 4s`.
+pub fn status(op: Operation, running: &[(String, Duration)], ended: usize, total: usize) -> String {
+    let (starting, _) = verbs(op);
+    let mut longest: Vec<&(String, Duration)> = running.iter().collect();
+    longest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut names: Vec<String> = longest
+        .iter()
+        .take(STATUS_NAMES)
+        .map(|(id, for_)| format!("{} {:.0}s", super::terminal(id), for_.as_secs_f64()))
+        .collect();
+    if longest.len() > STATUS_NAMES {
+        names.push(format!("+{} more", longest.len() - STATUS_NAMES));
+    }
+    let mut text = format!("{starting}: {ended}/{total} done");
+    if !names.is_empty() {
+        text.push_str("; ");
+        text.push_str(&names.join(", "));
+    }
+    text
 }
 
 /// In GitHub Actions, a finished stack's terraform output as one log
@@ -171,6 +208,30 @@ mod tests {
             line(&waiting, Operation::Apply),
             "still running: S3/big (41s)"
         );
+        let output = Progress::Output {
+            id: "S3/logs".into(),
+            line: "::error::x \u{1b}]8;;".into(),
+        };
+        let shown = line(&output, Operation::Plan);
+        assert!(shown.starts_with("[S3/logs] "), "{shown}");
+        let indented = Progress::Output {
+            id: "S3/logs".into(),
+            line: "      + id = 1".into(),
+        };
+        assert_eq!(line(&indented, Operation::Plan), "[S3/logs]       + id = 1");
+        assert!(!shown.contains('\u{1b}'), "{shown}");
+    }
+
+    #[test]
+    fn the_live_line_names_the_longest_running_first() {
+        let running: Vec<(String, Duration)> = (1..=6)
+            .map(|n| (format!("S3/s{n}"), Duration::from_secs(n)))
+            .collect();
+        assert_eq!(
+            status(Operation::Plan, &running, 3, 30),
+            "planning: 3/30 done; S3/s6 6s, S3/s5 5s, S3/s4 4s, S3/s3 3s, +2 more"
+        );
+        assert_eq!(status(Operation::Apply, &[], 0, 2), "applying: 0/2 done");
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub fn report(report: &RunReport, color: bool) -> String {
             );
             let _ = writeln!(out, "{}", paint(YELLOW, &line));
         }
+        for w in &s.terraform_warnings {
+            let line = format!("    terraform warning: {}", terminal(w));
+            let _ = writeln!(out, "{}", paint(YELLOW, &line));
+        }
         if let Some(err) = &s.error {
             for line in err.lines().filter(|l| !l.trim().is_empty()) {
                 // Terraform indents source snippets: keep the indent.
@@ -99,6 +103,16 @@ pub fn report(report: &RunReport, color: bool) -> String {
             for line in tail.lines() {
                 let _ = writeln!(out, "    | {}", paint(DIM, &terminal(line)));
             }
+        }
+        if let Some(file) = &s.log_file {
+            let _ = writeln!(
+                out,
+                "    {}",
+                paint(
+                    DIM,
+                    &format!("terraform's whole output: {}", terminal(file))
+                )
+            );
         }
     }
     if !report.waves.is_empty() {

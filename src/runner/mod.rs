@@ -82,6 +82,12 @@ pub struct RunOptions {
     pub watcher: Watcher,
     /// After this long with no stack ending, [`Progress::Waiting`].
     pub heartbeat: Duration,
+    /// Tell the watcher every line terraform prints as [`Progress::Output`]
+    /// (`--verbose`); never the data commands' stdout (state, outputs).
+    pub stream_output: bool,
+    /// Where each stack's whole terraform log is kept (`<slug>.log`), past
+    /// the run directory's removal; None keeps none.
+    pub log_dir: Option<PathBuf>,
 }
 
 /// What the runner tells a [`Watcher`] as it happens (docs/DESIGN.md §3:
@@ -108,6 +114,11 @@ pub enum Progress {
     },
     /// Nothing ended for a heartbeat interval: what is still running.
     Waiting { running: Vec<(String, Duration)> },
+    /// One line terraform printed for stack `id`, as it printed it (only
+    /// with [`RunOptions::stream_output`]; told from the reading task).
+    Output { id: String, line: String },
+    /// The run is over: nothing more comes.
+    Done,
 }
 
 /// Receives [`Progress`] on the dispatcher task, one event at a time.
@@ -172,6 +183,14 @@ pub struct StackRun {
     /// Everything terraform printed (no ANSI; never state or outputs),
     /// until the dispatcher hands it to the [`Watcher`] (then empty).
     pub log: String,
+    /// Where that log was kept ([`RunOptions::log_dir`]).
+    pub log_file: Option<PathBuf>,
+    /// Terraform's human plan text (the `plan` step's stdout, no ANSI), for
+    /// the grouped summary; may quote a sensitive value, so it is only
+    /// shown through `plan::summary_from`, which redacts.
+    pub plan_text: Option<String>,
+    /// Terraform's `Warning:` diagnostics, each `summary (on file line N)`.
+    pub terraform_warnings: Vec<String>,
 }
 
 impl StackRun {
@@ -187,6 +206,9 @@ impl StackRun {
             outputs: None,
             log_tail: String::new(),
             log: String::new(),
+            log_file: None,
+            plan_text: None,
+            terraform_warnings: Vec::new(),
         }
     }
 }
@@ -370,6 +392,7 @@ pub async fn run_stacks(
                 results[index] = Some(run);
             }
         });
+    opts.watcher.tell(Progress::Done);
     results
         .into_iter()
         .map(|r| r.expect("every job has a result"))

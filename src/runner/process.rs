@@ -137,6 +137,31 @@ pub async fn run(
     cancel: &Cancel,
     grace: Duration,
 ) -> io::Result<Finished> {
+    run_watched(program, args, cwd, env, cancel, grace, &Lines::default()).await
+}
+
+/// Called with each line a command prints, as it prints it (no line
+/// break; a last line without one is passed at the end).
+pub type LineSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Who hears each line of a command's stdout and stderr as it arrives
+/// (`--verbose`); both are still captured whole in [`Finished`].
+#[derive(Clone, Default)]
+pub struct Lines {
+    pub stdout: Option<LineSink>,
+    pub stderr: Option<LineSink>,
+}
+
+/// [`run`], telling `lines` every line as it is read.
+pub async fn run_watched(
+    program: &Path,
+    args: &[OsString],
+    cwd: &Path,
+    env: &ChildEnv,
+    cancel: &Cancel,
+    grace: Duration,
+    lines: &Lines,
+) -> io::Result<Finished> {
     let mut command = Command::new(program);
     for name in &env.remove {
         command.env_remove(name);
@@ -172,8 +197,8 @@ pub async fn run(
         .id()
         .and_then(|id| libc::pid_t::try_from(id).ok())
         .ok_or_else(|| io::Error::other("spawned child has no pid"))?;
-    let stdout = Drain::start(child.stdout.take());
-    let stderr = Drain::start(child.stderr.take());
+    let stdout = Drain::start(child.stdout.take(), lines.stdout.clone());
+    let stderr = Drain::start(child.stderr.take(), lines.stderr.clone());
 
     let (status, interrupted) = tokio::select! {
         status = child.wait() => (status?, false),
@@ -215,7 +240,7 @@ struct Drain {
 }
 
 impl Drain {
-    fn start<R>(pipe: Option<R>) -> Drain
+    fn start<R>(pipe: Option<R>, sink: Option<LineSink>) -> Drain
     where
         R: tokio::io::AsyncRead + Unpin + Send + 'static,
     {
@@ -224,6 +249,8 @@ impl Drain {
             let buf = Arc::clone(&buf);
             tokio::spawn(async move {
                 let mut chunk = [0u8; 8192];
+                // The start of a line not yet ended, for the sink.
+                let mut partial: Vec<u8> = Vec::new();
                 while let Ok(n) = pipe.read(&mut chunk).await {
                     if n == 0 {
                         break;
@@ -231,6 +258,16 @@ impl Drain {
                     buf.lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .extend_from_slice(&chunk[..n]);
+                    if let Some(sink) = &sink {
+                        partial.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+                            let line: Vec<u8> = partial.drain(..=end).collect();
+                            sink(String::from_utf8_lossy(&line[..end]).trim_end_matches('\r'));
+                        }
+                    }
+                }
+                if let Some(sink) = sink.filter(|_| !partial.is_empty()) {
+                    sink(&String::from_utf8_lossy(&partial));
                 }
             })
         });
@@ -254,6 +291,43 @@ impl Drain {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[tokio::test]
+    async fn a_sink_hears_each_line_as_it_is_printed() {
+        let heard: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let h = Arc::clone(&heard);
+        let lines = Lines {
+            stdout: Some(Arc::new(move |line: &str| {
+                h.lock().unwrap().push((line.to_string(), Instant::now()));
+            })),
+            stderr: None,
+        };
+        let out = run_watched(
+            Path::new("/bin/sh"),
+            &os(&[
+                "-c",
+                "echo one; sleep 0.5; printf 'two\\nthree'; echo err >&2",
+            ]),
+            Path::new("/"),
+            &ChildEnv::default(),
+            &Cancel::new(),
+            Duration::from_secs(1),
+            &lines,
+        )
+        .await
+        .unwrap();
+        let heard = heard.lock().unwrap().clone();
+        let texts: Vec<&str> = heard.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(texts, ["one", "two", "three"]);
+        // `one` was heard while the command slept, not when it ended.
+        assert!(
+            heard[1].1 - heard[0].1 >= Duration::from_millis(300),
+            "{heard:?}"
+        );
+        // Still captured whole.
+        assert_eq!(out.stdout, b"one\ntwo\nthree");
+        assert_eq!(out.stderr, b"err\n");
+    }
 
     fn os(args: &[&str]) -> Vec<OsString> {
         args.iter().map(OsString::from).collect()

@@ -231,6 +231,16 @@ pub(super) async fn run_job(
     run.duration = started.elapsed();
     run.log_tail = tf::log_tail(&stack.log, LOG_TAIL_LINES);
     run.log = tf::strip_ansi(&stack.log);
+    run.terraform_warnings = tf::warnings(&run.log);
+    if let Some(logs) = &shared.opts.log_dir {
+        let file = logs.join(format!("{}.log", tf::stack_slug(index, &job.stack.id)));
+        let written = std::fs::create_dir_all(logs).and_then(|()| std::fs::write(&file, &run.log));
+        match written {
+            Ok(()) => run.log_file = Some(file),
+            // The log is still in the report's tail and the Actions group.
+            Err(e) => eprintln!("tfctl: cannot keep the log of {}: {e}", job.stack.id),
+        }
+    }
     run
 }
 
@@ -284,8 +294,9 @@ impl Steps<'_> {
             self.job.destroy,
             &opts.plan_args,
         );
-        self.step("plan", argv, Log::Everything).await?;
+        let printed = self.step("plan", argv, Log::Everything).await?;
         self.run.plan_file = Some(plan_file.clone());
+        self.run.plan_text = Some(tf::strip_ansi(&String::from_utf8_lossy(&printed)));
 
         let shown = self
             .step("show", tf::show_argv(&plan_file), Log::StderrOnly)
@@ -392,13 +403,14 @@ impl Steps<'_> {
         }
         // Only the subcommand: `-var` values may be credentials.
         self.log.push_str(&format!("$ terraform {name}\n"));
-        let out = process::run(
+        let out = process::run_watched(
             &shared.opts.terraform,
             &argv,
             &self.job.module_dir,
             &self.env,
             &shared.cancel,
             shared.opts.grace_period,
+            &self.lines(log),
         )
         .await
         .map_err(|e| Outcome::Failed(cannot_run(&shared.opts.terraform, &e)))?;
@@ -422,6 +434,30 @@ impl Steps<'_> {
             reason.push_str(&format!(" (at {})", at.join(", ")));
         }
         Err(Outcome::Failed(reason))
+    }
+}
+
+impl Steps<'_> {
+    /// With `--verbose`, each line as [`super::Progress::Output`]: stderr
+    /// always, stdout only where it is not data ([`Log`]).
+    fn lines(&self, log: Log) -> process::Lines {
+        if !self.shared.opts.stream_output {
+            return process::Lines::default();
+        }
+        let watcher = self.shared.opts.watcher.clone();
+        let id = self.job.stack.id.clone();
+        let var_files = self.job.var_files.clone();
+        let sink: process::LineSink = Arc::new(move |line: &str| {
+            let line = name_var_files(tf::strip_ansi(line), &var_files);
+            watcher.tell(super::Progress::Output {
+                id: id.clone(),
+                line,
+            });
+        });
+        process::Lines {
+            stdout: matches!(log, Log::Everything).then(|| Arc::clone(&sink)),
+            stderr: Some(sink),
+        }
     }
 }
 

@@ -297,6 +297,43 @@ fn diagnostics(output: &str) -> Vec<String> {
     found
 }
 
+/// Most warnings kept per stack; the log has them all.
+const MAX_WARNINGS: usize = 20;
+
+/// Terraform's `Warning:` diagnostics, distinct, in order: each its summary,
+/// with ` (on FILE line N)` when terraform says where.
+pub fn warnings(output: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut current: Option<(String, Option<String>)> = None;
+    let mut flush = |current: &mut Option<(String, Option<String>)>| {
+        if let Some((summary, at)) = current.take() {
+            let text = match at {
+                Some(at) => format!("{summary} (on {at})"),
+                None => summary,
+            };
+            if !found.contains(&text) && found.len() < MAX_WARNINGS {
+                found.push(text);
+            }
+        }
+    };
+    for raw in output.lines() {
+        let line = raw.trim_start_matches(|c: char| "│╷╵".contains(c)).trim();
+        if let Some(summary) = line.strip_prefix("Warning: ") {
+            flush(&mut current);
+            current = Some((summary.to_owned(), None));
+        } else if line.starts_with("Error: ") || raw.starts_with('╵') {
+            flush(&mut current);
+        } else if let Some((_, at @ None)) = current.as_mut() {
+            if let Some(place) = line.strip_prefix("on ").and_then(|l| l.split_once(':')) {
+                let (file_line, _) = place.0.split_once(", in ").unwrap_or((place.0, ""));
+                *at = Some(file_line.to_owned());
+            }
+        }
+    }
+    flush(&mut current);
+    found
+}
+
 fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
@@ -308,6 +345,22 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_are_each_summary_with_where() {
+        let log = "╷\n│ Warning: Deprecated attribute\n│ \n│   on main.tf line 3, in resource \"x\" \"y\":\n│    3:   a = b\n│ \n│ Use c.\n╵\n\
+                   Warning: Value for undeclared variable\n\nThe root module does not declare a variable named \"x\".\n\
+                   ╷\n│ Warning: Deprecated attribute\n│ \n│   on main.tf line 3, in resource \"x\" \"y\":\n╵\n\
+                   ╷\n│ Error: boom\n╵\n";
+        assert_eq!(
+            warnings(log),
+            [
+                "Deprecated attribute (on main.tf line 3)",
+                "Value for undeclared variable"
+            ]
+        );
+        assert!(warnings("Plan: 1 to add\n").is_empty());
+    }
 
     #[test]
     fn state_identity_is_lineage_and_serial() {

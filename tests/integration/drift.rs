@@ -40,6 +40,8 @@ fn applied() -> Repo {
         pass_env: vec![],
         watcher: Default::default(),
         heartbeat: std::time::Duration::from_secs(30),
+        stream_output: false,
+        log_dir: None,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let runs = runtime.block_on(runner::run_stacks(

@@ -75,6 +75,8 @@ pub(crate) fn validation_body(
         plan_summary: None,
         destroys: Vec::new(),
         log_tail: None,
+        log_file: None,
+        terraform_warnings: Vec::new(),
         inputs: None,
     };
     let report = RunReport {

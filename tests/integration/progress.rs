@@ -108,3 +108,96 @@ fn each_stack_s_end_is_printed_when_it_ends_not_when_the_run_does() {
         .expect_code(0);
     assert!(!quiet.stderr().contains("planning"), "{}", quiet.stderr());
 }
+
+/// A module check that fails: terraform warns, the plan still succeeds.
+const FAILING_CHECK: &str = r#"
+check "tags_present" {
+  assert {
+    condition     = length(var.tags) > 100
+    error_message = "fewer than 100 tags"
+  }
+}
+"#;
+
+#[test]
+fn verbose_streams_terraform_s_lines_and_a_failure_shows_its_last_lines_everywhere() {
+    let repo = Repo::from_example("offline");
+    let s3 = repo.read("modules/s3/main.tf");
+    // A stack of its own that fails, last in the order (nothing waits on it).
+    let lambda_vars = repo
+        .read("config/Lambda/ingest/ingest.tfvars")
+        .replace("ingest", "broken");
+    repo.write("modules/s3/main.tf", &format!("{s3}{FAILING_CHECK}"))
+        .write(
+            "config/Lambda/broken/broken.tfvars",
+            &format!("{lambda_vars}fail_plan = true\n"),
+        )
+        .commit("a warning and a failure");
+    let files = [
+        "config/S3/data-lake-prod/data-lake-prod.tfvars",
+        "config/Lambda/broken/broken.tfvars",
+    ];
+
+    let verbose = repo
+        .tfctl()
+        .args(["validate", "--verbose", "--format", "json", "--files"])
+        .args(files)
+        .run()
+        .expect_code(1);
+    let err = verbose.stderr();
+    // Terraform's own plan lines, as it printed them, each with its stack.
+    assert!(
+        err.lines().any(|l| l.starts_with("[S3/data-lake-prod]")
+            && l.contains("# terraform_data.bucket will be created")),
+        "{err}"
+    );
+    assert!(
+        err.contains("[S3/data-lake-prod]       + id "),
+        "indentation kept: {err}"
+    );
+    let report = verbose.json();
+    let s3 = crate::harness::report_stack(&report, "S3/data-lake-prod");
+    assert_eq!(
+        s3["terraform_warnings"],
+        serde_json::json!(["Check block assertion failed (on main.tf line 38)"]),
+        "{s3}"
+    );
+    let kms = crate::harness::report_stack(&report, "Lambda/broken");
+    let tail = kms["log_tail"].as_str().unwrap();
+    assert!(tail.contains("fail_plan is set for"), "{kms}");
+    let log_file = kms["log_file"].as_str().unwrap();
+    let log = std::fs::read_to_string(log_file).unwrap();
+    assert!(log.contains("$ terraform plan") && log.contains("fail_plan is set for"));
+
+    // Without --verbose none of terraform's lines reach stderr.
+    let text = repo
+        .tfctl()
+        .args(["validate", "--files"])
+        .args(files)
+        .run()
+        .expect_code(1);
+    assert!(
+        !text.stderr().contains("will be created"),
+        "{}",
+        text.stderr()
+    );
+    let out = text.stdout();
+    assert!(out.contains("terraform's last lines:"), "{out}");
+    assert!(out.contains("fail_plan is set for"), "{out}");
+    assert!(out.contains("terraform's whole output: "), "{out}");
+    assert!(
+        out.contains("terraform warning: Check block assertion failed"),
+        "{out}"
+    );
+
+    let md = repo
+        .tfctl()
+        .args(["validate", "--quiet", "--format", "markdown", "--files"])
+        .args(files)
+        .run()
+        .expect_code(1)
+        .stdout();
+    assert!(md.contains("terraform's last lines"), "{md}");
+    assert!(md.contains("fail_plan is set for"), "{md}");
+    assert!(md.contains("1 terraform warning</summary>"), "{md}");
+}

@@ -3,7 +3,7 @@
 //! change counts, redaction of sensitive values, digest stability.
 
 use serde_json::{json, Value};
-use tfctl::plan::{changes, diff_digest_inputs, digest, summary, summary_with_limit};
+use tfctl::plan::{changes, diff_digest_inputs, digest, summary, summary_from, summary_with_limit};
 use tfctl::report::Changes;
 
 fn fixture(name: &str) -> Value {
@@ -67,7 +67,9 @@ fn counts_match_terraforms_plan_line() {
 fn summary_lines_read_like_terraform() {
     let s = summary(&fixture("tf1150.replace-tainted.null_resource.json"));
     assert!(
-        s.starts_with("-/+ null_resource.example (replace: tainted)\n"),
+        s.starts_with(
+            "Replace (1): null_resource.example\n-/+ null_resource.example (replace: tainted)\n"
+        ),
         "{s}"
     );
     assert!(
@@ -81,7 +83,7 @@ fn summary_lines_read_like_terraform() {
 
     let s = summary(&fixture("tf175.delete.terraform_data.json"));
     assert!(
-        s.starts_with("- terraform_data.foo-bar (delete: no resource config)"),
+        s.starts_with("Delete (1): terraform_data.foo-bar\n- terraform_data.foo-bar (delete: no resource config)"),
         "{s}"
     );
 
@@ -366,4 +368,120 @@ fn digests_of_different_fixtures_differ() {
             panic!("{name} and {other} share a digest");
         }
     }
+}
+
+/// Version 1 of a configuration, applied; version 2 plans one change of
+/// each kind. The sensitive `input` is copied into `output`, which neither
+/// terraform's text nor its JSON marks sensitive.
+const BEFORE: &str = r#"
+variable "secret" {
+  default   = "s3cr3t-before"
+  sensitive = true
+}
+resource "terraform_data" "keep" { input = "a" }
+resource "terraform_data" "repl" {
+  input            = "a"
+  triggers_replace = ["a"]
+}
+resource "terraform_data" "gone" { input = "x" }
+resource "terraform_data" "old" { input = "moved" }
+resource "terraform_data" "sens" { input = var.secret }
+"#;
+const AFTER: &str = r#"
+variable "secret" {
+  default   = "s3cr3t-after"
+  sensitive = true
+}
+resource "terraform_data" "keep" { input = "b" }
+resource "terraform_data" "repl" {
+  input            = "b"
+  triggers_replace = ["b"]
+}
+resource "terraform_data" "new" { input = "moved" }
+moved {
+  from = terraform_data.old
+  to   = terraform_data.new
+}
+resource "terraform_data" "sens" { input = var.secret }
+resource "terraform_data" "added" { input = { a = 1 } }
+"#;
+
+#[test]
+fn a_real_plan_reads_as_terraform_printed_it_grouped_by_action_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tf = |args: &[&str]| {
+        let out = std::process::Command::new(crate::harness::terraform())
+            .args(args)
+            .current_dir(dir.path())
+            .env("TF_IN_AUTOMATION", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "terraform {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    std::fs::write(dir.path().join("main.tf"), BEFORE).unwrap();
+    tf(&["init", "-no-color"]);
+    tf(&["apply", "-auto-approve", "-no-color"]);
+    std::fs::write(dir.path().join("main.tf"), AFTER).unwrap();
+    let printed = tf(&["plan", "-no-color", "-out", "p.tfplan"]);
+    let plan: Value = serde_json::from_str(&tf(&["show", "-json", "p.tfplan"])).unwrap();
+    // The positive control: terraform's own text shows the copied secret.
+    assert!(printed.contains("s3cr3t-before"), "{printed}");
+
+    let s = summary_from(&plan, Some(&printed), usize::MAX);
+    let titles: Vec<&str> = s
+        .lines()
+        .filter(|l| l.contains(" (") && l.contains("): "))
+        .filter(|l| !l.starts_with(['#', '+', '-', '~', ' ']))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Create (1): terraform_data.added",
+            "Update in place (2): terraform_data.keep, terraform_data.sens",
+            "Replace (1): terraform_data.repl",
+            "Delete (1): terraform_data.gone",
+            "Move (1): terraform_data.new",
+        ],
+        "{s}"
+    );
+    // Terraform's words and layout, symbols first for the diff fence.
+    assert!(
+        s.contains(
+            "# terraform_data.repl must be replaced\n-/+ resource \"terraform_data\" \"repl\" {"
+        ),
+        "{s}"
+    );
+    assert!(
+        s.contains("# terraform_data.old has moved to terraform_data.new"),
+        "{s}"
+    );
+    assert!(
+        s.contains("# (because terraform_data.gone is not in configuration)"),
+        "{s}"
+    );
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with("~ ") && l.contains("input  = \"a\" -> \"b\"")),
+        "{s}"
+    );
+    // No secret, in terraform's text or tfctl's: the copy is masked too.
+    assert!(!s.contains("s3cr3t"), "{s}");
+    assert!(s.contains("(sensitive)"), "{s}");
+    assert!(
+        s.ends_with("Plan: 2 to add, 2 to change, 2 to destroy."),
+        "{s}"
+    );
+
+    // Without the text, the same groups from the JSON alone.
+    let json_only = summary_from(&plan, None, usize::MAX);
+    assert!(
+        json_only.contains("Replace (1): terraform_data.repl"),
+        "{json_only}"
+    );
+    assert!(!json_only.contains("s3cr3t"), "{json_only}");
 }

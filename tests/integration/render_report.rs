@@ -58,6 +58,8 @@ fn unplanned(id: &str, status: StackStatus, error: Option<&str>, ms: u64) -> Sta
         plan_summary: None,
         destroys: Vec::new(),
         log_tail: None,
+        log_file: None,
+        terraform_warnings: Vec::new(),
         inputs: None,
     }
 }

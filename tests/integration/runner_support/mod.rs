@@ -279,6 +279,8 @@ impl Fixture {
             pass_env: Vec::new(),
             watcher: Default::default(),
             heartbeat: std::time::Duration::from_secs(30),
+            stream_output: false,
+            log_dir: None,
         }
     }
 }

@@ -72,6 +72,8 @@ pub fn sample_report(stacks: usize) -> tfctl::report::RunReport {
                 )),
                 destroys: Vec::new(),
                 log_tail: None,
+                log_file: None,
+                terraform_warnings: Vec::new(),
                 inputs: Some(InputsRecord {
                     digest: format!("{i:032x}"),
                     state: format!("{:08x}-6f1e-4c3b-9a2d-{i:012x}:{}", i * 7919, i % 9),
