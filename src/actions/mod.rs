@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod env;
 pub mod event;
+pub mod outputs;
 
 pub use env::ActionsEnv;
 pub use event::{DispatchPayload, Event};

@@ -97,6 +97,10 @@ impl GhSession {
     pub fn set_outputs(&self, outputs: &[(&str, String)]) -> Result<()> {
         if let Some(path) = &self.env.output_path {
             for (name, value) in outputs {
+                debug_assert!(
+                    crate::actions::outputs::declared(name),
+                    "step output {name} is not in actions::outputs::STEP_OUTPUTS (nor action.yml)"
+                );
                 workflow::set_output(path, name, value)?;
             }
         }

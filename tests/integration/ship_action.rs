@@ -459,3 +459,32 @@ fn run_puts_config_and_controller_in_front_of_the_args() {
     assert!(err.starts_with("tfctl: error:"), "{err}");
     assert!(!err.contains("unexpected argument"), "{err}");
 }
+
+/// The action's outputs are exactly the step outputs tfctl writes: each
+/// one it declares is one a command writes (`actions::outputs`, which debug
+/// builds enforce on every write, so every Actions test below checks the
+/// other direction), passed through from the run step unchanged.
+#[test]
+fn the_action_declares_exactly_the_outputs_tfctl_writes() {
+    let action: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(root().join("action.yml")).unwrap()).unwrap();
+    let declared = action["outputs"].as_mapping().expect("action.yml outputs");
+    let names: Vec<&str> = declared.keys().map(|k| k.as_str().unwrap()).collect();
+    let written: Vec<&str> = tfctl::actions::outputs::STEP_OUTPUTS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(names, written);
+    for (name, description) in tfctl::actions::outputs::STEP_OUTPUTS {
+        let output = &action["outputs"][*name];
+        assert_eq!(
+            output["value"].as_str(),
+            Some(format!("${{{{ steps.run.outputs.{name} }}}}").as_str()),
+            "{name}"
+        );
+        assert_eq!(output["description"].as_str(), Some(*description), "{name}");
+    }
+    // The write guard is real: an undeclared name is refused.
+    assert!(!tfctl::actions::outputs::declared("merge-commit"));
+    assert!(tfctl::actions::outputs::declared("merge_commit_sha"));
+}
