@@ -173,14 +173,37 @@ pub(crate) fn resource_changes(plan: &Value) -> impl Iterator<Item = &Value> {
 /// `address` of a resource change, with ` (deposed <key>)` for deposed objects
 /// so that two changes of one address stay distinct.
 pub(crate) fn change_key(resource_change: &Value) -> String {
-    let address = resource_change
-        .get("address")
-        .and_then(Value::as_str)
-        .unwrap_or("<unknown address>");
+    let address = match resource_change.get("address").and_then(Value::as_str) {
+        Some(address) => address.to_string(),
+        None => composed_address(resource_change),
+    };
     match resource_change.get("deposed").and_then(Value::as_str) {
         Some(deposed) => format!("{address} (deposed {deposed})"),
-        None => address.to_string(),
+        None => address,
     }
+}
+
+/// The address of an entry without one (terraform 1.0's `resource_drift`):
+/// `module_address.type.name[index]`, as terraform would have written it.
+fn composed_address(rc: &Value) -> String {
+    let part = |key: &str| rc.get(key).and_then(Value::as_str);
+    let (Some(kind), Some(name)) = (part("type"), part("name")) else {
+        return "<unknown address>".to_string();
+    };
+    let mut address = match part("module_address") {
+        Some(module) => format!("{module}."),
+        None => String::new(),
+    };
+    if part("mode") == Some("data") {
+        address.push_str("data.");
+    }
+    address.push_str(&format!("{kind}.{name}"));
+    match rc.get("index") {
+        Some(Value::Number(n)) => address.push_str(&format!("[{n}]")),
+        Some(Value::String(key)) => address.push_str(&format!("[{}]", Value::String(key.clone()))),
+        _ => {}
+    }
+    address
 }
 
 #[cfg(test)]

@@ -177,7 +177,8 @@ fn destroy_callout(report: &RunReport, out: &mut String) {
         "> **{total} resource{} destroyed or replaced** if this merges:",
         if total == 1 { "" } else { "s" }
     );
-    for s in with {
+    let more_stacks = with.len().saturating_sub(CALLOUT_STACKS);
+    for s in with.into_iter().take(CALLOUT_STACKS) {
         let shown: Vec<String> = s
             .destroys
             .iter()
@@ -201,8 +202,19 @@ fn destroy_callout(report: &RunReport, out: &mut String) {
             }
         );
     }
+    if more_stacks > 0 {
+        let _ = writeln!(
+            out,
+            "> - and {more_stacks} more stack{} (see their plans)",
+            if more_stacks == 1 { "" } else { "s" }
+        );
+    }
     out.push('\n');
 }
+
+/// Stacks the destroy callout names: it must stay above the cut of a
+/// comment of any size, with the verdict and the failures.
+const CALLOUT_STACKS: usize = 20;
 
 /// Failures first, then stacks that change something, then the rest; in
 /// each, the report's (graph) order.

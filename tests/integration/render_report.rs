@@ -716,3 +716,56 @@ fn next_step_says_who_approves_who_may_override_or_what_to_fix() {
     let at = body.find("**Next step:**").unwrap();
     assert!(at > table_end && at < body.find("#### Dependency graph").unwrap());
 }
+
+/// What changed outside Terraform (the plan's `resource_drift`, here a real
+/// terraform 1.0 plan whose entries carry no `address`) is its own group in
+/// the stack's plan, addresses named.
+#[test]
+fn comment_drift_seen_in_the_plan() {
+    let stack = planned(
+        "IAM/metrics",
+        StackStatus::Passed,
+        "aws.tf100.mixed-delete-update-create.iam-cloudwatch.json",
+        1_500,
+    );
+    let report = run(vec![stack], 1_500);
+    let ctx = CommentContext {
+        marker: None,
+        ..context(&report)
+    };
+    let body = comment(&report, &ctx);
+    assert!(
+        body.contains("Changed outside Terraform (15): aws_cloudwatch_event_rule.metrics_schedule"),
+        "{body}"
+    );
+    assert!(!body.contains("<unknown address>"), "{body}");
+    insta::assert_snapshot!("comment_drift_in_plan", body);
+}
+
+/// A comment of any size names at most 20 stacks in the destroy callout, so
+/// the callout stays above the 65,536-character cut.
+#[test]
+fn the_destroy_callout_is_bounded() {
+    let stacks: Vec<StackReport> = (0..300)
+        .map(|n| {
+            planned(
+                &format!("S3/s{n:03}"),
+                StackStatus::Passed,
+                "tf175.delete.terraform_data.json",
+                10,
+            )
+        })
+        .collect();
+    let report = run(stacks, 3_000);
+    let body = comment(&report, &context(&report));
+    let callout: Vec<&str> = body
+        .lines()
+        .skip_while(|l| !l.starts_with("> [!CAUTION]"))
+        .take_while(|l| l.starts_with('>'))
+        .collect();
+    assert_eq!(callout.len(), 2 + 20 + 1, "{callout:?}");
+    assert_eq!(
+        callout.last(),
+        Some(&"> - and 280 more stacks (see their plans)")
+    );
+}
