@@ -78,17 +78,11 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
-/// `path` made absolute (against the current directory), `..` and `.`
-/// resolved, symlinks resolved for the part that exists: a deleted file
-/// still has a place.
+/// `path` (absolute: the command line's paths are rooted at the context's
+/// cwd in `commands::run`) with `..` and `.` resolved, symlinks resolved
+/// for the part that exists: a deleted file still has a place.
 pub fn absolute(path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|cwd| cwd.join(path))
-            .unwrap_or_else(|_| path.to_path_buf())
-    };
+    let joined = path.to_path_buf();
     let mut lexical = PathBuf::new();
     for component in joined.components() {
         match component {

@@ -12,6 +12,7 @@ pub mod change_paths;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod context;
 pub mod discovery;
 pub mod drift;
 pub mod error;
@@ -43,7 +44,8 @@ pub use error::{Error, ExitStatus};
 /// repository text, which must not become a workflow command: see
 /// [`actions::commands::neutralise`]).
 pub fn run(cli: cli::Cli) -> ExitStatus {
-    match commands::run(cli) {
+    let ctx = context::Context::from_process();
+    match commands::run(cli, &ctx) {
         Ok(status) => status,
         Err(err) => {
             let mut stderr = std::io::stderr().lock();

@@ -627,15 +627,13 @@ pub fn pr_changes(
 /// else the config's) and the config's terraform settings.
 pub fn run_options(
     cfg: &Config,
+    host: &crate::runner::HostEnv,
     terraform_flag: Option<&Path>,
     parallelism: Option<usize>,
     work_dir: &Path,
 ) -> Result<RunOptions, Error> {
-    let terraform = crate::runner::locate_terraform(
-        terraform_flag,
-        std::env::var("TFCTL_TERRAFORM").ok().as_deref(),
-        cfg.terraform.binary.as_deref(),
-    )?;
+    let terraform =
+        crate::runner::locate_terraform(terraform_flag, host, cfg.terraform.binary.as_deref())?;
     Ok(RunOptions {
         terraform,
         work_dir: work_dir.to_path_buf(),
@@ -650,6 +648,7 @@ pub fn run_options(
         heartbeat: Duration::from_secs(30),
         stream_output: false,
         log_dir: Some(log_dir(work_dir)),
+        host: host.clone(),
     })
 }
 

@@ -2,8 +2,8 @@
 //! reads GitHub-related env vars.
 //!
 //! [`ActionsEnv::from_env`] takes an injected map so tests never touch the
-//! process environment; [`ActionsEnv::from_process`] is the one call that
-//! does. CLI flags (`GithubArgs`) override the env values. This module must
+//! process environment; `context::Context::from_process` is the one call
+//! that reads it. CLI flags (`GithubArgs`) override the env values. This module must
 //! not talk to the network; it only reads the event file when asked.
 //!
 //! Variables read (GitHub's defaults unless noted):
@@ -116,14 +116,6 @@ impl ActionsEnv {
             app_installation_id: string("TFCTL_APP_INSTALLATION_ID"),
             retry_base_ms: string("TFCTL_GITHUB_RETRY_BASE_MS"),
         }
-    }
-
-    /// Reads the context from the process environment (the only such read).
-    pub fn from_process() -> ActionsEnv {
-        let vars: BTreeMap<String, String> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
-        ActionsEnv::from_env(&vars)
     }
 
     /// Applies the `--event-name`, `--event-path`, `--repo`, `--api-url` flags.

@@ -17,6 +17,7 @@ use crate::actions::event::{Event, EVENT_TYPE_APPLY};
 use crate::audit::{self, AuditEvent};
 use crate::cli::ApplyArgs;
 use crate::config::Config;
+use crate::context::Context;
 use crate::error::{Error, ExitStatus, Result};
 use crate::evidence;
 use crate::gates::{self, ApplyFacts, ApplyPolicy};
@@ -37,21 +38,22 @@ use super::gh::GhSession;
 pub const STATUS_CONTEXT: &str = "tfctl/apply";
 
 /// Runs `tfctl apply` from the GitHub Actions context.
-pub fn run(config: Option<&Path>, args: ApplyArgs) -> Result<ExitStatus> {
+pub fn run(config: Option<&Path>, args: ApplyArgs, ctx: &Context) -> Result<ExitStatus> {
     if !args.select.files.is_empty() || args.select.all || args.select.base.is_some() {
         return Err(Error::input(
             "tfctl apply takes its stacks from the merged pull request's files; \
              --files, --all and --base are not accepted",
         ));
     }
-    let cfg = super::load_config(config)?;
-    let session = GhSession::open(&cfg.github, &args.github)?;
+    let cfg = super::load_config(config, ctx)?;
+    let session = GhSession::open(ctx, &cfg.github, &args.github)?;
     super::runtime()?.block_on(async {
         // First, so a cancel during the GitHub calls is seen too.
         let cancel = runner::cancel_on_signals()
             .map_err(|e| Error::runtime(format!("cannot install signal handlers: {e}")))?;
         Apply {
             cfg: &cfg,
+            ctx,
             session: &session,
             args: &args,
             started: Instant::now(),
@@ -159,6 +161,7 @@ fn trigger(event: &Event, repo: &RepoRef, event_file: &Path, cfg: &Config) -> Re
 
 struct Apply<'a> {
     cfg: &'a Config,
+    ctx: &'a Context,
     session: &'a GhSession,
     args: &'a ApplyArgs,
     started: Instant,
@@ -568,6 +571,7 @@ impl Apply<'_> {
         let jobs = pipeline::build_jobs(cfg, &config_root, sel, &work_dir)?;
         let mut opts = pipeline::run_options(
             cfg,
+            &self.ctx.host,
             self.args.terraform.as_deref(),
             self.args.parallelism,
             &work_dir,
@@ -575,6 +579,7 @@ impl Apply<'_> {
         super::progress::attach(
             crate::runner::Operation::Apply,
             &self.args.progress,
+            self.ctx,
             &mut opts,
         );
         // The digest of a plan that changes nothing at all.

@@ -22,6 +22,7 @@ use crate::audit::{self, AuditEvent};
 use crate::cli::DispatchArgs;
 use crate::config::model::ValidateOn;
 use crate::config::Config;
+use crate::context::Context;
 use crate::discovery::StackRef;
 use crate::error::{Error, ExitStatus, Result};
 use crate::gates::{self, DispatchEvent, DispatchPolicy, DispatchRoute};
@@ -29,9 +30,9 @@ use crate::github::models::PullRequest;
 use crate::github::{PrListState, RepoRef};
 
 /// Runs `tfctl dispatch` on the event of the Actions context.
-pub fn run(config: Option<&Path>, args: DispatchArgs) -> Result<ExitStatus> {
-    let cfg = super::load_config(config)?;
-    let session = GhSession::open(&cfg.github, &args.github)?;
+pub fn run(config: Option<&Path>, args: DispatchArgs, ctx: &Context) -> Result<ExitStatus> {
+    let cfg = super::load_config(config, ctx)?;
+    let session = GhSession::open(ctx, &cfg.github, &args.github)?;
     let environment_of = |b: &str| cfg.environment_for_branch(b).map(str::to_string);
     let policy = DispatchPolicy {
         default_branch: &cfg.default_branch,
@@ -68,6 +69,7 @@ pub fn run(config: Option<&Path>, args: DispatchArgs) -> Result<ExitStatus> {
     };
     let flow = Flow {
         cfg: &cfg,
+        ctx,
         session: &session,
         controller,
     };
@@ -138,6 +140,7 @@ impl Done {
 
 struct Flow<'a> {
     cfg: &'a Config,
+    ctx: &'a Context,
     session: &'a GhSession,
     controller: Option<RepoRef>,
 }
@@ -160,6 +163,7 @@ impl Flow<'_> {
         let cmp = client.compare(repo, &base, &p.after).await?;
         let stacks = flow_common::stacks_of(
             self.cfg,
+            &self.ctx.cwd,
             &crate::pipeline::PrFiles {
                 number: existing.as_ref().map(|pr| pr.number),
                 listed: &cmp.files,
@@ -237,6 +241,7 @@ impl Flow<'_> {
             .await?;
         let stacks = flow_common::stacks_of(
             self.cfg,
+            &self.ctx.cwd,
             &crate::pipeline::PrFiles {
                 number: Some(e.number),
                 listed: &files,

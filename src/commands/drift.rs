@@ -10,9 +10,9 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::actions::env::ActionsEnv;
 use crate::actions::event::Event;
 use crate::cli::{DriftArgs, ReportFormat};
+use crate::context::Context;
 use crate::drift::{self, DriftReport, IssuePlan};
 use crate::error::{Error, ExitStatus, Result};
 use crate::github::{GithubError, IssueState, IssueUpdate};
@@ -22,11 +22,10 @@ use crate::select::{self, ChangeSource};
 
 use super::gh::GhSession;
 
-pub fn run(config: Option<&Path>, args: DriftArgs) -> Result<ExitStatus> {
-    let cfg = super::load_config(config)?;
-    let actions = ActionsEnv::from_process().with_args(&args.github);
-    let session = if !args.local && actions.event_name.is_some() {
-        let session = GhSession::from_env(actions, &cfg.github, &args.github)?;
+pub fn run(config: Option<&Path>, args: DriftArgs, ctx: &Context) -> Result<ExitStatus> {
+    let cfg = super::load_config(config, ctx)?;
+    let session = GhSession::if_on_event(ctx, &cfg.github, &args.github, args.local)?;
+    if let Some(session) = &session {
         if !matches!(
             session.event,
             Event::Schedule(_) | Event::WorkflowDispatch(_)
@@ -36,10 +35,7 @@ pub fn run(config: Option<&Path>, args: DriftArgs) -> Result<ExitStatus> {
                 session.event.name()
             )));
         }
-        Some(session)
-    } else {
-        None
-    };
+    }
 
     let config_root = args
         .config_root
@@ -47,10 +43,14 @@ pub fn run(config: Option<&Path>, args: DriftArgs) -> Result<ExitStatus> {
         .unwrap_or_else(|| cfg.config_root.clone());
     let sel = select::select(&cfg, &config_root, ChangeSource::All)?;
     let started = Instant::now();
+    let planning = super::plan_judge::Planning {
+        cfg: &cfg,
+        config_root: &config_root,
+        sel: &sel,
+        ctx,
+    };
     let runs = super::plan_judge::plan_runs(
-        &cfg,
-        &config_root,
-        &sel,
+        planning,
         args.terraform.as_deref(),
         args.parallelism,
         "drift",

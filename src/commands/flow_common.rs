@@ -47,20 +47,16 @@ impl StackTree for HeadTree<'_> {
 }
 
 /// The config root's path inside the repository checkout (effect: asks
-/// git; falls back to the path below the current directory).
-pub(crate) fn config_prefix(cfg: &Config) -> String {
+/// git; falls back to the path below `cwd`).
+pub(crate) fn config_prefix(cfg: &Config, cwd: &Path) -> String {
     if let Ok(git) = Git::open(&cfg.config_root) {
         return git.prefix;
     }
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    std::env::current_dir()
+    canon(&cfg.config_root)
+        .strip_prefix(canon(cwd))
         .ok()
-        .and_then(|cwd| {
-            canon(&cfg.config_root)
-                .strip_prefix(canon(&cwd))
-                .ok()
-                .map(|p| p.to_string_lossy().replace('\\', "/"))
-        })
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
         .unwrap_or_default()
 }
 
@@ -68,9 +64,10 @@ pub(crate) fn config_prefix(cfg: &Config) -> String {
 /// GitHub's list was cut: `pipeline::pr_changes`).
 pub(crate) fn stacks_of(
     cfg: &Config,
+    cwd: &Path,
     files: &crate::pipeline::PrFiles<'_>,
 ) -> Result<Vec<StackRef>> {
-    let changes = crate::pipeline::pr_changes(files, &config_prefix(cfg), &cfg.config_root)?;
+    let changes = crate::pipeline::pr_changes(files, &config_prefix(cfg, cwd), &cfg.config_root)?;
     let fs = FsTree::new(&cfg.config_root);
     let tree = HeadTree {
         fs: &fs,

@@ -14,6 +14,7 @@ use crate::attest::SigningKey;
 use crate::audit::{self, AuditEvent};
 use crate::cli::GithubArgs;
 use crate::config::model::GithubConfig;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{self, Client, RepoRef};
 
@@ -38,8 +39,24 @@ impl GhSession {
     /// Reads the Actions context (process env + flags), masks secrets in the
     /// log when running in Actions, parses the event, builds the client and
     /// settles who tfctl is (`github` is tfctl.yaml's section).
-    pub fn open(github: &GithubConfig, args: &GithubArgs) -> Result<GhSession> {
-        Self::from_env(ActionsEnv::from_process().with_args(args), github, args)
+    pub fn open(ctx: &Context, github: &GithubConfig, args: &GithubArgs) -> Result<GhSession> {
+        Self::from_env(ctx.actions.clone().with_args(args), github, args)
+    }
+
+    /// The session of a command that runs locally or on a PR: Some when
+    /// it runs in Actions on an event and `--local` is not given. The one
+    /// "local or Actions?" decision of validate, report and drift.
+    pub fn if_on_event(
+        ctx: &Context,
+        github: &GithubConfig,
+        args: &GithubArgs,
+        local: bool,
+    ) -> Result<Option<GhSession>> {
+        let actions = ctx.actions.clone().with_args(args);
+        if local || actions.event_name.is_none() {
+            return Ok(None);
+        }
+        Self::from_env(actions, github, args).map(Some)
     }
 
     /// As [`GhSession::open`], from an already-read context.

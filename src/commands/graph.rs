@@ -3,14 +3,16 @@
 use std::path::Path;
 
 use crate::cli::{GraphArgs, GraphFormat};
+use crate::context::Context;
 use crate::error::{ExitStatus, Result};
 use crate::render::graph as draw;
 use crate::select;
 
-pub fn run(config: Option<&Path>, args: GraphArgs) -> Result<ExitStatus> {
-    let cfg = super::load_config(config)?;
+pub fn run(config: Option<&Path>, args: GraphArgs, ctx: &Context) -> Result<ExitStatus> {
+    let cfg = super::load_config(config, ctx)?;
     let config_root = super::config_root(&cfg, &args.select);
-    let sel = select::select(&cfg, &config_root, super::change_source(&cfg, &args.select))?;
+    let source = super::change_source(&cfg, &args.select, ctx);
+    let sel = select::select(&cfg, &config_root, source)?;
     super::print_warnings(&sel);
     let waves = sel.dag.wave_ids();
     let edges = sel.dag.direct_edges();

@@ -5,12 +5,13 @@
 
 use crate::attest::SigningKey;
 use crate::cli::KeyCommand;
+use crate::context::Context;
 use crate::error::{Error, ExitStatus, Result};
 
 /// The variable that holds the controller's secret key.
 pub const SIGNING_KEY_VAR: &str = "TFCTL_SIGNING_KEY";
 
-pub fn run(command: KeyCommand) -> Result<ExitStatus> {
+pub fn run(command: KeyCommand, ctx: &Context) -> Result<ExitStatus> {
     match command {
         KeyCommand::Generate => {
             let key = SigningKey::generate();
@@ -23,9 +24,12 @@ pub fn run(command: KeyCommand) -> Result<ExitStatus> {
             );
         }
         KeyCommand::Public => {
-            let text = std::env::var(SIGNING_KEY_VAR)
-                .map_err(|_| Error::input(format!("{SIGNING_KEY_VAR} is not set")))?;
-            let key = SigningKey::parse(&text)
+            let text = ctx
+                .actions
+                .signing_key
+                .as_ref()
+                .ok_or_else(|| Error::input(format!("{SIGNING_KEY_VAR} is not set")))?;
+            let key = SigningKey::parse(text.expose())
                 .map_err(|e| Error::input(format!("{SIGNING_KEY_VAR}: {e}")))?;
             super::print_stdout(&key.public().to_text())?;
         }

@@ -19,6 +19,7 @@ use crate::actions::event::Event;
 use crate::audit::{self, AuditEvent};
 use crate::cli::MergeArgs;
 use crate::config::Config;
+use crate::context::Context;
 use crate::error::{Error, ExitStatus, Result};
 use crate::evidence;
 use crate::gates::{self, MergeDecision, MergeFacts, MergePolicy, ReviewState};
@@ -42,9 +43,9 @@ struct OverrideComment {
 }
 
 /// Runs `tfctl merge` on the event of the Actions context.
-pub fn run(config: Option<&Path>, args: MergeArgs) -> Result<ExitStatus> {
-    let cfg = super::load_config(config)?;
-    let session = GhSession::open(&cfg.github, &args.github)?;
+pub fn run(config: Option<&Path>, args: MergeArgs, ctx: &Context) -> Result<ExitStatus> {
+    let cfg = super::load_config(config, ctx)?;
+    let session = GhSession::open(ctx, &cfg.github, &args.github)?;
     let trigger = match trigger(&session.event)? {
         Ok(t) => t,
         Err(why) => {

@@ -21,24 +21,46 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command, SelectArgs};
 use crate::config::Config;
+use crate::context::Context;
 use crate::error::{Error, ExitStatus, Result};
 use crate::select::ChangeSource;
 
-/// Dispatches a parsed command line.
-pub fn run(cli: Cli) -> Result<ExitStatus> {
+/// Dispatches a parsed command line; `ctx` is the process, read once.
+pub fn run(mut cli: Cli, ctx: &Context) -> Result<ExitStatus> {
+    rooted(&mut cli, ctx);
     let config = cli.config.clone();
     let config = config.as_deref();
     match cli.command {
         Command::Schema => schema::run(),
-        Command::Key(args) => key::run(args.command),
-        Command::Validate(args) => validate::run(config, args),
-        Command::Graph(args) => graph::run(config, args),
-        Command::Report(args) => report::run(config, args),
-        Command::Drift(args) => drift::run(config, args),
-        Command::Dispatch(args) => dispatch::run(config, args),
-        Command::Merge(args) => merge::run(config, args),
-        Command::Apply(args) => apply::run(config, args),
-        Command::Policy(ref args) => policy::run(&cli, &args.command),
+        Command::Key(args) => key::run(args.command, ctx),
+        Command::Validate(args) => validate::run(config, args, ctx),
+        Command::Graph(args) => graph::run(config, args, ctx),
+        Command::Report(args) => report::run(config, args, ctx),
+        Command::Drift(args) => drift::run(config, args, ctx),
+        Command::Dispatch(args) => dispatch::run(config, args, ctx),
+        Command::Merge(args) => merge::run(config, args, ctx),
+        Command::Apply(args) => apply::run(config, args, ctx),
+        Command::Policy(ref args) => policy::run(&cli, &args.command, ctx),
+    }
+}
+
+/// Makes `--config` and `--config-root` absolute against the context's
+/// working directory, once: below here every path tfctl compares (changed
+/// files, roots, checkouts) is absolute, and nothing asks the process.
+fn rooted(cli: &mut Cli, ctx: &Context) {
+    let root = |p: &mut Option<PathBuf>| {
+        if let Some(p) = p {
+            *p = ctx.cwd.join(&*p);
+        }
+    };
+    root(&mut cli.config);
+    match &mut cli.command {
+        Command::Validate(a) => root(&mut a.select.config_root),
+        Command::Graph(a) => root(&mut a.select.config_root),
+        Command::Report(a) => root(&mut a.select.config_root),
+        Command::Apply(a) => root(&mut a.select.config_root),
+        Command::Drift(a) => root(&mut a.config_root),
+        _ => {}
     }
 }
 
@@ -57,11 +79,9 @@ pub(crate) fn print_stdout(text: &str) -> Result<()> {
 }
 
 /// Finds and loads tfctl.yaml (`--config`, else walking up from the cwd).
-pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config> {
-    let cwd =
-        std::env::current_dir().map_err(|e| Error::runtime(format!("current directory: {e}")))?;
-    let path = crate::config::locate(explicit, &cwd)?;
-    crate::config::load(&path)
+pub(crate) fn load_config(explicit: Option<&Path>, ctx: &Context) -> Result<Config> {
+    let path = crate::config::locate(explicit, &ctx.cwd)?;
+    crate::config::load(&ctx.cwd.join(path))
 }
 
 /// The config root: `--config-root`, else the config's.
@@ -73,13 +93,13 @@ pub(crate) fn config_root(cfg: &Config, select: &SelectArgs) -> PathBuf {
 }
 
 /// Where changed files come from, by the selection flags.
-pub(crate) fn change_source(cfg: &Config, select: &SelectArgs) -> ChangeSource {
+pub(crate) fn change_source(cfg: &Config, select: &SelectArgs, ctx: &Context) -> ChangeSource {
     if select.all {
         ChangeSource::All
     } else if !select.files.is_empty() {
         ChangeSource::Typed {
             paths: select.files.clone(),
-            cwd: std::env::current_dir().unwrap_or_default(),
+            cwd: ctx.cwd.clone(),
         }
     } else {
         ChangeSource::Git {

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::cli::{ReportFormat, ValidateArgs};
 use crate::config::Config;
+use crate::context::Context;
 use crate::error::{Error, ExitStatus, Result};
 use crate::pipeline::{self, JudgeContext};
 use crate::policy::PolicyEngine;
@@ -18,52 +19,60 @@ use crate::runner::{self, Operation, StackJob, StackRun};
 use crate::select::Selection;
 use crate::stack::Stack;
 
-/// Plans every stack of `sel` and judges the plans. With `prior` (a
+/// What a run plans: the settings, the config checkout, the stacks it
+/// selected there and the process it runs in.
+#[derive(Clone, Copy)]
+pub struct Planning<'a> {
+    pub cfg: &'a Config,
+    pub config_root: &'a Path,
+    pub sel: &'a Selection,
+    pub ctx: &'a Context,
+}
+
+/// Plans every stack of `run.sel` and judges the plans. With `prior` (a
 /// verified validation of an earlier head of the same PR), a stack whose
 /// inputs, policy set and state are what that validation passed is not
 /// planned: its attested result is carried (`revalidate`).
 pub fn plan_and_judge(
-    cfg: &Config,
-    config_root: &Path,
-    sel: &Selection,
+    run: Planning<'_>,
     engine: &PolicyEngine,
     args: &ValidateArgs,
     pr_author: Option<&str>,
     prior: Option<&ValidationMarker>,
 ) -> Result<RunReport> {
     let started = Instant::now();
+    let sel = run.sel;
     if sel.dag.stacks.is_empty() {
         return Ok(pipeline::report(sel, Vec::new(), started.elapsed()));
     }
-    let work_dir = pipeline::work_dir(cfg, "validate")?;
-    let result = plan_carrying(
-        cfg,
-        config_root,
-        sel,
-        engine,
-        args,
-        pr_author,
-        prior,
-        &work_dir,
-    );
+    let work_dir = pipeline::work_dir(run.cfg, "validate")?;
+    let result = plan_carrying(run, engine, args, pr_author, prior, &work_dir);
     let _ = std::fs::remove_dir_all(&work_dir);
     Ok(pipeline::report(sel, result?, started.elapsed()))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn plan_carrying(
-    cfg: &Config,
-    config_root: &Path,
-    sel: &Selection,
+    run: Planning<'_>,
     engine: &PolicyEngine,
     args: &ValidateArgs,
     pr_author: Option<&str>,
     prior: Option<&ValidationMarker>,
     work_dir: &Path,
 ) -> Result<Vec<StackReport>> {
+    let Planning {
+        cfg,
+        config_root,
+        sel,
+        ctx,
+    } = run;
     let jobs = pipeline::build_jobs(cfg, config_root, sel, work_dir)?;
-    let mut opts =
-        pipeline::run_options(cfg, args.terraform.as_deref(), args.parallelism, work_dir)?;
+    let mut opts = pipeline::run_options(
+        cfg,
+        &ctx.host,
+        args.terraform.as_deref(),
+        args.parallelism,
+        work_dir,
+    )?;
     let digests = pipeline::input_digests(cfg, config_root, sel, &jobs, &opts)?;
 
     // Which results may be carried: same inputs and policy, then same state.
@@ -83,7 +92,7 @@ fn plan_carrying(
             let independent = vec![Vec::new(); reading.len()];
             let nodes: Vec<Option<usize>> = (0..reading.len()).map(Some).collect();
             let mut reading_opts = opts.clone();
-            super::progress::attach(Operation::ReadState, &args.progress, &mut reading_opts);
+            super::progress::attach(Operation::ReadState, &args.progress, ctx, &mut reading_opts);
             let runs = run_jobs(
                 &reading,
                 &nodes,
@@ -116,7 +125,7 @@ fn plan_carrying(
         .iter()
         .map(|s| (*by_id[s.id.as_str()]).clone())
         .collect();
-    super::progress::attach(Operation::Plan, &args.progress, &mut opts);
+    super::progress::attach(Operation::Plan, &args.progress, ctx, &mut opts);
     let runs = run_jobs(
         &planned_jobs,
         &dag.node_stacks(),
@@ -193,25 +202,29 @@ fn run_jobs(
     })
 }
 
-/// `terraform init/plan/show -json` of every stack of `sel`, eagerly in DAG
+/// `terraform init/plan/show -json` of every stack of `run.sel`, eagerly in DAG
 /// order, in a scratch directory named after `command` that is removed
 /// afterwards. One run per stack, indexed like `sel.dag.stacks`.
 pub fn plan_runs(
-    cfg: &Config,
-    config_root: &Path,
-    sel: &Selection,
+    run: Planning<'_>,
     terraform: Option<&Path>,
     parallelism: Option<usize>,
     command: &str,
 ) -> Result<Vec<runner::StackRun>> {
+    let Planning {
+        cfg,
+        config_root,
+        sel,
+        ctx,
+    } = run;
     if sel.dag.stacks.is_empty() {
         return Ok(Vec::new());
     }
     let work_dir = pipeline::work_dir(cfg, command)?;
     let result = (|| {
         let jobs = pipeline::build_jobs(cfg, config_root, sel, &work_dir)?;
-        let mut opts = pipeline::run_options(cfg, terraform, parallelism, &work_dir)?;
-        super::progress::attach(Operation::Plan, &Default::default(), &mut opts);
+        let mut opts = pipeline::run_options(cfg, &ctx.host, terraform, parallelism, &work_dir)?;
+        super::progress::attach(Operation::Plan, &Default::default(), ctx, &mut opts);
         run_jobs(
             &jobs,
             &sel.dag.node_stacks(),

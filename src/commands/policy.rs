@@ -10,18 +10,19 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::cli::{Cli, PolicyCommand, PolicyTestArgs, TestFormat};
+use crate::context::Context;
 use crate::error::{Error, ExitStatus, Result};
 use crate::policy::testing::{self, TestResult};
 
 /// Runs a `tfctl policy` subcommand.
-pub fn run(cli: &Cli, command: &PolicyCommand) -> Result<ExitStatus> {
+pub fn run(cli: &Cli, command: &PolicyCommand, ctx: &Context) -> Result<ExitStatus> {
     match command {
-        PolicyCommand::Test(args) => test(cli, args),
+        PolicyCommand::Test(args) => test(cli, args, ctx),
     }
 }
 
-fn test(cli: &Cli, args: &PolicyTestArgs) -> Result<ExitStatus> {
-    let paths = policy_paths(cli, args)?;
+fn test(cli: &Cli, args: &PolicyTestArgs, ctx: &Context) -> Result<ExitStatus> {
+    let paths = policy_paths(cli, args, ctx)?;
     let results = testing::run(&paths)?;
     let failed = results.iter().filter(|r| !r.passed).count();
     let text = match args.format {
@@ -52,13 +53,11 @@ fn test(cli: &Cli, args: &PolicyTestArgs) -> Result<ExitStatus> {
 
 /// Explicit paths win; then the config's policy paths when a tfctl.yaml is
 /// found (an explicit `--config` must exist); then `policies`.
-fn policy_paths(cli: &Cli, args: &PolicyTestArgs) -> Result<Vec<PathBuf>> {
+fn policy_paths(cli: &Cli, args: &PolicyTestArgs, ctx: &Context) -> Result<Vec<PathBuf>> {
     if !args.paths.is_empty() {
         return Ok(args.paths.clone());
     }
-    let cwd =
-        std::env::current_dir().map_err(|e| Error::runtime(format!("current directory: {e}")))?;
-    match crate::config::locate(cli.config.as_deref(), &cwd) {
+    match crate::config::locate(cli.config.as_deref(), &ctx.cwd) {
         Ok(file) => Ok(crate::config::load(&file)?.policy.paths),
         Err(e) if cli.config.is_some() => Err(e),
         Err(_) => Ok(vec![PathBuf::from("policies")]),

@@ -12,13 +12,14 @@
 //!   with the stack id (then no groups: the lines are already there).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::ProgressArgs;
+use crate::context::Context;
 use crate::render::progress::{group, line, status};
 use crate::runner::{Operation, Progress, RunOptions, Watcher};
 
@@ -26,14 +27,14 @@ use crate::runner::{Operation, Progress, RunOptions, Watcher};
 const LIVE_REFRESH: Duration = Duration::from_secs(1);
 
 /// Sets how `opts` reports `op` on stderr, as `args` and the terminal say.
-pub(crate) fn attach(op: Operation, args: &ProgressArgs, opts: &mut RunOptions) {
+pub(crate) fn attach(op: Operation, args: &ProgressArgs, ctx: &Context, opts: &mut RunOptions) {
     opts.stream_output = args.verbose && !args.quiet;
     if args.quiet {
         opts.watcher = Watcher::default();
         return;
     }
-    let in_actions = crate::actions::env::ActionsEnv::from_process().in_actions;
-    if !in_actions && std::io::stderr().is_terminal() {
+    let in_actions = ctx.actions.in_actions;
+    if !in_actions && ctx.stderr_is_terminal {
         // The runner's heartbeat becomes the live line's clock.
         opts.heartbeat = LIVE_REFRESH;
         opts.watcher = live(op);

@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::actions::env::ActionsEnv;
 use crate::cli::ReportArgs;
+use crate::context::Context;
 use crate::error::{Error, ExitStatus, Result};
 use crate::pipeline::{self, Shard};
 use crate::report::RunReport;
@@ -17,19 +17,18 @@ use crate::select::{self, Selection};
 
 use super::gh::GhSession;
 
-pub fn run(config: Option<&Path>, args: ReportArgs) -> Result<ExitStatus> {
-    let cfg = super::load_config(config)?;
+pub fn run(config: Option<&Path>, args: ReportArgs, ctx: &Context) -> Result<ExitStatus> {
+    let cfg = super::load_config(config, ctx)?;
     // Bad shard files fail before any API call or tree walk.
     let shards = read_shards(&args.shards)?;
-    let actions = ActionsEnv::from_process().with_args(&args.github);
-    if !args.local && actions.event_name.is_some() {
-        let session = GhSession::from_env(actions, &cfg.github, &args.github)?;
+    if let Some(session) = GhSession::if_on_event(ctx, &cfg.github, &args.github, args.local)? {
         let run = super::validate_pr::open_pr(&cfg, &args.select, &session)?;
         let report = merge(&run.sel, &shards)?;
         return super::validate_pr::publish("report", &cfg, &session, &run, &report, args.format);
     }
     let config_root = super::config_root(&cfg, &args.select);
-    let sel = select::select(&cfg, &config_root, super::change_source(&cfg, &args.select))?;
+    let source = super::change_source(&cfg, &args.select, ctx);
+    let sel = select::select(&cfg, &config_root, source)?;
     let report = merge(&sel, &shards)?;
     super::plan_judge::print_report(&report, args.format)?;
     Ok(super::plan_judge::exit_status(&report))

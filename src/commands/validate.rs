@@ -4,22 +4,23 @@
 
 use std::path::Path;
 
-use super::plan_judge::{exit_status, plan_and_judge, print_report};
+use super::gh::GhSession;
+use super::plan_judge::{exit_status, plan_and_judge, print_report, Planning};
 use crate::cli::ValidateArgs;
+use crate::context::Context;
 use crate::error::{ExitStatus, Result};
 use crate::policy::PolicyEngine;
 use crate::select::{self, Selection};
 
 /// Runs `tfctl validate` on a laptop or CI runner (no GitHub reporting).
-pub fn run(config: Option<&Path>, args: ValidateArgs) -> Result<ExitStatus> {
-    let cfg = super::load_config(config)?;
-    let actions = crate::actions::env::ActionsEnv::from_process().with_args(&args.github);
-    if !args.local && !args.emit_matrix && actions.event_name.is_some() {
-        let session = super::gh::GhSession::from_env(actions, &cfg.github, &args.github)?;
-        return super::validate_pr::run(&cfg, &args, session);
+pub fn run(config: Option<&Path>, args: ValidateArgs, ctx: &Context) -> Result<ExitStatus> {
+    let cfg = super::load_config(config, ctx)?;
+    let local = args.local || args.emit_matrix;
+    if let Some(session) = GhSession::if_on_event(ctx, &cfg.github, &args.github, local)? {
+        return super::validate_pr::run(&cfg, &args, session, ctx);
     }
     let config_root = super::config_root(&cfg, &args.select);
-    let source = super::change_source(&cfg, &args.select);
+    let source = super::change_source(&cfg, &args.select, ctx);
     let sel = select::select(&cfg, &config_root, source)?;
     super::print_warnings(&sel);
 
@@ -29,7 +30,13 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> Result<ExitStatus> {
     }
 
     let engine = PolicyEngine::load(&cfg.policy.paths, &cfg.policy.data, &cfg.policy.namespaces)?;
-    let report = plan_and_judge(&cfg, &config_root, &sel, &engine, &args, None, None)?;
+    let run = Planning {
+        cfg: &cfg,
+        config_root: &config_root,
+        sel: &sel,
+        ctx,
+    };
+    let report = plan_and_judge(run, &engine, &args, None, None)?;
     print_report(&report, args.format)?;
     Ok(exit_status(&report))
 }

@@ -14,6 +14,7 @@ use crate::actions::event::Event;
 use crate::audit::{self, AuditEvent};
 use crate::cli::{ReportFormat, SelectArgs, ValidateArgs};
 use crate::config::Config;
+use crate::context::Context;
 use crate::error::{Error, ExitStatus, Result};
 use crate::github::models::PullRequest;
 use crate::github::{CommitState, RepoRef};
@@ -44,7 +45,12 @@ pub(crate) struct PrRun {
     pub sel: Selection,
 }
 
-pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<ExitStatus> {
+pub fn run(
+    cfg: &Config,
+    args: &ValidateArgs,
+    session: GhSession,
+    ctx: &Context,
+) -> Result<ExitStatus> {
     let run = open_pr(cfg, &args.select, &session)?;
     let engine = PolicyEngine::load(&cfg.policy.paths, &cfg.policy.data, &cfg.policy.namespaces)?;
     let prior = if args.full {
@@ -58,10 +64,14 @@ pub fn run(cfg: &Config, args: &ValidateArgs, session: GhSession) -> Result<Exit
             crate::evidence::short(&prior.head_sha)
         );
     }
-    let report = super::plan_judge::plan_and_judge(
+    let planning = super::plan_judge::Planning {
         cfg,
-        &run.config_root,
-        &run.sel,
+        config_root: &run.config_root,
+        sel: &run.sel,
+        ctx,
+    };
+    let report = super::plan_judge::plan_and_judge(
+        planning,
         &engine,
         args,
         Some(&run.pr.user.login),

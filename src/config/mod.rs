@@ -45,7 +45,7 @@ pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, Error> {
 pub fn load(path: &Path) -> Result<Config, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
-    parse(&text, &absolute(path))
+    parse(&text, path)
 }
 
 /// Parses config text that came from `path` (used in messages and to resolve
@@ -78,16 +78,6 @@ fn yaml_error(path: &Path, e: &serde_yaml::Error) -> String {
     match e.location() {
         Some(loc) => format!("{}:{}:{}: {msg}", path.display(), loc.line(), loc.column()),
         None => format!("{}: {msg}", path.display()),
-    }
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|d| d.join(path))
-            .unwrap_or_else(|_| path.to_path_buf())
     }
 }
 

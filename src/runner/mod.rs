@@ -88,6 +88,22 @@ pub struct RunOptions {
     /// Where each stack's whole terraform log is kept (`<slug>.log`), past
     /// the run directory's removal; None keeps none.
     pub log_dir: Option<PathBuf>,
+    /// What the runner needs of tfctl's own environment (read once by
+    /// `crate::context`; nothing under `runner` reads env).
+    pub host: HostEnv,
+}
+
+/// tfctl's environment as far as running terraform goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostEnv {
+    /// `TFCTL_TERRAFORM`: the terraform binary, after `--terraform`.
+    pub terraform: Option<String>,
+    /// `PATH`: where a bare terraform name is looked up.
+    pub path: Option<OsString>,
+    /// `HOME`: a `~/.terraformrc` there is the user's CLI config.
+    pub home: Option<OsString>,
+    /// `TF_CLI_CONFIG_FILE`: the user's CLI config, if the file exists.
+    pub tf_cli_config_file: Option<OsString>,
 }
 
 /// What the runner tells a [`Watcher`] as it happens (docs/DESIGN.md §3:
@@ -399,15 +415,16 @@ pub async fn run_stacks(
         .collect()
 }
 
-/// Finds terraform: the `--terraform` flag, then `TFCTL_TERRAFORM` (read by
-/// the caller), then `terraform.binary` of tfctl.yaml, then `terraform` on
-/// `PATH`. A configured path that does not exist is an input error naming
-/// where it came from.
+/// Finds terraform: the `--terraform` flag, then `TFCTL_TERRAFORM`, then
+/// `terraform.binary` of tfctl.yaml, then `terraform` on `PATH` (both
+/// from `host`). A configured path that does not exist is an input error
+/// naming where it came from.
 pub fn locate_terraform(
     flag: Option<&Path>,
-    env_value: Option<&str>,
+    host: &HostEnv,
     config_binary: Option<&str>,
 ) -> Result<PathBuf, Error> {
+    let env_value = host.terraform.as_deref();
     let configured = [
         (flag.map(Path::to_path_buf), "--terraform"),
         (
@@ -425,7 +442,7 @@ pub fn locate_terraform(
     {
         // A bare name (`terraform1.9`) is looked up on PATH like a shell would.
         if path.components().count() == 1 && !path.is_absolute() {
-            if let Some(found) = search_path(path.as_os_str(), std::env::var_os("PATH")) {
+            if let Some(found) = search_path(path.as_os_str(), host.path.clone()) {
                 return Ok(found);
             }
         }
@@ -438,7 +455,7 @@ pub fn locate_terraform(
             )))
         };
     }
-    search_path("terraform".as_ref(), std::env::var_os("PATH")).ok_or_else(|| {
+    search_path("terraform".as_ref(), host.path.clone()).ok_or_else(|| {
         Error::input(
             "terraform not found on PATH; install it with `scripts/install-terraform.sh` \
              and set TFCTL_TERRAFORM=.tools/bin/terraform (or pass --terraform, or set \
@@ -462,32 +479,44 @@ fn is_executable(path: &Path) -> bool {
 mod tests {
     use super::*;
 
+    /// A host whose `TFCTL_TERRAFORM` is `value` and whose `PATH` is `/bin`.
+    fn host(value: Option<&str>) -> HostEnv {
+        HostEnv {
+            terraform: value.map(str::to_string),
+            path: Some("/bin".into()),
+            ..HostEnv::default()
+        }
+    }
+
     #[test]
     fn locate_prefers_flag_then_env_then_config() {
         let sh = Path::new("/bin/sh");
         assert_eq!(
-            locate_terraform(Some(sh), Some("/nope"), Some("/nope")).unwrap(),
+            locate_terraform(Some(sh), &host(Some("/nope")), Some("/nope")).unwrap(),
             sh
         );
         assert_eq!(
-            locate_terraform(None, Some("/bin/sh"), Some("/nope")).unwrap(),
+            locate_terraform(None, &host(Some("/bin/sh")), Some("/nope")).unwrap(),
             sh
         );
-        assert_eq!(locate_terraform(None, None, Some("/bin/sh")).unwrap(), sh);
+        assert_eq!(
+            locate_terraform(None, &host(None), Some("/bin/sh")).unwrap(),
+            sh
+        );
         // An empty env value counts as unset.
         assert_eq!(
-            locate_terraform(None, Some(""), Some("/bin/sh")).unwrap(),
+            locate_terraform(None, &host(Some("")), Some("/bin/sh")).unwrap(),
             sh
         );
-        // A bare name is looked up on PATH.
-        assert!(locate_terraform(None, None, Some("sh"))
-            .unwrap()
-            .ends_with("sh"));
+        // A bare name is looked up on the host's PATH, and only there.
+        assert_eq!(locate_terraform(None, &host(None), Some("sh")).unwrap(), sh);
+        let no_path = HostEnv::default();
+        assert!(locate_terraform(None, &no_path, None).is_err());
     }
 
     #[test]
     fn locate_names_the_source_of_a_bad_path() {
-        let err = locate_terraform(None, Some("/no/such/terraform"), None).unwrap_err();
+        let err = locate_terraform(None, &host(Some("/no/such/terraform")), None).unwrap_err();
         assert_eq!(err.kind, crate::error::ErrorKind::Input);
         assert!(err
             .message
@@ -495,7 +524,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("terraform");
         std::fs::write(&plain, "not executable").unwrap();
-        let err = locate_terraform(None, None, plain.to_str()).unwrap_err();
+        let err = locate_terraform(None, &host(None), plain.to_str()).unwrap_err();
         assert!(err.message.starts_with("tfctl.yaml terraform.binary:"));
     }
 

@@ -63,12 +63,19 @@ impl Shared {
             mkdir(cache)?;
             base_env.push(("TF_PLUGIN_CACHE_DIR".into(), cache.into()));
         }
-        let home_rc = std::env::var_os("HOME")
-            .map(|home| Path::new(&home).join(".terraformrc").exists())
+        let home_rc = opts
+            .host
+            .home
+            .as_ref()
+            .map(|home| Path::new(home).join(".terraformrc").exists())
             .unwrap_or(false);
         // A TF_CLI_CONFIG_FILE naming a missing file counts as unset (this
         // happens on hosted runners), else terraform warns on every command.
-        let configured = std::env::var_os("TF_CLI_CONFIG_FILE").filter(|p| Path::new(p).is_file());
+        let configured = opts
+            .host
+            .tf_cli_config_file
+            .as_ref()
+            .filter(|p| Path::new(p).is_file());
         let empty_cli_config = if configured.is_none() && !home_rc {
             // scripts/install-terraform.sh puts its CLI config (the offline
             // provider mirror) at <tools>/terraformrc beside <tools>/bin.

@@ -42,6 +42,7 @@ fn applied() -> Repo {
         heartbeat: std::time::Duration::from_secs(30),
         stream_output: false,
         log_dir: None,
+        host: tfctl::context::Context::from_process().host,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let runs = runtime.block_on(runner::run_stacks(

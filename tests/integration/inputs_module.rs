@@ -149,6 +149,7 @@ fn plan_all(repo: &Repo, swap: impl Fn(&mut Vec<runner::StackJob>)) -> Vec<(Stri
         heartbeat: std::time::Duration::from_secs(30),
         stream_output: false,
         log_dir: None,
+        host: tfctl::context::Context::from_process().host,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let runs = runtime.block_on(runner::run_stacks(

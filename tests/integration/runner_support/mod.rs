@@ -281,6 +281,7 @@ impl Fixture {
             heartbeat: std::time::Duration::from_secs(30),
             stream_output: false,
             log_dir: None,
+            host: tfctl::context::Context::from_process().host,
         }
     }
 }
