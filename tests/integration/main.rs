@@ -28,6 +28,7 @@ mod key_cli;
 mod policy_cli;
 mod policy_library;
 mod progress;
+mod render_comments;
 mod render_plan;
 mod render_report;
 mod report;
