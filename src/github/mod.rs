@@ -1,6 +1,6 @@
 //! GitHub REST API: the client (auth, pagination, retries), the calls tfctl
 //! makes, and the few high-level helpers commands share (sticky comment,
-//! exclusive verdict label, who tfctl is).
+//! exclusive verdict label, who tfctl is, compare-and-swap Git refs).
 //!
 //! The base URL is plain data (`https://api.github.com`, a GHES
 //! `https://host/api/v3`, or a test server on 127.0.0.1). Tokens live in
@@ -14,6 +14,7 @@ mod identity;
 mod issues;
 pub mod models;
 mod pulls;
+mod refs;
 mod repos;
 pub mod retry;
 pub mod routes;
@@ -27,7 +28,9 @@ pub use issues::{
     find_marked_comment, find_marked_comments, label_added_by, label_plan, IssueState, IssueUpdate,
     UpsertAction, UpsertOutcome, COMMENT_BODY_LIMIT,
 };
+pub use models::{GitCommit, GitRef};
 pub use pulls::{MergeMethod, MergeOutcome, PrListState, PullUpdate};
+pub use refs::{ref_name_problem, RefCreated, RefUpdated};
 pub use repos::{
     CommitState, COMPARE_FILES_LIMIT, DISPATCH_EVENT_TYPE_LIMIT, DISPATCH_PAYLOAD_KEY_LIMIT,
 };

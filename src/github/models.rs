@@ -331,6 +331,68 @@ impl std::fmt::Debug for InstallationToken {
     }
 }
 
+/// A Git ref (`git/get-ref`, `git/list-matching-refs`): its full name and
+/// the SHA it points at, flattened from GitHub's `{ref, object: {sha}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "RawGitRef")]
+pub struct GitRef {
+    /// Full name, e.g. `refs/tfctl/locks/S3/a`.
+    pub name: String,
+    pub sha: String,
+}
+
+#[derive(Deserialize)]
+struct RawGitRef {
+    #[serde(rename = "ref")]
+    name: String,
+    object: ShaOnly,
+}
+
+#[derive(Deserialize)]
+struct ShaOnly {
+    sha: String,
+}
+
+impl From<RawGitRef> for GitRef {
+    fn from(r: RawGitRef) -> GitRef {
+        GitRef {
+            name: r.name,
+            sha: r.object.sha,
+        }
+    }
+}
+
+/// A Git commit object (`git/get-commit`, `git/create-commit`), flattened
+/// from GitHub's `tree: {sha}` and `parents: [{sha}]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "RawGitCommit")]
+pub struct GitCommit {
+    pub sha: String,
+    pub message: String,
+    pub tree_sha: String,
+    pub parents: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RawGitCommit {
+    sha: String,
+    message: String,
+    tree: ShaOnly,
+    #[serde(default)]
+    parents: Vec<ShaOnly>,
+}
+
+impl From<RawGitCommit> for GitCommit {
+    fn from(c: RawGitCommit) -> GitCommit {
+        GitCommit {
+            sha: c.sha,
+            message: c.message,
+            tree_sha: c.tree.sha,
+            parents: c.parents.into_iter().map(|p| p.sha).collect(),
+        }
+    }
+}
+
 /// GitHub's error body: `{"message": …, "errors": [...]}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct ErrorBody {
@@ -423,6 +485,47 @@ mod tests {
         assert!(!p("read", Some("auditor")).can_write());
         assert!(p("admin", None).can_write());
         assert!(!p("none", None).can_write());
+    }
+
+    /// GitHub's own examples (`git-ref-items`, cut to one item, and
+    /// `git-commit` in the REST description).
+    #[test]
+    fn git_refs_and_commits_decode_from_githubs_examples() {
+        let refs: Vec<GitRef> = serde_json::from_str(
+            r#"[{"ref":"refs/heads/feature-a","node_id":"MDM6UmVmcmVmcy9oZWFkcy9mZWF0dXJlLWE=",
+                 "url":"https://api.github.com/repos/octocat/Hello-World/git/refs/heads/feature-a",
+                 "object":{"type":"commit","sha":"aa218f56b14c9653891f9e74264a383fa43fefbd",
+                           "url":"https://api.github.com/repos/octocat/Hello-World/git/commits/aa218f56b14c9653891f9e74264a383fa43fefbd"}}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            refs,
+            vec![GitRef {
+                name: "refs/heads/feature-a".into(),
+                sha: "aa218f56b14c9653891f9e74264a383fa43fefbd".into()
+            }]
+        );
+        let c: GitCommit = serde_json::from_str(
+            r#"{"sha":"7638417db6d59f3c431d3e1f261cc637155684cd","node_id":"MDY6Q29tbWl0NzYzODQxN2RiNmQ1OWYzYzQzMWQzZTFmMjYxY2M2MzcxNTU2ODRjZA==",
+                "url":"https://api.github.com/repos/octocat/Hello-World/git/commits/7638417db6d59f3c431d3e1f261cc637155684cd",
+                "author":{"date":"2014-11-07T22:01:45Z","name":"Monalisa Octocat","email":"octocat@github.com"},
+                "committer":{"date":"2014-11-07T22:01:45Z","name":"Monalisa Octocat","email":"octocat@github.com"},
+                "message":"my commit message",
+                "tree":{"url":"https://api.github.com/repos/octocat/Hello-World/git/trees/827efc6d56897b048c772eb4087f854f46256132","sha":"827efc6d56897b048c772eb4087f854f46256132"},
+                "parents":[{"url":"https://api.github.com/repos/octocat/Hello-World/git/commits/7d1b31e74ee336d15cbd21741bc88a537ed063a0","sha":"7d1b31e74ee336d15cbd21741bc88a537ed063a0","html_url":"https://github.com/octocat/Hello-World/commit/7d1b31e74ee336d15cbd21741bc88a537ed063a0"}],
+                "verification":{"verified":false,"reason":"unsigned","signature":null,"payload":null,"verified_at":null},
+                "html_url":"https://github.com/octocat/Hello-World/commit/7638417db6d59f3c431d3e1f261cc637155684cd"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            GitCommit {
+                sha: "7638417db6d59f3c431d3e1f261cc637155684cd".into(),
+                message: "my commit message".into(),
+                tree_sha: "827efc6d56897b048c772eb4087f854f46256132".into(),
+                parents: vec!["7d1b31e74ee336d15cbd21741bc88a537ed063a0".into()],
+            }
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ impl Route {
     }
 
     /// Fills the `{…}` placeholders in order with percent-encoded values.
+    /// A `{ref}` is a Git ref name (`heads/main`, `tfctl/locks/a`), which
+    /// GitHub takes as several path segments: its `/` stay separators.
     ///
     /// # Panics
     /// When the number of values differs from the placeholders: a bug in
@@ -35,7 +37,12 @@ impl Route {
             let value = values
                 .next()
                 .unwrap_or_else(|| panic!("missing value for {}", self.template));
-            out.push_str(&encode_segment(value));
+            if &rest[open..=close] == "{ref}" {
+                let segments: Vec<String> = value.split('/').map(encode_segment).collect();
+                out.push_str(&segments.join("/"));
+            } else {
+                out.push_str(&encode_segment(value));
+            }
             rest = &rest[close + 1..];
         }
         out.push_str(rest);
@@ -120,6 +127,14 @@ pub const COLLABORATOR_PERMISSION: Route = Route::new(
     "GET",
     "/repos/{owner}/{repo}/collaborators/{username}/permission",
 );
+pub const GIT_CREATE_COMMIT: Route = Route::new("POST", "/repos/{owner}/{repo}/git/commits");
+pub const GIT_GET_COMMIT: Route =
+    Route::new("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}");
+pub const GIT_GET_REF: Route = Route::new("GET", "/repos/{owner}/{repo}/git/ref/{ref}");
+pub const GIT_CREATE_REF: Route = Route::new("POST", "/repos/{owner}/{repo}/git/refs");
+pub const GIT_UPDATE_REF: Route = Route::new("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}");
+pub const GIT_LIST_MATCHING_REFS: Route =
+    Route::new("GET", "/repos/{owner}/{repo}/git/matching-refs/{ref}");
 pub const USER_AUTHENTICATED: Route = Route::new("GET", "/user");
 pub const APP_AUTHENTICATED: Route = Route::new("GET", "/app");
 pub const REPO_INSTALLATION: Route = Route::new("GET", "/repos/{owner}/{repo}/installation");
@@ -156,6 +171,12 @@ pub const ROUTES: &[Route] = &[
     COMMIT_PULLS,
     TEAM_MEMBERSHIP,
     COLLABORATOR_PERMISSION,
+    GIT_CREATE_COMMIT,
+    GIT_GET_COMMIT,
+    GIT_GET_REF,
+    GIT_CREATE_REF,
+    GIT_UPDATE_REF,
+    GIT_LIST_MATCHING_REFS,
     USER_AUTHENTICATED,
     APP_AUTHENTICATED,
     REPO_INSTALLATION,
@@ -177,6 +198,11 @@ mod tests {
             "/repos/o/r/compare/abc...def"
         );
         assert_eq!(SEARCH_ISSUES.path(&[]), "/search/issues");
+        // A ref name keeps its slashes; each segment is still encoded.
+        assert_eq!(
+            GIT_UPDATE_REF.path(&["o", "r", "tfctl/locks/S3 a/x%y"]),
+            "/repos/o/r/git/refs/tfctl/locks/S3%20a/x%25y"
+        );
         assert_eq!(
             PULLS_GET.to_string(),
             "GET /repos/{owner}/{repo}/pulls/{pull_number}"

@@ -20,7 +20,7 @@ use support::fake_github::{fake_sha, FakeGithub, TOKEN};
 use tfctl::github::models::*;
 use tfctl::github::{
     Client, ClientConfig, CommitState, Credentials, IssueState, IssueUpdate, MergeMethod,
-    PullUpdate, RepoRef, RetryPolicy, Secret, ROUTES,
+    PullUpdate, RefCreated, RefUpdated, RepoRef, RetryPolicy, Secret, ROUTES,
 };
 
 fn fixtures() -> PathBuf {
@@ -297,6 +297,27 @@ async fn exercise(gh: &FakeGithub) {
         .await
         .unwrap()
         .is_empty());
+    // The Git database: a lock ref's first state, then a fast-forward.
+    let lock = "refs/tfctl/locks/S3/a";
+    let tree = fake_sha("tree");
+    let first = c.create_commit(&repo, "lock 1", &tree, &[]).await.unwrap();
+    let created = c.create_ref(&repo, lock, &first.sha).await.unwrap();
+    assert_eq!(created, RefCreated::Created);
+    let parents = [first.sha.clone()];
+    let next = c
+        .create_commit(&repo, "lock 2", &tree, &parents)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get_commit(&repo, &next.sha).await.unwrap().parents,
+        parents
+    );
+    let updated = c.update_ref(&repo, lock, &next.sha).await.unwrap();
+    assert_eq!(updated, RefUpdated::Updated);
+    let at = c.get_ref(&repo, lock).await.unwrap().map(|r| r.sha);
+    assert_eq!(at, Some(next.sha));
+    let locks = c.matching_refs(&repo, "refs/tfctl/locks/").await.unwrap();
+    assert_eq!(locks.len(), 1);
     let merged = c
         .merge_pull(&repo, n, &head, MergeMethod::Merge, Some("Merge #1"))
         .await

@@ -19,6 +19,7 @@ mod apply_run;
 mod drift;
 mod flow_dispatch;
 mod flow_merge;
+mod git_refs;
 mod github_client;
 mod github_contract;
 mod github_validate;

@@ -1,5 +1,6 @@
 //! The fake GitHub's routes: GitHub's behaviour for every call tfctl makes
-//! (status codes, error bodies, pagination, limits), over [`State`].
+//! (status codes, error bodies, pagination, limits, the Git database's
+//! create-once and fast-forward-only refs), over [`State`].
 //!
 //! Route templates are spelled as in GitHub's OpenAPI description, so the
 //! request log and fault keys match `tfctl::github::ROUTES` exactly.
@@ -161,7 +162,9 @@ pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Ne
     let template = template
         .strip_prefix(prefix.as_str())
         .map(str::to_owned)
-        .unwrap_or(template);
+        .unwrap_or(template)
+        // A multi-segment `{*ref}` is GitHub's `{ref}`.
+        .replace("{*", "{");
     let route = format!("{method} {template}");
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
@@ -388,6 +391,21 @@ pub fn router(st: Shared) -> Router {
         .route(
             "/repos/{owner}/{repo}/collaborators/{username}/permission",
             get(collaborator_permission),
+        )
+        .route("/repos/{owner}/{repo}/git/commits", post(create_git_commit))
+        .route(
+            "/repos/{owner}/{repo}/git/commits/{commit_sha}",
+            get(get_git_commit),
+        )
+        .route("/repos/{owner}/{repo}/git/ref/{*ref}", get(get_git_ref))
+        .route("/repos/{owner}/{repo}/git/refs", post(create_git_ref))
+        .route(
+            "/repos/{owner}/{repo}/git/refs/{*ref}",
+            axum::routing::patch(update_git_ref),
+        )
+        .route(
+            "/repos/{owner}/{repo}/git/matching-refs/{*ref}",
+            get(list_matching_refs),
         )
         .route("/user", get(authenticated_user))
         .route("/app", get(authenticated_app))
@@ -672,6 +690,7 @@ async fn merge(
                 sha: merge_sha.clone(),
                 parents: vec![base_sha, pr.head_sha.clone()],
                 message,
+                tree: fake_sha(&format!("tree {merge_sha}")),
                 files: pr.files.clone(),
                 date: now.clone(),
             },
@@ -1341,6 +1360,205 @@ async fn dispatch(
                 sender: who,
             });
         StatusCode::NO_CONTENT.into_response()
+    })
+}
+
+/// GitHub's 422 for a missing body field.
+fn not_supplied(field: &str) -> Response {
+    error(
+        422,
+        &format!("Invalid request.\n\n\"{field}\" wasn't supplied."),
+    )
+}
+
+fn is_sha(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// GitHub's answer to a ref name it won't create, if any: `refs/`, at
+/// least two slashes, and git's ref-name rules.
+fn bad_ref_name(name: &str) -> Option<Response> {
+    let invalid = || error(422, &format!("{name} is not a valid ref name."));
+    let Some(rest) = name.strip_prefix("refs/") else {
+        return Some(invalid());
+    };
+    if !rest.contains('/') {
+        return Some(error(
+            422,
+            "Reference name must contain at least three slash-separated components.",
+        ));
+    }
+    let bad_part = |p: &str| p.is_empty() || p.starts_with('.') || p.ends_with(".lock");
+    let bad_char = |c: char| c.is_ascii_control() || " ~^:?*[\\".contains(c);
+    (name.contains("..")
+        || name.contains("@{")
+        || name.chars().any(bad_char)
+        || name.split('/').any(bad_part))
+    .then(invalid)
+}
+
+/// `POST .../git/commits`: a commit object; no ref moves. The fake keeps
+/// no trees: any 40-hex tree is taken, anything else is GitHub's 422.
+async fn create_git_commit(
+    AxState(st): AxState<Shared>,
+    Path((o, r)): Path<(String, String)>,
+    GhJson(b): GhJson,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let Some(message) = b["message"].as_str().map(str::to_owned) else {
+            return not_supplied("message");
+        };
+        let Some(tree) = b["tree"].as_str().map(str::to_owned) else {
+            return not_supplied("tree");
+        };
+        if !is_sha(&tree) {
+            return error(422, "Tree SHA does not exist");
+        }
+        let parents: Vec<String> = match &b["parents"] {
+            Value::Null => Vec::new(),
+            Value::Array(items) => {
+                match items.iter().map(Value::as_str).collect::<Option<Vec<_>>>() {
+                    Some(p) => p.into_iter().map(str::to_owned).collect(),
+                    None => return error(422, "Invalid request.\n\nFor 'items', is not a string."),
+                }
+            }
+            _ => {
+                return error(
+                    422,
+                    "Invalid request.\n\nFor 'properties/parents', is not an array.",
+                )
+            }
+        };
+        let repo = &s.repos[&name];
+        if parents.iter().any(|p| !repo.has_commit(p)) {
+            return error(422, "Parent SHA does not exist or is not a commit object");
+        }
+        let date = s.tick();
+        let sha = fake_sha(&format!(
+            "{name} commit {tree} {parents:?} {message} {date}"
+        ));
+        let rec = CommitRec {
+            sha: sha.clone(),
+            parents,
+            message,
+            tree,
+            files: Vec::new(),
+            date,
+        };
+        let repo = s.repos.get_mut(&name).unwrap();
+        repo.commits.insert(sha, rec.clone());
+        ok(201, repo.git_commit_json(&rec, &s.api_url))
+    })
+}
+
+async fn get_git_commit(
+    AxState(st): AxState<Shared>,
+    Path((o, r, sha)): Path<(String, String, String)>,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let repo = &s.repos[&name];
+        match repo.commits.get(&sha) {
+            Some(c) => ok(200, repo.git_commit_json(c, &s.api_url)),
+            None => not_found(),
+        }
+    })
+}
+
+/// `GET .../git/ref/{ref}`: exactly that ref (`ref` without `refs/`), or 404.
+async fn get_git_ref(
+    AxState(st): AxState<Shared>,
+    Path((o, r, reference)): Path<(String, String, String)>,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let repo = &s.repos[&name];
+        let full = format!("refs/{reference}");
+        match repo.git_ref(&full) {
+            Some(sha) => ok(200, repo.git_ref_json(&full, sha, &s.api_url)),
+            None => not_found(),
+        }
+    })
+}
+
+/// `POST .../git/refs`: creates a ref once; a second create is GitHub's
+/// 422 "Reference already exists", which makes it a lock's "take if free".
+async fn create_git_ref(
+    AxState(st): AxState<Shared>,
+    Path((o, r)): Path<(String, String)>,
+    GhJson(b): GhJson,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let Some(full) = b["ref"].as_str() else {
+            return not_supplied("ref");
+        };
+        let Some(sha) = b["sha"].as_str() else {
+            return not_supplied("sha");
+        };
+        if let Some(e) = bad_ref_name(full) {
+            return e;
+        }
+        let repo = s.repos.get_mut(&name).unwrap();
+        if !repo.has_commit(sha) {
+            return error(422, "Object does not exist");
+        }
+        if repo.git_ref(full).is_some() {
+            return error(422, "Reference already exists");
+        }
+        repo.set_git_ref(full, sha);
+        ok(201, repo.git_ref_json(full, sha, &s.api_url))
+    })
+}
+
+/// `PATCH .../git/refs/{ref}`: moves a ref; without `force`, only to a
+/// commit that has the current one among its ancestors (or is it).
+async fn update_git_ref(
+    AxState(st): AxState<Shared>,
+    Path((o, r, reference)): Path<(String, String, String)>,
+    GhJson(b): GhJson,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let Some(sha) = b["sha"].as_str() else {
+            return not_supplied("sha");
+        };
+        let force = b["force"].as_bool().unwrap_or(false);
+        let full = format!("refs/{reference}");
+        let repo = s.repos.get_mut(&name).unwrap();
+        let Some(current) = repo.git_ref(&full).cloned() else {
+            return error(422, "Reference does not exist");
+        };
+        if !repo.has_commit(sha) {
+            return error(422, "Object does not exist");
+        }
+        if !force && !repo.is_ancestor(&current, sha) {
+            return error(422, "Update is not a fast forward");
+        }
+        repo.set_git_ref(&full, sha);
+        ok(200, repo.git_ref_json(&full, sha, &s.api_url))
+    })
+}
+
+/// `GET .../git/matching-refs/{ref}`: every ref whose name starts with
+/// `refs/{ref}` (a string prefix, as GitHub matches), sorted, paginated.
+async fn list_matching_refs(
+    AxState(st): AxState<Shared>,
+    Path((o, r, reference)): Path<(String, String, String)>,
+    Query(q): Q,
+) -> Response {
+    with_repo(&st, &o, &r, |s, name| {
+        let repo = &s.repos[&name];
+        let prefix = format!("refs/{reference}");
+        let items = repo
+            .git_refs()
+            .into_iter()
+            .filter(|(n, _)| n.starts_with(&prefix))
+            .map(|(n, sha)| repo.git_ref_json(&n, &sha, &s.api_url))
+            .collect();
+        let encoded: Vec<String> = reference.split('/').map(encode).collect();
+        paginate(
+            s,
+            &format!("/repos/{name}/git/matching-refs/{}", encoded.join("/")),
+            &q,
+            items,
+        )
     })
 }
 

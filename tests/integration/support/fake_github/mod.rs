@@ -226,6 +226,7 @@ impl FakeGithub {
                     sha: sha.into(),
                     parents: parents.iter().map(|p| p.to_string()).collect(),
                     message: message.into(),
+                    tree: fake_sha(&format!("tree {sha}")),
                     files: files
                         .iter()
                         .map(|f| FileRec {
@@ -238,6 +239,29 @@ impl FakeGithub {
                 },
             );
         });
+    }
+
+    /// Points the full ref `name` (`refs/tfctl/locks/...`) at a new
+    /// parentless commit whose message is `message`; returns its SHA.
+    pub fn seed_git_ref(&self, repo: &str, name: &str, message: &str) -> String {
+        self.with(|s| {
+            let date = s.tick();
+            let sha = fake_sha(&format!("{repo} seeded {name} {message} {date}"));
+            let r = s.repo_mut(repo);
+            r.commits.insert(
+                sha.clone(),
+                CommitRec {
+                    sha: sha.clone(),
+                    parents: Vec::new(),
+                    message: message.into(),
+                    tree: fake_sha("tree"),
+                    files: Vec::new(),
+                    date,
+                },
+            );
+            r.set_git_ref(name, &sha);
+            sha
+        })
     }
 
     /// Seeds an open PR and returns its number. Creates the base branch
@@ -617,6 +641,16 @@ impl FakeGithub {
 
     pub fn branch(&self, repo: &str, branch: &str) -> Option<String> {
         self.with(|s| s.repo_mut(repo).branches.get(branch).cloned())
+    }
+
+    /// Where the full ref `name` points, if it exists.
+    pub fn git_ref(&self, repo: &str, name: &str) -> Option<String> {
+        self.with(|s| s.repo_mut(repo).git_ref(name).cloned())
+    }
+
+    /// The message of commit `sha`, if the fake has it.
+    pub fn git_commit_message(&self, repo: &str, sha: &str) -> Option<String> {
+        self.with(|s| s.repo_mut(repo).commits.get(sha).map(|c| c.message.clone()))
     }
 
     /// Every request received, in order.

@@ -1,5 +1,5 @@
-//! The fake GitHub's data: repositories, branches, commits, PRs, issues,
-//! comments, labels, issue events, reviews, statuses, dispatches, team
+//! The fake GitHub's data: repositories, branches, commits, Git refs, PRs,
+//! issues, comments, labels, issue events, reviews, statuses, dispatches, team
 //! memberships, repository permissions, App installations, faults, hooks
 //! and the request log.
 //!
@@ -67,6 +67,8 @@ pub struct CommitRec {
     pub sha: String,
     pub parents: Vec<String>,
     pub message: String,
+    /// The tree's SHA (the fake keeps no trees: any 40-hex string).
+    pub tree: String,
     pub files: Vec<FileRec>,
     pub date: String,
 }
@@ -166,6 +168,9 @@ pub struct RepoState {
     pub full_name: String,
     pub branches: BTreeMap<String, String>,
     pub commits: BTreeMap<String, CommitRec>,
+    /// Git refs other than branches (`refs/tfctl/locks/...` → SHA); a
+    /// branch is `refs/heads/<branch>` in `branches`.
+    pub refs: BTreeMap<String, String>,
     pub next_number: u64,
     pub prs: BTreeMap<u64, PrRec>,
     pub issues: BTreeMap<u64, IssueRec>,
@@ -214,6 +219,89 @@ impl RepoState {
             "color": rec.map_or("ededed", |l| l.color.as_str()),
             "description": rec.and_then(|l| l.description.clone()),
             "default": false,
+        })
+    }
+
+    /// Where the full ref `name` points (`refs/heads/*` are the branches).
+    pub fn git_ref(&self, name: &str) -> Option<&String> {
+        match name.strip_prefix("refs/heads/") {
+            Some(branch) => self.branches.get(branch),
+            None => self.refs.get(name),
+        }
+    }
+
+    pub fn set_git_ref(&mut self, name: &str, sha: &str) {
+        match name.strip_prefix("refs/heads/") {
+            Some(branch) => self.branches.insert(branch.into(), sha.into()),
+            None => self.refs.insert(name.into(), sha.into()),
+        };
+    }
+
+    /// Every ref (branches included), sorted by full name.
+    pub fn git_refs(&self) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = self
+            .branches
+            .iter()
+            .map(|(b, sha)| (format!("refs/heads/{b}"), sha.clone()))
+            .chain(self.refs.iter().map(|(n, sha)| (n.clone(), sha.clone())))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// A commit the fake knows: seeded or written, or a branch head (the
+    /// fake does not model every branch's commit).
+    pub fn has_commit(&self, sha: &str) -> bool {
+        self.commits.contains_key(sha) || self.branches.values().any(|b| b == sha)
+    }
+
+    /// `ancestor` is `sha` or reachable from it through parents.
+    pub fn is_ancestor(&self, ancestor: &str, sha: &str) -> bool {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![sha.to_owned()];
+        while let Some(s) = stack.pop() {
+            if s == ancestor {
+                return true;
+            }
+            if seen.insert(s.clone()) {
+                if let Some(c) = self.commits.get(&s) {
+                    stack.extend(c.parents.iter().cloned());
+                }
+            }
+        }
+        false
+    }
+
+    /// A ref as `git/get-ref` answers it.
+    pub fn git_ref_json(&self, name: &str, sha: &str, api: &str) -> Value {
+        let repo = &self.full_name;
+        json!({
+            "ref": name,
+            "node_id": format!("REF_{}", fake_id(name)),
+            "url": format!("{api}/repos/{repo}/git/{}", name),
+            "object": {"type": "commit", "sha": sha, "url": format!("{api}/repos/{repo}/git/commits/{sha}")},
+        })
+    }
+
+    /// A commit as `git/get-commit` answers it.
+    pub fn git_commit_json(&self, c: &CommitRec, api: &str) -> Value {
+        let repo = &self.full_name;
+        let person = json!({"name": "fake", "email": "fake@github.test", "date": c.date});
+        json!({
+            "sha": c.sha,
+            "node_id": format!("C_{}", fake_id(&c.sha)),
+            "url": format!("{api}/repos/{repo}/git/commits/{}", c.sha),
+            "html_url": format!("https://github.test/{repo}/commit/{}", c.sha),
+            "author": person,
+            "committer": person,
+            "message": c.message,
+            "tree": {"sha": c.tree, "url": format!("{api}/repos/{repo}/git/trees/{}", c.tree)},
+            "parents": c.parents.iter().map(|p| json!({
+                "sha": p,
+                "url": format!("{api}/repos/{repo}/git/commits/{p}"),
+                "html_url": format!("https://github.test/{repo}/commit/{p}"),
+            })).collect::<Vec<_>>(),
+            "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null},
         })
     }
 
