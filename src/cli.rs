@@ -41,6 +41,40 @@ pub enum Command {
     Drift(DriftArgs),
     /// The controller's signing key: make one, or print its public key.
     Key(KeyArgs),
+    /// List the stack locks and who holds them.
+    Locks(LocksArgs),
+    /// Free a stuck stack lock (a special approver, with a reason; audited).
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LocksArgs {
+    #[command(flatten)]
+    pub github: GithubArgs,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value_t = LocksFormat::Text)]
+    pub format: LocksFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LocksFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// In Actions on `workflow_dispatch`, STACK and the reason may come from the
+/// run's inputs `stack` and `reason`; the person who started the run must
+/// be a special approver.
+#[derive(Debug, Clone, Args)]
+pub struct UnlockArgs {
+    /// The stack whose lock to free (as `tfctl locks` lists it).
+    pub stack: Option<String>,
+    /// Why the lock is stuck (recorded in the lock and the audit log).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub github: GithubArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -418,6 +418,7 @@ mod tests {
             time: "2026-12-01T10:00:00Z".into(),
             run_id: "1".into(),
             signature: None,
+            locked: Vec::new(),
         }
     }
 

@@ -21,6 +21,7 @@ pub mod gates;
 pub mod github;
 pub mod graph;
 pub mod impact;
+pub mod locks;
 pub mod module_tree;
 pub mod pipeline;
 pub mod plan;

@@ -362,6 +362,7 @@ pub fn report(sel: &Selection, stacks: Vec<StackReport>, duration: Duration) -> 
         order: sel.dag.order_edges(),
         stacks: ordered,
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        locks: Vec::new(),
     }
 }
 
@@ -857,6 +858,7 @@ pub fn validation_marker(
             .collect(),
         violations,
         results: crate::revalidate::records(&report.stacks),
+        locked: report.locks.clone(),
         policy_digest: ctx.policy_digest.clone(),
         time: ctx.time.clone(),
         run_id: ctx.run_id.clone(),

@@ -165,6 +165,10 @@ pub struct RunReport {
     /// expanded into pairs, so the report stays linear in stacks).
     #[serde(default)]
     pub order: Vec<OrderEdge>,
+    /// Stacks another open PR has locked (`locks.mode: validate`): this PR
+    /// is validated but may not merge until they are released.
+    #[serde(default)]
+    pub locks: Vec<crate::locks::StackLock>,
     pub duration_ms: u64,
 }
 
@@ -353,6 +357,7 @@ impl RunReport {
             edges: vec![],
             order: vec![],
             duration_ms,
+            locks: Vec::new(),
         }
     }
 }

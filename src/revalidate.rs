@@ -269,6 +269,7 @@ mod tests {
             time: "2026-01-01T00:00:00Z".into(),
             run_id: "1".into(),
             signature: None,
+            locked: Vec::new(),
         }
     }
 

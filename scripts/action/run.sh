@@ -13,7 +13,7 @@ set -euo pipefail
 
 # Every command `tfctl --help` lists, once (ship_action tests it against
 # the binary).
-COMMANDS="dispatch validate merge apply graph policy schema report drift key"
+COMMANDS="dispatch validate merge apply graph policy schema report drift key locks unlock"
 
 command=${INPUT_COMMAND:-}
 if [ -z "$command" ]; then

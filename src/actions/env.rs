@@ -55,6 +55,10 @@ pub struct ActionsEnv {
     pub app_id: Option<String>,
     pub app_private_key: Option<Secret>,
     pub app_installation_id: Option<String>,
+    /// `TFCTL_CONTROLLER_TOKEN`: a token for the repository tfctl runs in
+    /// (its stack locks, re-validation dispatches) when the main
+    /// credentials reach only the config repository.
+    pub controller_token: Option<Secret>,
     /// First retry backoff, in milliseconds (`TFCTL_GITHUB_RETRY_BASE_MS`).
     pub retry_base_ms: Option<String>,
 }
@@ -80,6 +84,7 @@ impl fmt::Debug for ActionsEnv {
             .field("app_id", &self.app_id)
             .field("app_private_key", &self.app_private_key)
             .field("app_installation_id", &self.app_installation_id)
+            .field("controller_token", &self.controller_token)
             .field("retry_base_ms", &self.retry_base_ms)
             .finish()
     }
@@ -113,6 +118,7 @@ impl ActionsEnv {
             signing_key: secret("TFCTL_SIGNING_KEY"),
             app_id: string("TFCTL_APP_ID"),
             app_private_key: secret("TFCTL_APP_PRIVATE_KEY"),
+            controller_token: secret("TFCTL_CONTROLLER_TOKEN"),
             app_installation_id: string("TFCTL_APP_INSTALLATION_ID"),
             retry_base_ms: string("TFCTL_GITHUB_RETRY_BASE_MS"),
         }
@@ -205,10 +211,15 @@ impl ActionsEnv {
 
     /// Values that must be masked in the log (`::add-mask::`), in a stable order.
     pub fn secrets(&self) -> Vec<&Secret> {
-        [&self.token, &self.signing_key, &self.app_private_key]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            &self.token,
+            &self.signing_key,
+            &self.app_private_key,
+            &self.controller_token,
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// The `::add-mask::` lines for every secret, to print first thing
@@ -226,6 +237,19 @@ impl ActionsEnv {
     /// A REST client configuration for this context: base URL, credentials
     /// (an App looks its installation up on this run's repository when no
     /// id is given), and masking of minted tokens inside Actions.
+    /// The client of the repository tfctl runs in: `TFCTL_CONTROLLER_TOKEN`
+    /// when set (else None: the main client reaches it), with the same
+    /// retry settings as [`ActionsEnv::client_config`].
+    pub fn controller_client_config(&self) -> Result<Option<ClientConfig>> {
+        let Some(token) = &self.controller_token else {
+            return Ok(None);
+        };
+        let mut config = self.client_config()?;
+        config.credentials = Credentials::Token(token.clone());
+        config.installation_repo = None;
+        Ok(Some(config))
+    }
+
     pub fn client_config(&self) -> Result<ClientConfig> {
         let mut config = ClientConfig::new(self.api_url.clone(), self.credentials()?);
         config.installation_repo = self.repo().ok();

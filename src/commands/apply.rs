@@ -16,13 +16,14 @@ use std::time::Instant;
 use crate::actions::event::{Event, EVENT_TYPE_APPLY};
 use crate::audit::{self, AuditEvent};
 use crate::cli::ApplyArgs;
-use crate::config::Config;
+use crate::config::{Config, LockMode};
 use crate::context::Context;
 use crate::error::{Error, ExitStatus, Result};
 use crate::evidence;
 use crate::gates::{self, ApplyFacts, ApplyPolicy};
 use crate::github::models::{Comment, PullRequest};
 use crate::github::{CommitState, RepoRef};
+use crate::locks::Claimant;
 use crate::pipeline::{self, ApplyHeader};
 use crate::render::apply::{self as render_apply, ApplyContext};
 use crate::render::marker::{self, AppliedRecord, ApplyMarker, ApplyState};
@@ -33,6 +34,7 @@ use crate::runner::{self, Cancel, Operation, StackJob};
 use crate::select::{self, ChangeSource};
 
 use super::gh::GhSession;
+use super::locking::{self, LockStore};
 
 /// Commit status context of the apply.
 pub const STATUS_CONTEXT: &str = "tfctl/apply";
@@ -295,6 +297,16 @@ impl Apply<'_> {
                 old_rev: Some(format!("{merge_sha}^1")),
             },
         )?;
+        let claimant = self.claimant(&trigger.pr_repo, &pr);
+        if cfg.locks == LockMode::Apply {
+            let locked = self.lock_for_apply(&sel, &claimant).await?;
+            if !locked.is_empty() {
+                let report = pipeline::blocked_report(header, locked, self.started.elapsed());
+                return self
+                    .publish(&trigger.pr_repo, Some(pr.number), &report)
+                    .await;
+            }
+        }
         // Recorded before the first `terraform apply`, so a run that dies
         // mid-way leaves "applying" behind for the next one to see.
         let started =
@@ -304,8 +316,86 @@ impl Apply<'_> {
         let report = self
             .apply_stacks(&sel, &approved, &environment, header, &merge_sha, cancel)
             .await?;
-        self.publish(&trigger.pr_repo, Some(pr.number), &report)
-            .await
+        let status = self
+            .publish(&trigger.pr_repo, Some(pr.number), &report)
+            .await?;
+        if cfg.locks != LockMode::Off && locking::finished(ApplyState::of(report.result)) {
+            self.release_locks(&sel, &claimant, &trigger.pr_repo)
+                .await?;
+        }
+        Ok(status)
+    }
+
+    /// This merged PR as a lock holder.
+    fn claimant(&self, repo: &RepoRef, pr: &PullRequest) -> Claimant {
+        Claimant {
+            repository: repo.to_string(),
+            pr: pr.number,
+            head_sha: pr.head.sha.clone(),
+            time: crate::audit::now_rfc3339(),
+            by: self
+                .session
+                .env
+                .run_url()
+                .unwrap_or_else(|| "tfctl apply".into()),
+        }
+    }
+
+    fn locks(&self) -> LockStore<'_> {
+        LockStore {
+            home: self.session.home(),
+            repo: &self.session.repo,
+            client: &self.session.client,
+            bot_login: &self.session.bot_login,
+            cfg: self.cfg,
+        }
+    }
+
+    /// `locks.mode: apply`: takes every stack's lock for this apply; the
+    /// reasons it may not run, one per stack another PR holds (the locks
+    /// it did take are released again).
+    async fn lock_for_apply(&self, sel: &select::Selection, me: &Claimant) -> Result<Vec<String>> {
+        let store = self.locks();
+        let mut held = Vec::new();
+        let mut reasons = Vec::new();
+        for stack in &sel.dag.stacks {
+            match store.acquire(&stack.id, me).await? {
+                locking::Outcome::Held => held.push(stack.id.as_str()),
+                locking::Outcome::Locked(holder) => reasons.push(format!(
+                    "{} is locked by {} (applying since {}): re-run this apply when it ends",
+                    stack.id,
+                    holder.holder(&me.repository),
+                    holder.time
+                )),
+            }
+        }
+        if !reasons.is_empty() {
+            for stack in held {
+                store
+                    .release(stack, me, "another stack of this apply was locked")
+                    .await?;
+            }
+        }
+        Ok(reasons)
+    }
+
+    /// Frees this PR's stack locks once its apply finished, and asks for a
+    /// re-validation of every open PR that waited on one of them.
+    async fn release_locks(
+        &self,
+        sel: &select::Selection,
+        me: &Claimant,
+        pr_repo: &RepoRef,
+    ) -> Result<()> {
+        let store = self.locks();
+        let mut waiters = std::collections::BTreeSet::new();
+        for stack in &sel.dag.stacks {
+            let reason = format!("#{} was applied", me.pr);
+            waiters.extend(store.release(&stack.id, me, &reason).await?);
+        }
+        let waiters: Vec<u64> = waiters.into_iter().collect();
+        let what = format!("the stacks of #{}", me.pr);
+        super::locks::revalidate(self.session, &pr_repo.to_string(), &waiters, &what).await
     }
 
     /// The PR of the trigger: by number, or for a push the merged PR whose

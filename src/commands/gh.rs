@@ -25,6 +25,10 @@ pub struct GhSession {
     /// The repository the workflow runs in (`GITHUB_REPOSITORY`).
     pub repo: RepoRef,
     pub client: Client,
+    /// The client for `repo` itself (stack locks, re-validation
+    /// dispatches): `TFCTL_CONTROLLER_TOKEN`'s when set, else none and
+    /// [`GhSession::home`] is `client`.
+    pub controller_client: Option<Client>,
     /// The login tfctl's comments are written by, as GitHub knows the
     /// credentials (see `github::identity`): the author every command
     /// looks for when it finds tfctl's comments. Decided once, here.
@@ -82,6 +86,11 @@ impl GhSession {
         let event = env.load_event()?;
         let repo = env.repo()?;
         let client = Client::new(env.client_config()?).map_err(Error::from)?;
+        let controller_client = env
+            .controller_client_config()?
+            .map(Client::new)
+            .transpose()
+            .map_err(Error::from)?;
         let configured = github.bot_login.as_deref();
         let identity = super::runtime()?
             .block_on(client.identity(configured.is_some()))
@@ -104,6 +113,7 @@ impl GhSession {
             event,
             repo,
             client,
+            controller_client,
             bot_login,
             signing_key,
             audit_log,
@@ -111,6 +121,11 @@ impl GhSession {
     }
 
     /// Writes step outputs to `$GITHUB_OUTPUT` (nothing outside Actions).
+    /// The client that writes to the repository tfctl runs in.
+    pub fn home(&self) -> &Client {
+        self.controller_client.as_ref().unwrap_or(&self.client)
+    }
+
     pub fn set_outputs(&self, outputs: &[(&str, String)]) -> Result<()> {
         if let Some(path) = &self.env.output_path {
             for (name, value) in outputs {

@@ -8,6 +8,8 @@ mod flow_common;
 pub mod gh;
 pub mod graph;
 pub mod key;
+pub mod locking;
+pub mod locks;
 pub mod merge;
 mod plan_judge;
 pub mod policy;
@@ -41,6 +43,8 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<ExitStatus> {
         Command::Merge(args) => merge::run(config, args, ctx),
         Command::Apply(args) => apply::run(config, args, ctx),
         Command::Policy(ref args) => policy::run(&cli, &args.command, ctx),
+        Command::Locks(args) => locks::run(config, args, ctx),
+        Command::Unlock(args) => locks::unlock(config, args, ctx),
     }
 }
 

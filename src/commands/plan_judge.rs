@@ -264,7 +264,8 @@ pub fn print_report(report: &RunReport, format: ReportFormat) -> Result<()> {
     super::print_stdout(&text)
 }
 
-/// 0 passed, 1 failed, 130 when anything was cancelled.
+/// 0 passed, 1 failed or locked by another PR, 130 when anything was
+/// cancelled.
 pub fn exit_status(report: &RunReport) -> ExitStatus {
     if report
         .stacks
@@ -272,6 +273,10 @@ pub fn exit_status(report: &RunReport) -> ExitStatus {
         .any(|s| s.status == StackStatus::Cancelled)
     {
         return ExitStatus::Cancelled;
+    }
+    if !report.locks.is_empty() {
+        // Validated, but another PR holds a stack: not approvable.
+        return ExitStatus::Failure;
     }
     match report.result {
         RunResult::Passed => ExitStatus::Success,

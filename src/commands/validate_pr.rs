@@ -13,7 +13,7 @@ use crate::actions::commands::{self as workflow, Level, Location};
 use crate::actions::event::Event;
 use crate::audit::{self, AuditEvent};
 use crate::cli::{ReportFormat, SelectArgs, ValidateArgs};
-use crate::config::Config;
+use crate::config::{Config, LockMode};
 use crate::context::Context;
 use crate::error::{Error, ExitStatus, Result};
 use crate::github::models::PullRequest;
@@ -228,8 +228,8 @@ fn controller_checkout(
 /// report. A cancelled run vouches for nothing: it is printed and nothing
 /// is written to the PR.
 ///
-/// Only for the current head: the PR is read again right before the first
-/// write, and when a newer push moved its head while this run planned, the
+/// Only for the current head: the PR is read again before the first write
+/// (the stack locks, then labels, comment, status), and when a newer push moved its head while this run planned, the
 /// verdict is about a commit nobody will merge; `tfctl <command>` (validate
 /// or report) says so, writes nothing and succeeds (the newer head's own
 /// run reports). The verdict label is planned from that fresh read, so two
@@ -254,6 +254,26 @@ pub(crate) fn publish(
 
     let runtime = GhSession::runtime()?;
     let client = &session.client;
+    // The PR as it is now, not as it was when the run started (the plan
+    // took minutes): a newer push makes this verdict stale, and the labels
+    // are what other runs have left meanwhile.
+    let now = runtime
+        .block_on(client.get_pull(&target.repo, target.number))
+        .map_err(Error::from)?;
+    if now.head.sha != target.head_sha {
+        println!(
+            "tfctl {command}: superseded by {}: nothing published",
+            super::flow_common::short(&now.head.sha)
+        );
+        return Ok(ExitStatus::Success);
+    }
+    // Locks are part of the verdict: taken (or found held) before anything
+    // is written to the PR.
+    let mut report = report.clone();
+    if cfg.locks == LockMode::Validate {
+        report.locks = runtime.block_on(hold_locks(cfg, session, target, &report))?;
+    }
+    let report = &report;
     let context = pipeline::ValidationContext {
         repository: target.repo.to_string(),
         pr_number: target.number,
@@ -278,10 +298,12 @@ pub(crate) fn publish(
     .map_err(Error::input)?;
     // The status names this attestation, so an older one of the same head
     // pasted back into the comment is not believed (`evidence`).
-    let status_description = marker::status_description(
-        &crate::render::text::summary_line(report),
-        &marker::fingerprint(&attestation),
-    );
+    let mut summary = crate::render::text::summary_line(report);
+    if let Some(first) = report.locks.first() {
+        summary = format!("locked by {}; {summary}", first.holder);
+    }
+    let status_description =
+        marker::status_description(&summary, &marker::fingerprint(&attestation));
     let run_url = session.env.run_url();
     let event = AuditEvent {
         time: audit::now_rfc3339(),
@@ -340,20 +362,14 @@ pub(crate) fn publish(
         &split::pointer(run_url.as_deref()),
     );
     let passed = report.result == RunResult::Passed;
+    let approvable = passed && report.locks.is_empty();
     let (add, remove) = if passed {
         (cfg.labels.passed.as_str(), cfg.labels.failed.as_str())
     } else {
         (cfg.labels.failed.as_str(), cfg.labels.passed.as_str())
     };
-    let superseded = runtime
+    runtime
         .block_on(async {
-            // The PR as it is now, not as it was when the run started (the
-            // plan took minutes): a newer push makes this verdict stale, and
-            // the labels are what other runs have left meanwhile.
-            let now = client.get_pull(&target.repo, target.number).await?;
-            if now.head.sha != target.head_sha {
-                return Ok(Some(now.head.sha));
-            }
             client
                 .set_exclusive_label(
                     &target.repo,
@@ -376,7 +392,7 @@ pub(crate) fn publish(
                 .create_status(
                     &target.repo,
                     &target.head_sha,
-                    if passed {
+                    if approvable {
                         CommitState::Success
                     } else {
                         CommitState::Failure
@@ -386,16 +402,9 @@ pub(crate) fn publish(
                     run_url.as_deref(),
                 )
                 .await?;
-            Ok::<_, crate::github::GithubError>(None)
+            Ok::<_, crate::github::GithubError>(())
         })
         .map_err(Error::from)?;
-    if let Some(head) = superseded {
-        println!(
-            "tfctl {command}: superseded by {}: nothing published",
-            super::flow_common::short(&head)
-        );
-        return Ok(ExitStatus::Success);
-    }
 
     let summary_ctx = markdown::CommentContext {
         marker: None,
@@ -407,6 +416,42 @@ pub(crate) fn publish(
     audit::append(&session.audit_log, &event)?;
     super::plan_judge::print_report(report, format)?;
     Ok(super::plan_judge::exit_status(report))
+}
+
+/// Takes the lock of every stack of the PR, or learns which another open
+/// PR holds (docs/DESIGN.md §8): those it returns, and this PR is listed
+/// there to be re-validated when they are released.
+async fn hold_locks(
+    cfg: &Config,
+    session: &GhSession,
+    target: &Target,
+    report: &RunReport,
+) -> Result<Vec<crate::locks::StackLock>> {
+    let store = super::locking::LockStore {
+        home: session.home(),
+        repo: &session.repo,
+        client: &session.client,
+        bot_login: &session.bot_login,
+        cfg,
+    };
+    let me = crate::locks::Claimant {
+        repository: target.repo.to_string(),
+        pr: target.number,
+        head_sha: target.head_sha.clone(),
+        time: audit::now_rfc3339(),
+        by: session
+            .env
+            .run_url()
+            .unwrap_or_else(|| "tfctl validate".into()),
+    };
+    let now = audit::parse_rfc3339(&me.time).unwrap_or(0);
+    let mut locked = Vec::new();
+    for stack in &report.stacks {
+        if let super::locking::Outcome::Locked(holder) = store.acquire(&stack.id, &me).await? {
+            locked.push(crate::locks::StackLock::of(&holder, &me, now));
+        }
+    }
+    Ok(locked)
 }
 
 fn target(session: &GhSession) -> Result<Target> {

@@ -8,7 +8,7 @@ pub mod raw;
 
 use std::path::{Path, PathBuf};
 
-pub use model::Config;
+pub use model::{Config, LockMode};
 
 use crate::error::Error;
 

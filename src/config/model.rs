@@ -38,6 +38,7 @@ pub struct Config {
     pub terraform: TerraformConfig,
     pub approvers: Approvers,
     pub trust: TrustConfig,
+    pub locks: LockMode,
     pub github: GithubConfig,
 }
 
@@ -352,6 +353,17 @@ pub enum ValidateOn {
     PullRequest,
 }
 
+/// When stacks are locked (`locks.mode`, docs/DESIGN.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LockMode {
+    /// From a PR's validation until it is applied or closed.
+    #[default]
+    Validate,
+    /// Only while an apply runs.
+    Apply,
+    Off,
+}
+
 /// Whose attestations merge and apply accept.
 #[derive(Debug, Clone, Default)]
 pub struct TrustConfig {
@@ -579,6 +591,18 @@ impl Config {
             allow_unsigned: trust_raw.allow_unsigned.unwrap_or(false),
         };
 
+        let locks = match raw.locks.unwrap_or_default().mode.as_deref() {
+            None | Some("validate") => LockMode::Validate,
+            Some("apply") => LockMode::Apply,
+            Some("off") => LockMode::Off,
+            Some(other) => {
+                problems.push(format!(
+                    "locks.mode: `{other}` is not validate, apply or off"
+                ));
+                LockMode::Validate
+            }
+        };
+
         let gh_raw = raw.github.unwrap_or_default();
         let merge_method = match gh_raw.merge_method.as_deref().unwrap_or("merge") {
             "merge" => MergeMethod::Merge,
@@ -644,6 +668,7 @@ impl Config {
             terraform,
             approvers,
             trust,
+            locks,
             github,
         })
     }

@@ -40,6 +40,7 @@ pub struct RawConfig {
     pub terraform: Option<RawTerraform>,
     pub approvers: Option<RawApprovers>,
     pub trust: Option<RawTrust>,
+    pub locks: Option<RawLocks>,
     pub github: Option<RawGithub>,
 }
 
@@ -186,6 +187,17 @@ pub struct RawTrust {
     /// anyone who can write a comment can then forge a validation, and every
     /// comment says "unsigned". Default false.
     pub allow_unsigned: Option<bool>,
+}
+
+/// Stack locks (docs/DESIGN.md §8): one PR at a time per stack.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocks {
+    /// `validate`: a PR's validation locks each stack it plans until the PR
+    /// is applied or closed; another PR that changes a locked stack is
+    /// validated but cannot merge. `apply`: a lock is held only while an
+    /// apply runs. `off`: no locks. Default `validate`.
+    pub mode: Option<String>,
 }
 
 /// GitHub behaviour.

@@ -102,6 +102,12 @@ pub fn apply_gate(facts: &ApplyFacts, policy: &ApplyPolicy<'_>) -> Result<String
                     short(&facts.merged_head_sha)
                 ));
             }
+            reasons.extend(v.marker.locked.iter().map(|l| {
+                format!(
+                    "{} was locked by {} when this head was validated: it was merged past the lock (tfctl merge refuses that)",
+                    l.stack, l.holder
+                )
+            }));
             reasons.extend(label_disagreement(
                 &facts.labels,
                 v.passed(),

@@ -202,6 +202,17 @@ pub fn merge_gate(facts: &MergeFacts, policy: &MergePolicy<'_>) -> MergeDecision
         ));
     }
 
+    // Stacks another PR held at validation: no approval or override waives
+    // a lock; its release re-validates this PR.
+    if let Some(v) = validation {
+        reasons.extend(v.marker.locked.iter().map(|l| {
+            format!(
+                "{} is locked by {}: this pull request merges after that one is applied or closed (tfctl re-validates it then)",
+                l.stack, l.holder
+            )
+        }));
+    }
+
     // Policy result: passed, or failed with a valid override.
     let mut overridden_by = None;
     if let Some(v) = validation {
@@ -311,6 +322,21 @@ mod tests {
                 overridden_by: None
             }
         );
+    }
+
+    #[test]
+    fn a_stack_locked_by_another_pr_blocks_the_merge_whatever_the_approvals() {
+        let mut f = facts();
+        marker_of(&mut f).locked = vec![crate::locks::StackLock {
+            stack: "S3/logs".into(),
+            holder: "#12".into(),
+            holder_pr: 12,
+            since: "2026-11-21T10:00:00Z".into(),
+            held_for: "1 h".into(),
+        }];
+        let why = blocked(&f);
+        assert!(why.contains("S3/logs is locked by #12"), "{why}");
+        assert!(!why.contains("approval"), "only the lock blocks: {why}");
     }
 
     #[test]

@@ -76,6 +76,7 @@ mod testing {
                 time: "2026-11-21T10:00:00Z".into(),
                 run_id: "1".into(),
                 signature: None,
+                locked: Vec::new(),
             },
             comment_updated_at: "2026-11-21T10:00:00Z".into(),
             signed: true,

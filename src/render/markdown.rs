@@ -13,7 +13,7 @@
 //! [`super::inline`] and [`super::fenced`]), or cut the body (that is
 //! `split`'s job).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use crate::report::{RunReport, RunResult, StackReport, StackStatus};
@@ -68,8 +68,13 @@ pub fn next_step(report: &RunReport, ctx: &CommentContext, approval: &Approval) 
         .stacks
         .iter()
         .any(|s| !matches!(s.status, StackStatus::Passed | StackStatus::Failed));
+    let holders: BTreeSet<&str> = report.locks.iter().map(|l| l.holder.as_str()).collect();
     let step = if report.stacks.is_empty() {
         "nothing to merge: no stack changed.".to_string()
+    } else if !holders.is_empty() {
+        let verb = if holders.len() == 1 { "is" } else { "are" };
+        let holders = inline(&holders.into_iter().collect::<Vec<_>>().join(", "));
+        format!("wait for {holders}: tfctl re-validates this pull request when {holders} {verb} applied or closed. A stuck lock: a special approver ({special}) runs `tfctl unlock STACK --reason <why>` (audited).")
     } else if report.environment.is_none() {
         let envs = report.environments().join(", ");
         format!("split this pull request: it changes stacks in several environments ({envs}), and one merge goes to one environment branch.")
@@ -105,6 +110,7 @@ pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
         out.push('\n');
     }
     header(report, ctx, &mut out);
+    lock_callout(report, &mut out);
     destroy_callout(report, &mut out);
     table(report, &mut out);
     impact(report, &mut out);
@@ -156,6 +162,26 @@ fn header(report: &RunReport, ctx: &CommentContext, out: &mut String) {
     if let Some(line) = super::carried_line(report) {
         let _ = writeln!(out, "{}\n", inline(&line));
     }
+}
+
+/// Right under the verdict: the stacks other PRs hold, which no approval
+/// or override waives.
+fn lock_callout(report: &RunReport, out: &mut String) {
+    if report.locks.is_empty() {
+        return;
+    }
+    out.push_str("> [!WARNING]\n");
+    out.push_str("> **Locked: this pull request cannot merge yet.** Another open pull request holds a stack it changes:\n");
+    for l in &report.locks {
+        let _ = writeln!(
+            out,
+            "> - `{}` is locked by {}, validated {} ago",
+            code(&l.stack),
+            inline(&l.holder),
+            inline(&l.held_for)
+        );
+    }
+    out.push('\n');
 }
 
 /// Above everything but the verdict: every resource a plan deletes or
@@ -522,6 +548,7 @@ mod tests {
             time: String::new(),
             run_id: hostile::TEXT.into(),
             signature: None,
+            locked: Vec::new(),
         };
         let audit = crate::audit::markdown(&[crate::audit::AuditEvent {
             time: "2026-11-21T10:00:00Z".into(),

@@ -126,6 +126,10 @@ pub struct ValidationMarker {
     /// PR can carry its result (`revalidate`); absent in older attestations.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub results: BTreeMap<String, ResultRecord>,
+    /// Stacks another PR held when this head was validated: merge refuses
+    /// while any is listed (the lock's release re-validates the PR).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locked: Vec<crate::locks::StackLock>,
     /// SHA-256 over the policy files and data documents that judged it.
     pub policy_digest: String,
     /// When the controller decided (RFC 3339).
@@ -478,6 +482,7 @@ mod tests {
             time: "2026-12-01T10:00:00Z".into(),
             run_id: "42".into(),
             signature: None,
+            locked: Vec::new(),
         }
     }
 

@@ -122,6 +122,13 @@ pub fn report(report: &RunReport, color: bool) -> String {
             let _ = writeln!(out, "wave {}: {}", i + 1, wave.join(", "));
         }
     }
+    if !report.locks.is_empty() {
+        out.push('\n');
+        for l in &report.locks {
+            let line = format!("locked: {}", terminal(&l.sentence()));
+            let _ = writeln!(out, "{}", paint(YELLOW, &line));
+        }
+    }
     out.push('\n');
     let _ = writeln!(out, "{}", paint(BOLD, &summary_line(report)));
     neutralise(&out).into_owned()

@@ -88,6 +88,7 @@ pub(crate) fn validation_body(
         edges: Vec::new(),
         order: Vec::new(),
         duration_ms: 1200,
+        locks: Vec::new(),
     };
     let m = ValidationMarker {
         version: marker::ATTESTATION_VERSION,
@@ -106,6 +107,7 @@ pub(crate) fn validation_body(
         time: "2026-12-01T10:00:00Z".into(),
         run_id: "4242".into(),
         signature: None,
+        locked: Vec::new(),
     };
     comment(
         &report,

@@ -19,7 +19,7 @@ const CREATE_REF: &str = "POST /repos/{owner}/{repo}/git/refs";
 const UPDATE_REF: &str = "PATCH /repos/{owner}/{repo}/git/refs/{ref}";
 const MATCHING: &str = "GET /repos/{owner}/{repo}/git/matching-refs/{ref}";
 
-fn client(gh: &FakeGithub) -> Client {
+pub(crate) fn client(gh: &FakeGithub) -> Client {
     let mut config = ClientConfig::new(gh.url(), Credentials::Token(Secret::new(TOKEN)));
     config.retry = RetryPolicy {
         max_retries: 3,

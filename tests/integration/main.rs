@@ -26,6 +26,7 @@ mod github_validate;
 mod impact;
 mod inputs_module;
 mod key_cli;
+mod locks;
 mod policy_cli;
 mod policy_library;
 mod progress;

@@ -450,6 +450,7 @@ fn run(stacks: Vec<StackReport>, environment: &str, duration_ms: u64) -> RunRepo
         edges,
         order: vec![],
         duration_ms,
+        locks: Vec::new(),
     }
 }
 
@@ -560,6 +561,7 @@ fn validation_marker(report: &RunReport) -> ValidationMarker {
         time: "2026-12-01T10:00:00Z".into(),
         run_id: "42".into(),
         signature: None,
+        locked: Vec::new(),
     }
 }
 

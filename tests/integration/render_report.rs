@@ -134,6 +134,7 @@ fn run(stacks: Vec<StackReport>, duration_ms: u64) -> RunReport {
         edges: edges(),
         order: vec![],
         duration_ms,
+        locks: Vec::new(),
     }
 }
 
@@ -197,6 +198,7 @@ fn validation_marker(report: &RunReport) -> ValidationMarker {
         time: "2026-12-01T10:00:00Z".into(),
         run_id: "42".into(),
         signature: None,
+        locked: Vec::new(),
     }
 }
 

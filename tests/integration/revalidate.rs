@@ -52,6 +52,8 @@ impl Pr {
         repo.commit("twenty buckets");
         let head = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
         let gh = FakeGithub::start();
+        // The repository the workflow runs in (its stack locks).
+        gh.seed_repo("acme/controller");
         let files: Vec<String> = (0..STACKS).map(bucket).collect();
         let files: Vec<&str> = files.iter().map(String::as_str).collect();
         let pr = gh.seed_pr(

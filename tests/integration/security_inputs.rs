@@ -309,6 +309,8 @@ impl BigPr {
         files.push(HIDDEN.to_string());
         assert_eq!(files.len(), 3001);
         let gh = FakeGithub::start();
+        // The repository the workflow runs in (its stack locks).
+        gh.seed_repo("acme/controller");
         // The PR's base is the checkout's `main`.
         gh.seed_branch(CONFIG_REPO, "main", &main);
         let names: Vec<&str> = files.iter().map(String::as_str).collect();
@@ -495,6 +497,8 @@ fn big_merged_pr() -> (crate::apply_support::Scenario, FakeGithub, u64) {
     // GitHub's order puts the stack last, past the files API's 3,000.
     sc.files.sort_by_key(|f| f.filename == HIDDEN);
     let gh = FakeGithub::start();
+    // The repository the workflow runs in (its stack locks).
+    gh.seed_repo("acme/controller");
     let (n, _) = sc.seed_validated(&gh, &sc.marker());
     (sc, gh, n)
 }

@@ -231,6 +231,7 @@ impl Scenario {
             time: "2024-01-01T00:00:00Z".into(),
             run_id: "1".into(),
             signature: None,
+            locked: Vec::new(),
         }
     }
 

@@ -91,6 +91,7 @@ pub fn sample_report(stacks: usize) -> tfctl::report::RunReport {
         edges: vec![],
         order: vec![],
         duration_ms: 90_000,
+        locks: Vec::new(),
     }
 }
 
