@@ -26,6 +26,7 @@ pub mod module_tree;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod promotion;
 pub mod render;
 pub mod repo;
 pub mod report;

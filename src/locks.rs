@@ -30,23 +30,37 @@ const SUBJECT: &str = "tfctl lock";
 /// `[A-Za-z0-9_-]` and writes any other byte as `%XX`, so no id can make
 /// an invalid ref name (`..`, a leading `.`, `.lock`, spaces, `~^:?*[\`).
 pub fn ref_name(stack_id: &str) -> String {
-    let mut out = String::from(REF_PREFIX);
-    for (i, part) in stack_id.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        if part.is_empty() {
-            out.push_str("%00");
-        }
-        for b in part.bytes() {
-            if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
+    let parts: Vec<String> = stack_id.split('/').map(ref_component).collect();
+    format!("{REF_PREFIX}{}", parts.join("/"))
+}
+
+/// One ref path component from any text: `[A-Za-z0-9_-]` kept, any other
+/// byte `%XX`, the empty text `%00`.
+pub fn ref_component(text: &str) -> String {
+    if text.is_empty() {
+        return "%00".into();
+    }
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
+}
+
+/// The JSON record of a tfctl commit message `<subject>: <line>\n\n{…}`
+/// (a commit that is not tfctl's is refused, not ignored).
+pub(crate) fn record_json<'a>(message: &'a str, subject: &str) -> Result<&'a str, String> {
+    if !message.starts_with(subject) {
+        return Err(format!("not a tfctl record (no `{subject}:` subject)"));
+    }
+    message
+        .find('{')
+        .map(|i| &message[i..])
+        .ok_or_else(|| format!("a `{subject}` commit without its JSON record"))
 }
 
 /// Whether a lock is taken or was released.
@@ -94,13 +108,7 @@ impl LockRecord {
     /// Reads a lock commit's message; an error names what is wrong (a ref
     /// under [`REF_PREFIX`] that is not tfctl's is refused, not ignored).
     pub fn parse(message: &str) -> Result<LockRecord, String> {
-        if !message.starts_with(SUBJECT) {
-            return Err(format!("not a tfctl lock commit (no `{SUBJECT}:` subject)"));
-        }
-        let json = message
-            .find('{')
-            .map(|i| &message[i..])
-            .ok_or("a tfctl lock commit without its JSON record")?;
+        let json = record_json(message, SUBJECT)?;
         serde_json::from_str(json).map_err(|e| format!("the lock record: {e}"))
     }
 
@@ -349,7 +357,7 @@ mod tests {
         assert_eq!(LockRecord::parse(&msg).unwrap(), r);
         assert!(LockRecord::parse("Merge branch 'x'")
             .unwrap_err()
-            .contains("not a tfctl lock"));
+            .contains("not a tfctl record"));
         assert!(LockRecord::parse("tfctl lock: x\n\n{\"stack\": 1}")
             .unwrap_err()
             .contains("the lock record"));

@@ -331,6 +331,7 @@ pub fn empty_report(stack: &Stack, duration: Duration) -> StackReport {
         log_file: None,
         terraform_warnings: Vec::new(),
         inputs: None,
+        promotion: None,
     }
 }
 
@@ -803,10 +804,23 @@ pub fn violation_records(report: &RunReport) -> Vec<ViolationRecord> {
             })
         })
         .collect();
+    // A promotion gap is no policy violation, but an override excuses it
+    // the same way, so the attestation names it beside them.
+    records.extend(report.stacks.iter().filter_map(|s| {
+        let why = s.promotion.as_deref()?;
+        Some(ViolationRecord {
+            id: violation_id(&s.id, PROMOTION_RULE, why),
+            stack: s.id.clone(),
+            rule: PROMOTION_RULE.into(),
+        })
+    }));
     records.sort();
     records.dedup();
     records
 }
+
+/// The rule a promotion gap is recorded under in the attestation.
+pub const PROMOTION_RULE: &str = "tfctl.promote_from";
 
 /// The attestation the validation comment carries: what merge and apply
 /// trust. `environment` is empty and `target_branch` empty when the stacks

@@ -130,6 +130,11 @@ pub struct StackReport {
     /// when none of it changed (docs/DESIGN.md §3, "Re-validation").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<InputsRecord>,
+    /// Why this stack may not change here yet: its root module tree was
+    /// never applied in the environment it is promoted from (its own
+    /// failure, not a policy violation; an `OVERRIDE:` may waive it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<String>,
 }
 
 /// The inputs of one stack's plan, and whether its result was carried.
@@ -340,6 +345,7 @@ impl StackReport {
             log_file: None,
             terraform_warnings: Vec::new(),
             inputs: None,
+            promotion: None,
         }
     }
 }

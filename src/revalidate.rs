@@ -156,6 +156,7 @@ pub fn carried_report(stack: &Stack, prior: &ValidationMarker) -> Option<StackRe
             state: record.state.clone(),
             carried_from: Some(from),
         }),
+        promotion: None,
     })
 }
 

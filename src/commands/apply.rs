@@ -35,6 +35,7 @@ use crate::select::{self, ChangeSource};
 
 use super::gh::GhSession;
 use super::locking::{self, LockStore};
+use super::promoting;
 
 /// Commit status context of the apply.
 pub const STATUS_CONTEXT: &str = "tfctl/apply";
@@ -269,6 +270,8 @@ impl Apply<'_> {
                 previous.run_id, previous.time
             );
         }
+        // An override that stands (re-verified above) waives promotion too.
+        let overridden = facts.override_by.is_ok();
         // The gate opened: the validation verified and the PR has its merge
         // commit.
         let approved = facts
@@ -297,6 +300,28 @@ impl Apply<'_> {
                 old_rev: Some(format!("{merge_sha}^1")),
             },
         )?;
+        // Promotion, asked again now: a record may not have been there at
+        // validation, but a stack without one is never applied unwaived.
+        if !overridden {
+            let mut gaps = Vec::new();
+            let planned = sel
+                .dag
+                .stacks
+                .iter()
+                .filter(|s| s.action == crate::stack::StackAction::Plan);
+            for stack in planned {
+                let gap = promoting::gap(cfg, self.session, &stack.service, &stack.environment);
+                if let Some(why) = gap.await? {
+                    gaps.push(format!("{}: {why}", stack.id));
+                }
+            }
+            if !gaps.is_empty() {
+                let report = pipeline::blocked_report(header, gaps, self.started.elapsed());
+                return self
+                    .publish(&trigger.pr_repo, Some(pr.number), &report)
+                    .await;
+            }
+        }
         let claimant = self.claimant(&trigger.pr_repo, &pr);
         if cfg.locks == LockMode::Apply {
             let locked = self.lock_for_apply(&sel, &claimant).await?;
@@ -316,6 +341,29 @@ impl Apply<'_> {
         let report = self
             .apply_stacks(&sel, &approved, &environment, header, &merge_sha, cancel)
             .await?;
+        // What is now in place, for the environments promoted from here.
+        let pull_request = format!("{}#{}", trigger.pr_repo, pr.number);
+        for stack in &sel.dag.stacks {
+            let applied = report
+                .stacks
+                .iter()
+                .any(|s| s.id == stack.id && s.status == ApplyStatus::Applied);
+            let var_files = sel.inputs.get(&stack.id).map(|i| i.var_files.as_slice());
+            if let (true, Some(var_files)) = (
+                applied && stack.action == crate::stack::StackAction::Plan,
+                var_files,
+            ) {
+                promoting::record(
+                    cfg,
+                    self.session,
+                    stack,
+                    var_files,
+                    &pull_request,
+                    &merge_sha,
+                )
+                .await?;
+            }
+        }
         let status = self
             .publish(&trigger.pr_repo, Some(pr.number), &report)
             .await?;

@@ -14,6 +14,7 @@ pub mod merge;
 mod plan_judge;
 pub mod policy;
 mod progress;
+mod promoting;
 pub mod report;
 pub mod schema;
 pub mod validate;

@@ -270,6 +270,7 @@ pub(crate) fn publish(
     // Locks are part of the verdict: taken (or found held) before anything
     // is written to the PR.
     let mut report = report.clone();
+    runtime.block_on(super::promoting::check(cfg, session, &mut report))?;
     if cfg.locks == LockMode::Validate {
         report.locks = runtime.block_on(hold_locks(cfg, session, target, &report))?;
     }

@@ -39,6 +39,9 @@ pub struct Config {
     pub approvers: Approvers,
     pub trust: TrustConfig,
     pub locks: LockMode,
+    /// `promotion.ignore_keys`: tfvars attributes left out of the tfvars
+    /// digest an apply records.
+    pub promotion_ignore_keys: Vec<String>,
     pub github: GithubConfig,
 }
 
@@ -307,6 +310,8 @@ pub struct Environment {
     pub approvals: u32,
     pub variables: BTreeMap<String, String>,
     pub env: BTreeMap<String, String>,
+    /// The environment whose applies this one's module trees must follow.
+    pub promote_from: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -471,6 +476,7 @@ impl Config {
                         approvals: e.approvals.unwrap_or(1),
                         variables: e.variables.unwrap_or_default(),
                         env: e.env.unwrap_or_default(),
+                        promote_from: e.promote_from,
                     };
                     (name, env)
                 })
@@ -489,6 +495,15 @@ impl Config {
         };
 
         for (name, env) in &environments {
+            match env.promote_from.as_deref() {
+                Some(from) if from == name => problems.push(format!(
+                    "environments.{name}.promote_from: an environment cannot promote from itself"
+                )),
+                Some(from) if !environments.contains_key(from) => problems.push(format!(
+                    "environments.{name}.promote_from: `{from}` is not one of the environments"
+                )),
+                _ => {}
+            }
             for var in env.variables.keys().filter(|v| v.starts_with("tfctl_")) {
                 problems.push(format!(
                     "environments.{name}.variables.{var}: variables named tfctl_* are set by \
@@ -669,6 +684,10 @@ impl Config {
             approvers,
             trust,
             locks,
+            promotion_ignore_keys: raw
+                .promotion
+                .and_then(|p| p.ignore_keys)
+                .unwrap_or_else(|| vec!["environment".into(), "name".into()]),
             github,
         })
     }

@@ -41,6 +41,7 @@ pub struct RawConfig {
     pub approvers: Option<RawApprovers>,
     pub trust: Option<RawTrust>,
     pub locks: Option<RawLocks>,
+    pub promotion: Option<RawPromotion>,
     pub github: Option<RawGithub>,
 }
 
@@ -113,6 +114,10 @@ pub struct RawEnvironment {
     pub variables: Option<BTreeMap<String, String>>,
     /// Process environment for terraform (an `AWS_PROFILE`, say).
     pub env: Option<BTreeMap<String, String>>,
+    /// Another environment whose applies this one's changes must follow:
+    /// a stack here validates (and applies) only with a root module tree
+    /// that was applied there first (docs/DESIGN.md §8, "Promotion").
+    pub promote_from: Option<String>,
 }
 
 /// Rego policies.
@@ -198,6 +203,16 @@ pub struct RawLocks {
     /// validated but cannot merge. `apply`: a lock is held only while an
     /// apply runs. `off`: no locks. Default `validate`.
     pub mode: Option<String>,
+}
+
+/// What an apply records for `promote_from` (docs/DESIGN.md §8).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPromotion {
+    /// Top-level tfvars attributes that differ between environments by
+    /// design, left out of the tfvars digest an apply records. Default
+    /// `["environment", "name"]`.
+    pub ignore_keys: Option<Vec<String>>,
 }
 
 /// GitHub behaviour.

@@ -68,6 +68,15 @@ pub fn next_step(report: &RunReport, ctx: &CommentContext, approval: &Approval) 
         .stacks
         .iter()
         .any(|s| !matches!(s.status, StackStatus::Passed | StackStatus::Failed));
+    let overridable = || {
+        format!(
+            "or a special approver ({special}) comments `OVERRIDE: <why>` (audited), and {} approving review{} still merge{} it into `{}`.",
+            approval.approvals,
+            if approval.approvals == 1 { "" } else { "s" },
+            if approval.approvals == 1 { "s" } else { "" },
+            code(&ctx.target_branch)
+        )
+    };
     let holders: BTreeSet<&str> = report.locks.iter().map(|l| l.holder.as_str()).collect();
     let step = if report.stacks.is_empty() {
         "nothing to merge: no stack changed.".to_string()
@@ -82,14 +91,16 @@ pub fn next_step(report: &RunReport, ctx: &CommentContext, approval: &Approval) 
         format!("none yet: `{}` has no branch to merge into; set `environments.{}.branch` in tfctl.yaml.", code(env), inline(env))
     } else if errors {
         "fix what terraform reported above and push (a flake: re-run the validation).".to_string()
-    } else if report.result == RunResult::Failed {
+    } else if report.result == RunResult::Failed
+        && report.stacks.iter().all(|s| s.violations.is_empty())
+        && report.stacks.iter().any(|s| s.promotion.is_some())
+    {
         format!(
-            "fix the violations above and push; or a special approver ({special}) comments `OVERRIDE: <why>` (audited), and {} approving review{} still merge{} it into `{}`.",
-            approval.approvals,
-            if approval.approvals == 1 { "" } else { "s" },
-            if approval.approvals == 1 { "s" } else { "" },
-            code(&ctx.target_branch)
+            "apply the same module tree where this environment is promoted from (see **Promotion**), then re-run this validation; {}",
+            overridable()
         )
+    } else if report.result == RunResult::Failed {
+        format!("fix the violations above and push; {}", overridable())
     } else {
         format!(
             "{} approving review{} by people other than the author; then tfctl merges into `{}` and applies to `{}`.",
@@ -117,6 +128,7 @@ pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
     if let Some(step) = &ctx.next_step {
         let _ = writeln!(out, "\n{step}");
     }
+    promotion(report, &mut out);
     messages(report, &mut out);
     errors(report, &mut out);
     terraform_warnings(report, &mut out);
@@ -340,9 +352,10 @@ fn policy_cell(s: &StackReport) -> String {
             Some(head) => format!("✅ passed{warnings} (carried from `{}`)", code(head)),
             None => format!("✅ passed{warnings}"),
         },
-        StackStatus::Failed => match s.violations.len() {
-            1 => format!("❌ 1 violation{warnings}"),
-            n => format!("❌ {n} violations{warnings}"),
+        StackStatus::Failed => match (s.violations.len(), &s.promotion) {
+            (0, Some(_)) => format!("⛔ not promoted{warnings}"),
+            (1, _) => format!("❌ 1 violation{warnings}"),
+            (n, _) => format!("❌ {n} violations{warnings}"),
         },
         StackStatus::Error => "💥 terraform error".to_string(),
         StackStatus::Skipped => "⏭️ skipped".to_string(),
@@ -351,6 +364,23 @@ fn policy_cell(s: &StackReport) -> String {
 }
 
 /// Violations and warnings, grouped by stack in report order.
+/// Stacks whose module tree was never applied where their environment
+/// promotes from: their own reason, apart from the policy's.
+fn promotion(report: &RunReport, out: &mut String) {
+    let gaps: Vec<(&str, &str)> = report
+        .stacks
+        .iter()
+        .filter_map(|s| Some((s.id.as_str(), s.promotion.as_deref()?)))
+        .collect();
+    if gaps.is_empty() {
+        return;
+    }
+    out.push_str("\n#### Promotion\n\n");
+    for (id, why) in gaps {
+        let _ = writeln!(out, "- ⛔ `{}`: {}", code(id), inline(why));
+    }
+}
+
 fn messages(report: &RunReport, out: &mut String) {
     let with: Vec<&StackReport> = report
         .stacks

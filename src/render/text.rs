@@ -69,6 +69,10 @@ pub fn report(report: &RunReport, color: bool) -> String {
                 paint(DIM, &format!("via {}", terminal(&why)))
             );
         }
+        if let Some(why) = &s.promotion {
+            let line = format!("    not promoted: {}", terminal(why));
+            let _ = writeln!(out, "{}", paint(RED, &line));
+        }
         for v in &s.violations {
             let line = format!(
                 "    {} [{}] {}",

@@ -78,6 +78,7 @@ pub(crate) fn validation_body(
         log_file: None,
         terraform_warnings: Vec::new(),
         inputs: None,
+        promotion: None,
     };
     let report = RunReport {
         version: 1,

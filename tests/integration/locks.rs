@@ -17,8 +17,8 @@ use crate::support::fake_github::{fake_sha, FakeGithub, Fault, PrSeed, BOT_LOGIN
 use crate::support::keys::{key, trust_yaml, CONTROLLER_KEY};
 use tfctl::locks::{ref_name, LockRecord, LockState};
 
-const CONTROLLER: &str = "acme/controller";
-const STACK: &str = "S3/bucket-00";
+pub(crate) const CONTROLLER: &str = "acme/controller";
+pub(crate) const STACK: &str = "S3/bucket-00";
 const FILE: &str = "config/S3/bucket-00/bucket-00.tfvars";
 
 fn bucket_text(name: &str) -> String {
@@ -29,19 +29,25 @@ fn bucket_text(name: &str) -> String {
 
 /// The offline example with two PRs, `feature-a` (#a) and `feature-b`
 /// (#b), each adding the same stack with its own bucket name.
-struct TwoPrs {
-    gh: FakeGithub,
-    repo: Repo,
-    dir: tempfile::TempDir,
-    a: u64,
-    b: u64,
+pub(crate) struct TwoPrs {
+    pub gh: FakeGithub,
+    pub repo: Repo,
+    pub dir: tempfile::TempDir,
+    pub a: u64,
+    pub b: u64,
 }
 
 impl TwoPrs {
-    fn new() -> TwoPrs {
+    pub fn new() -> TwoPrs {
+        TwoPrs::with_config(str::to_string)
+    }
+
+    /// As [`TwoPrs::new`], with the example's tfctl.yaml edited by `edit`
+    /// (on `main`, before the PRs branch off).
+    pub fn with_config(edit: impl Fn(&str) -> String) -> TwoPrs {
         let repo = Repo::from_example("offline");
         repo.git(&["checkout", "-q", "main"]);
-        let config = repo.read("tfctl.yaml");
+        let config = edit(&repo.read("tfctl.yaml"));
         repo.write(
             "tfctl.yaml",
             &format!("{config}{}approvers:\n  users: [sam]\n", trust_yaml()),
@@ -76,7 +82,7 @@ impl TwoPrs {
         }
     }
 
-    fn branch(&self, pr: u64) -> &'static str {
+    pub fn branch(&self, pr: u64) -> &'static str {
         if pr == self.a {
             "feature-a"
         } else {
@@ -84,13 +90,13 @@ impl TwoPrs {
         }
     }
 
-    fn head(&self, pr: u64) -> String {
+    pub fn head(&self, pr: u64) -> String {
         self.gh.pr(CONFIG, pr).head_sha
     }
 
     /// `tfctl validate --format json` of PR `pr`, as the controller runs it
     /// on its `tfctl-validate` dispatch.
-    fn validate(&self, pr: u64) -> Run {
+    pub fn validate(&self, pr: u64) -> Run {
         self.repo.git(&["checkout", "-q", self.branch(pr)]);
         let head = self.head(pr);
         let event = harness::validate_dispatch(self.dir.path(), CONFIG, pr, &head);
@@ -103,11 +109,11 @@ impl TwoPrs {
             .run()
     }
 
-    fn lock(&self) -> LockRecord {
+    pub fn lock(&self) -> LockRecord {
         lock_of(&self.gh, CONTROLLER, STACK).expect("the stack has a lock")
     }
 
-    fn comment(&self, pr: u64) -> String {
+    pub fn comment(&self, pr: u64) -> String {
         self.gh
             .comments(CONFIG, pr)
             .into_iter()
@@ -118,7 +124,7 @@ impl TwoPrs {
 
     /// PR `pr` merged, with `applied` the bot's signed apply attestation of
     /// its merge commit (state `applied`) — and no release ever written.
-    fn merged(&self, pr: u64, applied: bool) {
+    pub fn merged(&self, pr: u64, applied: bool) {
         let merge = fake_sha(&format!("merge-{pr}"));
         let sha = merge.clone();
         self.gh.update_pr(CONFIG, pr, |p| {
@@ -154,7 +160,7 @@ impl TwoPrs {
 
     /// Two approvals of PR `pr`'s head by writers, and the review payload
     /// of the last one.
-    fn approved(&self, pr: u64) -> PathBuf {
+    pub fn approved(&self, pr: u64) -> PathBuf {
         let head = self.head(pr);
         let mut id = 0;
         for user in ["bob", "carol"] {
@@ -178,7 +184,7 @@ impl TwoPrs {
 
     /// `tfctl COMMAND` on a `workflow_dispatch` of the controller started
     /// by `sender` with `inputs`.
-    fn dispatched(&self, command: &str, sender: &str, inputs: Value) -> Run {
+    pub fn dispatched(&self, command: &str, sender: &str, inputs: Value) -> Run {
         let mut v = fixture("workflow_dispatch.json");
         v["inputs"] = inputs;
         v["sender"]["login"] = json!(sender);
@@ -193,7 +199,39 @@ impl TwoPrs {
             .run()
     }
 
-    fn merge(&self, pr: u64) -> Run {
+    /// `author` comments `body` on PR `pr`, and `tfctl merge` runs on it
+    /// (after two writers approved).
+    pub fn commented(&self, pr: u64, author: &str, body: &str) -> Run {
+        self.approved(pr);
+        let id = self.gh.seed_comment(CONFIG, pr, author, body);
+        let rec = self
+            .gh
+            .comments(CONFIG, pr)
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap();
+        let mut v = fixture("issue_comment.created.json");
+        v["comment"]["created_at"] = json!(rec.created_at);
+        v["comment"]["updated_at"] = json!(rec.updated_at);
+        v["issue"]["number"] = json!(pr);
+        v["issue"]["user"]["login"] = json!("alice");
+        v["issue"]["pull_request"] =
+            json!({"url": format!("https://api.github.test/repos/{CONFIG}/pulls/{pr}")});
+        v["comment"]["id"] = json!(id);
+        v["comment"]["body"] = json!(body);
+        v["comment"]["user"]["login"] = json!(author);
+        v["repository"]["full_name"] = json!(CONFIG);
+        let path = self.dir.path().join("comment.json");
+        std::fs::write(&path, v.to_string()).unwrap();
+        self.repo
+            .tfctl()
+            .args(["merge"])
+            .in_actions("issue_comment", &path, CONFIG, self.dir.path())
+            .envs(self.gh.env_vars())
+            .run()
+    }
+
+    pub fn merge(&self, pr: u64) -> Run {
         let event = self.approved(pr);
         self.repo
             .tfctl()
@@ -205,7 +243,7 @@ impl TwoPrs {
 }
 
 /// The JSON report on stdout, after the `::add-mask::` lines of Actions.
-fn report_of(run: &Run) -> Value {
+pub(crate) fn report_of(run: &Run) -> Value {
     let out = run.stdout();
     serde_json::from_str(&out[out.find('{').expect("a JSON report")..]).unwrap()
 }

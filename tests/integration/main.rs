@@ -30,6 +30,7 @@ mod locks;
 mod policy_cli;
 mod policy_library;
 mod progress;
+mod promotion;
 mod render_comments;
 mod render_plan;
 mod render_report;

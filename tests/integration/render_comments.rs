@@ -423,6 +423,7 @@ fn unplanned(
         log_file: None,
         terraform_warnings: Vec::new(),
         inputs: None,
+        promotion: None,
     }
 }
 

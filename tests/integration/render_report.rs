@@ -61,6 +61,7 @@ fn unplanned(id: &str, status: StackStatus, error: Option<&str>, ms: u64) -> Sta
         log_file: None,
         terraform_warnings: Vec::new(),
         inputs: None,
+        promotion: None,
     }
 }
 

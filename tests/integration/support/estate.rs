@@ -79,6 +79,7 @@ pub fn sample_report(stacks: usize) -> tfctl::report::RunReport {
                     state: format!("{:08x}-6f1e-4c3b-9a2d-{i:012x}:{}", i * 7919, i % 9),
                     carried_from: None,
                 }),
+                promotion: None,
             }
         })
         .collect();
