@@ -232,6 +232,27 @@ pub fn validated_heads(comments: &[Comment], bot_login: &str) -> Vec<String> {
     heads
 }
 
+/// The run of this PR's validation comment when it is newer than `run_id`
+/// (both `GITHUB_RUN_ID`s, which only grow): that run already published,
+/// so this one stops before writing. Only an attestation that verifies
+/// counts (a writer may edit the bot's comment, and a forged huge run id
+/// would silence every later run).
+pub fn newer_run(
+    comments: &[Comment],
+    subject: &Subject<'_>,
+    run_id: &str,
+    trust: Trust<'_>,
+) -> Option<String> {
+    let ours: u64 = run_id.parse().ok()?;
+    bot_markers::<ValidationMarker>(comments, subject.bot_login)
+        .filter(|(_, m)| bound(&m.repository, m.pr_number, subject).is_ok())
+        .filter(|(_, m)| trust.accepts(m).is_ok())
+        .filter_map(|(_, m)| m.run_id.parse::<u64>().ok())
+        .filter(|&theirs| theirs > ours)
+        .max()
+        .map(|n| n.to_string())
+}
+
 /// The bot's newest verified apply attestation for this PR's merge commit.
 pub fn apply_record(
     comments: &[Comment],

@@ -10,6 +10,7 @@ pub mod attest;
 pub mod audit;
 pub mod change_paths;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod context;

@@ -288,7 +288,7 @@ pub struct StackLock {
 impl StackLock {
     /// `holder`'s lock as seen by `me` at `now` (seconds since the epoch).
     pub fn of(holder: &LockRecord, me: &Claimant, now: u64) -> StackLock {
-        let since = crate::audit::parse_rfc3339(&holder.time).unwrap_or(now);
+        let since = crate::clock::parse_rfc3339(&holder.time).unwrap_or(now);
         StackLock {
             stack: holder.stack.clone(),
             holder: holder.holder(&me.repository),

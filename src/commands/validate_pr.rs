@@ -267,6 +267,25 @@ pub(crate) fn publish(
         );
         return Ok(ExitStatus::Success);
     }
+    // A newer run of this PR (a re-run of the same head that overtook this
+    // one) published already: its verdict stands, this one writes nothing.
+    let comments = runtime
+        .block_on(client.list_comments(&target.repo, target.number))
+        .map_err(Error::from)?;
+    let repository = target.repo.to_string();
+    let subject = crate::evidence::Subject {
+        repository: &repository,
+        pr_number: target.number,
+        bot_login: &session.bot_login,
+    };
+    let run_id = session.env.run_id.clone().unwrap_or_default();
+    let trust = crate::evidence::Trust::of(&cfg.trust);
+    if let Some(newer) = crate::evidence::newer_run(&comments, &subject, &run_id, trust) {
+        println!(
+            "tfctl {command}: run {newer} of this pull request published after this run ({run_id}) started: nothing published"
+        );
+        return Ok(ExitStatus::Success);
+    }
     // Locks are part of the verdict: taken (or found held) before anything
     // is written to the PR.
     let mut report = report.clone();
@@ -381,9 +400,10 @@ pub(crate) fn publish(
                 )
                 .await?;
             client
-                .upsert_comment(
+                .upsert_listed_comment(
                     &target.repo,
                     target.number,
+                    &comments,
                     "<!-- tfctl:validation",
                     Some(&session.bot_login),
                     &body,

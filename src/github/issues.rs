@@ -298,7 +298,28 @@ impl Client {
             body,
         )?;
         let comments = self.list_comments(repo, number).await?;
-        let marked = find_marked_comments(&comments, marker_prefix, author);
+        self.upsert_listed_comment(repo, number, &comments, marker_prefix, author, body)
+            .await
+    }
+
+    /// [`Client::upsert_comment`] on `comments`, the PR's comments as the
+    /// caller listed them a moment ago (it read them to decide whether to
+    /// write at all): one list call for both.
+    pub async fn upsert_listed_comment(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        comments: &[Comment],
+        marker_prefix: &str,
+        author: Option<&str>,
+        body: &str,
+    ) -> Result<UpsertOutcome, GithubError> {
+        check_body(
+            routes::ISSUES_CREATE_COMMENT,
+            &format!("/repos/{repo}/issues/{number}/comments"),
+            body,
+        )?;
+        let marked = find_marked_comments(comments, marker_prefix, author);
         for duplicate in marked.iter().skip(1) {
             self.delete_comment(repo, duplicate.id).await?;
         }

@@ -97,6 +97,11 @@ impl TwoPrs {
     /// `tfctl validate --format json` of PR `pr`, as the controller runs it
     /// on its `tfctl-validate` dispatch.
     pub fn validate(&self, pr: u64) -> Run {
+        self.validate_in_run(pr, "7")
+    }
+
+    /// [`TwoPrs::validate`] as Actions run `run_id`.
+    pub fn validate_in_run(&self, pr: u64, run_id: &str) -> Run {
         self.repo.git(&["checkout", "-q", self.branch(pr)]);
         let head = self.head(pr);
         let event = harness::validate_dispatch(self.dir.path(), CONFIG, pr, &head);
@@ -105,6 +110,7 @@ impl TwoPrs {
             .args(["validate", "--format", "json"])
             .in_actions("repository_dispatch", &event, CONTROLLER, self.dir.path())
             .env("TFCTL_SIGNING_KEY", CONTROLLER_KEY)
+            .env("GITHUB_RUN_ID", run_id)
             .envs(self.gh.env_vars())
             .run()
     }

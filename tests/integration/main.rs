@@ -16,6 +16,7 @@ mod support;
 
 mod apply_gate;
 mod apply_run;
+mod concurrency;
 mod drift;
 mod flow_dispatch;
 mod flow_merge;
