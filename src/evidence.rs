@@ -253,6 +253,22 @@ pub fn newer_run(
         .map(|n| n.to_string())
 }
 
+/// The previous merge history of a PR, from tfctl's sticky merge comment
+/// by `bot`. A record for people (a writer can edit it); no gate reads it.
+pub fn previous_merge<'c>(
+    comments: &'c [Comment],
+    bot: &str,
+) -> (Option<&'c Comment>, Vec<crate::audit::AuditEvent>) {
+    let prefix = marker::prefix::<crate::render::marker::MergeMarker>();
+    let comment = crate::github::find_marked_comment(comments, &prefix, Some(bot));
+    let history = comment
+        .and_then(|c| c.body.as_deref())
+        .and_then(marker::find::<crate::render::marker::MergeMarker>)
+        .map(|m| m.history)
+        .unwrap_or_default();
+    (comment, history)
+}
+
 /// The bot's newest verified apply attestation for this PR's merge commit.
 pub fn apply_record(
     comments: &[Comment],

@@ -562,13 +562,9 @@ impl Apply<'_> {
             if o.author == self.session.bot_login {
                 continue;
             }
-            let o = super::flow_common::with_standing(
-                o,
-                &self.session.client,
-                self.cfg,
-                &pr.user.login,
-            )
-            .await?;
+            let o =
+                super::approvers::with_standing(o, &self.session.client, self.cfg, &pr.user.login)
+                    .await?;
             match evidence::override_problem(&o, &pr.user.login, v, pr.merged_at.as_deref()) {
                 None => return Ok(Ok(o.author)),
                 Some(problem) => last_problem = problem,

@@ -4,7 +4,7 @@
 //! `tfctl-apply` with the merge commit.
 //!
 //! Wiring only: routing is [`gates::dispatch_route`], stack discovery is
-//! `discovery`, texts are in `flow_common`. Every path is safe to re-run:
+//! `discovery`, texts are in `render::pr`. Every path is safe to re-run:
 //! the PR is found before it is created, and a dispatch only asks the
 //! controller to (re)do idempotent work.
 
@@ -13,7 +13,6 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::flow_common::{self, pr_ref, short};
 use super::gh::GhSession;
 use crate::actions::event::{
     DispatchPayload, Event, PullRequestEvent, PushEvent, EVENT_TYPE_APPLY, EVENT_TYPE_VALIDATE,
@@ -28,6 +27,7 @@ use crate::error::{Error, ExitStatus, Result};
 use crate::gates::{self, DispatchEvent, DispatchPolicy, DispatchRoute};
 use crate::github::models::PullRequest;
 use crate::github::{PrListState, RepoRef};
+use crate::render::short;
 
 /// Runs `tfctl dispatch` on the event of the Actions context.
 pub fn run(config: Option<&Path>, args: DispatchArgs, ctx: &Context) -> Result<ExitStatus> {
@@ -161,7 +161,7 @@ impl Flow<'_> {
                 pr.base.git_ref.clone()
             });
         let cmp = client.compare(repo, &base, &p.after).await?;
-        let stacks = flow_common::stacks_of(
+        let stacks = super::pr_stacks::stacks_of(
             self.cfg,
             &self.ctx.cwd,
             &crate::pipeline::PrFiles {
@@ -183,8 +183,8 @@ impl Flow<'_> {
         let (pr, created) = match existing {
             Some(pr) => (pr, false),
             None => {
-                let title = flow_common::pr_title(&cmp.commits, branch);
-                let body = flow_common::pr_body(branch, &stacks, &cmp.commits);
+                let title = crate::render::pr::pr_title(&cmp.commits, branch);
+                let body = crate::render::pr::pr_body(branch, &stacks, &cmp.commits);
                 self.create_pr(branch, &base, &title, &body).await?
             }
         };
@@ -239,7 +239,7 @@ impl Flow<'_> {
             .client
             .list_pull_files(&self.session.repo, e.number)
             .await?;
-        let stacks = flow_common::stacks_of(
+        let stacks = super::pr_stacks::stacks_of(
             self.cfg,
             &self.ctx.cwd,
             &crate::pipeline::PrFiles {
@@ -360,7 +360,7 @@ impl Flow<'_> {
             time: audit::now_rfc3339(),
             action: "dispatch".into(),
             actor: actor.to_string(),
-            pull_request: pr_ref(&self.session.repo, payload.pr_number),
+            pull_request: format!("{}#{}", &self.session.repo, payload.pr_number),
             head_sha: payload.head_sha.clone(),
             environment: None,
             outcome: format!("{event_type} sent to {controller}"),

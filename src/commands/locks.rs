@@ -134,7 +134,7 @@ pub fn unlock(config: Option<&Path>, args: UnlockArgs, ctx: &Context) -> Result<
         cfg: &cfg,
     };
     GhSession::runtime()?.block_on(async {
-        if !super::flow_common::is_special_approver(&session.client, &cfg, &actor).await? {
+        if !super::approvers::is_special_approver(&session.client, &cfg, &actor).await? {
             return Err(Error::input(format!(
                 "tfctl unlock: {actor} is not a special approver (approvers in tfctl.yaml): the lock of {stack} stays"
             )));

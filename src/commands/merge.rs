@@ -3,16 +3,16 @@
 //! and merges into the environment's branch with the head-SHA guard — or
 //! says why not.
 //!
-//! Wiring only: the decision is [`gates::merge_gate`]; comment texts are in
-//! `flow_common`. Order of effects: all reads, the decision, then (when it
-//! is "merge") retarget + merge; only once the outcome is final are the
+//! Wiring only: the decision is [`gates::merge_gate`]; the comment text is
+//! `render::pr`, tfctl's own comments are read back by `evidence`. Order of
+//! effects: all reads, the decision, then (when it is "merge") retarget +
+//! merge; only once the outcome is final are the
 //! label, the one sticky comment and the audit event written, so a failure
 //! never leaves half a decision on the PR.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::flow_common::{self, pr_ref, short};
 use super::gh::GhSession;
 use crate::actions::commands::neutralise;
 use crate::actions::event::Event;
@@ -26,6 +26,7 @@ use crate::gates::{self, MergeDecision, MergeFacts, MergePolicy, ReviewState};
 use crate::github::models::{Comment, PullRequest};
 use crate::github::{MergeOutcome, PullUpdate};
 use crate::render::marker::{self, MergeMarker};
+use crate::render::short;
 
 /// What started the run.
 struct Trigger {
@@ -153,7 +154,9 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     let override_request = match &trigger.override_comment {
         Some(c) => match comments.iter().find(|x| x.id == c.id) {
             Some(comment) => match evidence::OverrideComment::of(comment) {
-                Some(o) => Some(flow_common::with_standing(o, client, cfg, &pr.user.login).await?),
+                Some(o) => {
+                    Some(super::approvers::with_standing(o, client, cfg, &pr.user.login).await?)
+                }
                 None => None,
             },
             // Deleted since the event: nothing to act on.
@@ -269,8 +272,8 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
         override_request.as_ref(),
         violations,
     );
-    let (previous, mut history) = flow_common::previous_merge(&comments, bot);
-    flow_common::push_history(&mut history, event.clone());
+    let (previous, mut history) = crate::evidence::previous_merge(&comments, bot);
+    crate::render::marker::push_history(&mut history, event.clone());
     let (merged, branch, merge_sha) = match &outcome {
         Outcome::Merged {
             branch,
@@ -290,7 +293,8 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
         signature: None,
     };
     let run_url = session.env.run_url();
-    let mut body = flow_common::merge_comment(&m, &marker::render(&m, None), run_url.as_deref());
+    let mut body =
+        crate::render::pr::merge_comment(&m, &marker::render(&m, None), run_url.as_deref());
     if validation.as_ref().is_ok_and(|v| !v.signed) {
         body = marker::with_note(&body, marker::UNSIGNED_NOTE);
     }
@@ -351,7 +355,7 @@ async fn standing_override(
             newest.get_or_insert(o);
             continue;
         }
-        let o = flow_common::with_standing(o, &session.client, cfg, &pr.user.login).await?;
+        let o = super::approvers::with_standing(o, &session.client, cfg, &pr.user.login).await?;
         if o.author_is_special_approver {
             return Ok(Some(o));
         }
@@ -478,7 +482,7 @@ fn audit_event(
         }
         .into(),
         actor: trigger.actor.clone(),
-        pull_request: pr_ref(&session.repo, pr.number),
+        pull_request: format!("{}#{}", &session.repo, pr.number),
         head_sha: pr.head.sha.clone(),
         environment,
         outcome: outcome_text.into(),

@@ -2,9 +2,9 @@
 //! No decision logic lives here.
 
 pub mod apply;
+mod approvers;
 pub mod dispatch;
 pub mod drift;
-mod flow_common;
 pub mod gh;
 pub mod graph;
 pub mod key;
@@ -13,6 +13,7 @@ pub mod locks;
 pub mod merge;
 mod plan_judge;
 pub mod policy;
+mod pr_stacks;
 mod progress;
 mod promoting;
 pub mod report;

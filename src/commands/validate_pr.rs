@@ -263,7 +263,7 @@ pub(crate) fn publish(
     if now.head.sha != target.head_sha {
         println!(
             "tfctl {command}: superseded by {}: nothing published",
-            super::flow_common::short(&now.head.sha)
+            crate::render::short(&now.head.sha)
         );
         return Ok(ExitStatus::Success);
     }

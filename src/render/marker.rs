@@ -310,6 +310,13 @@ impl Marker for MergeMarker {
     }
 }
 
+/// Appends `event` to `history`, keeping the newest [`MERGE_HISTORY_LIMIT`].
+pub fn push_history(history: &mut Vec<crate::audit::AuditEvent>, event: crate::audit::AuditEvent) {
+    history.push(event);
+    let excess = history.len().saturating_sub(MERGE_HISTORY_LIMIT);
+    history.drain(..excess);
+}
+
 /// `marker` with its signature set by `signer` (dropped without one).
 pub fn signed<M: Marker + Clone>(marker: &M, signer: Option<&SigningKey>) -> M {
     let mut marker = marker.clone();

@@ -6,10 +6,10 @@
 //! their `<summary>` first, no markdown swallowed into an HTML block, no
 //! code fence left open. Each is snapshotted.
 //!
-//! The merge comment and the PR body are built by crate-private functions
-//! (`commands::flow_common::{merge_comment, pr_body}`), so they are taken
-//! from the real binary's requests to the fake GitHub; the others are
-//! rendered through the library from reports of real plan fixtures.
+//! The merge comment and the PR body (`render::pr`) are taken from the
+//! real binary's requests to the fake GitHub, as written in a real flow;
+//! the others are rendered through the library from reports of real plan
+//! fixtures.
 
 use std::collections::BTreeSet;
 
