@@ -390,13 +390,7 @@ impl Apply<'_> {
     }
 
     fn locks(&self) -> LockStore<'_> {
-        LockStore {
-            home: self.session.home(),
-            repo: &self.session.repo,
-            client: &self.session.client,
-            bot_login: &self.session.bot_login,
-            cfg: self.cfg,
-        }
+        super::locking::LockStore::of(self.session, self.cfg)
     }
 
     /// `locks.mode: apply`: takes every stack's lock for this apply; the
@@ -439,7 +433,12 @@ impl Apply<'_> {
         let mut waiters = std::collections::BTreeSet::new();
         for stack in &sel.dag.stacks {
             let reason = format!("#{} was applied", me.pr);
-            waiters.extend(store.release(&stack.id, me, &reason).await?);
+            waiters.extend(
+                store
+                    .release(&stack.id, me, &reason)
+                    .await?
+                    .unwrap_or_default(),
+            );
         }
         let waiters: Vec<u64> = waiters.into_iter().collect();
         let what = format!("the stacks of #{}", me.pr);

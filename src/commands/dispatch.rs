@@ -39,6 +39,7 @@ pub fn run(config: Option<&Path>, args: DispatchArgs, ctx: &Context) -> Result<E
         environment_of_branch: &environment_of,
         validate_on_push: cfg.github.validate_on == ValidateOn::Push,
         allow_forks: cfg.github.allow_forks,
+        locks: cfg.locks == crate::config::LockMode::Validate,
     };
     let event = match &session.event {
         Event::Push(p) => DispatchEvent::Push {
@@ -59,6 +60,7 @@ pub fn run(config: Option<&Path>, args: DispatchArgs, ctx: &Context) -> Result<E
         DispatchRoute::Push { validate: true, .. }
             | DispatchRoute::ValidatePr
             | DispatchRoute::ApplyPr
+            | DispatchRoute::ReleasePr
     );
     // Resolved before anything is created, so a missing controller leaves
     // no PR behind.
@@ -84,7 +86,7 @@ pub fn run(config: Option<&Path>, args: DispatchArgs, ctx: &Context) -> Result<E
         (DispatchRoute::Push { branch, validate }, Event::Push(p)) => {
             runtime.block_on(flow.push(p, &branch, validate))?
         }
-        (DispatchRoute::ValidatePr, Event::PullRequest(e)) => {
+        (DispatchRoute::ValidatePr | DispatchRoute::ReleasePr, Event::PullRequest(e)) => {
             runtime.block_on(flow.pull_request(e, false))?
         }
         (DispatchRoute::ApplyPr, Event::PullRequest(e)) => {

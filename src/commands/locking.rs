@@ -42,6 +42,20 @@ pub enum Outcome {
     Locked(LockRecord),
 }
 
+impl<'a> LockStore<'a> {
+    /// The locks of the repository `session` runs in, written with its
+    /// home client, holders asked with its main one.
+    pub(crate) fn of(session: &'a super::gh::GhSession, cfg: &'a Config) -> LockStore<'a> {
+        LockStore {
+            home: session.home(),
+            repo: &session.repo,
+            client: &session.client,
+            bot_login: &session.bot_login,
+            cfg,
+        }
+    }
+}
+
 impl LockStore<'_> {
     /// The lock of `stack`, or None when it was never taken.
     pub async fn read(&self, stack: &str) -> Result<Option<Current>> {
@@ -146,17 +160,22 @@ impl LockStore<'_> {
     }
 
     /// Frees `stack`'s lock when `me` holds it; returns the PRs that waited
-    /// on it (to be re-validated), empty when `me` did not hold it.
-    pub async fn release(&self, stack: &str, me: &Claimant, reason: &str) -> Result<Vec<u64>> {
+    /// on it (to be re-validated), None when `me` did not hold it.
+    pub async fn release(
+        &self,
+        stack: &str,
+        me: &Claimant,
+        reason: &str,
+    ) -> Result<Option<Vec<u64>>> {
         for _ in 0..ROUNDS {
             let Some(current) = self.read(stack).await? else {
-                return Ok(Vec::new());
+                return Ok(None);
             };
             let Some(freed) = locks::release(&current.record, me, reason) else {
-                return Ok(Vec::new());
+                return Ok(None);
             };
             if self.write(stack, Some(&current.sha), &freed).await? {
-                return Ok(freed.waiters);
+                return Ok(Some(freed.waiters));
             }
         }
         Err(contended(stack))

@@ -14,19 +14,12 @@ use crate::github::RepoRef;
 use crate::locks::{LockRecord, LockState};
 
 use super::gh::GhSession;
-use super::locking::LockStore;
 
 /// Lists every stack lock: held ones with their holder's standing now.
 pub fn run(config: Option<&Path>, args: LocksArgs, ctx: &Context) -> Result<ExitStatus> {
     let cfg = super::load_config(config, ctx)?;
     let session = GhSession::open(ctx, &cfg.github, &args.github)?;
-    let store = LockStore {
-        home: session.home(),
-        repo: &session.repo,
-        client: &session.client,
-        bot_login: &session.bot_login,
-        cfg: &cfg,
-    };
+    let store = super::locking::LockStore::of(&session, &cfg);
     let rows = GhSession::runtime()?.block_on(async {
         let mut rows = Vec::new();
         for current in store.list().await? {
@@ -126,13 +119,7 @@ pub fn unlock(config: Option<&Path>, args: UnlockArgs, ctx: &Context) -> Result<
         .ok_or_else(|| {
             Error::input("tfctl unlock: the event names no sender to check as a special approver")
         })?;
-    let store = LockStore {
-        home: session.home(),
-        repo: &session.repo,
-        client: &session.client,
-        bot_login: &session.bot_login,
-        cfg: &cfg,
-    };
+    let store = super::locking::LockStore::of(&session, &cfg);
     GhSession::runtime()?.block_on(async {
         if !super::approvers::is_special_approver(&session.client, &cfg, &actor).await? {
             return Err(Error::input(format!(

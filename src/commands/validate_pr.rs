@@ -52,6 +52,12 @@ pub fn run(
     ctx: &Context,
 ) -> Result<ExitStatus> {
     let run = open_pr(cfg, &args.select, &session)?;
+    if run.pr.state != "open" && !run.pr.is_merged() {
+        // Closed without merge (`tfctl dispatch` asks on the close): it will
+        // never apply, so its locks go now and the PRs that waited on them
+        // are validated again. Nothing is planned for a closed PR.
+        return release_closed(cfg, &session, &run);
+    }
     let engine = PolicyEngine::load(&cfg.policy.paths, &cfg.policy.data, &cfg.policy.namespaces)?;
     let prior = if args.full {
         None
@@ -439,6 +445,53 @@ pub(crate) fn publish(
     Ok(super::plan_judge::exit_status(report))
 }
 
+/// Frees the stack locks of a PR closed without merge and sends
+/// `tfctl-validate` for every open PR that waited on one.
+fn release_closed(cfg: &Config, session: &GhSession, run: &PrRun) -> Result<ExitStatus> {
+    if cfg.locks == LockMode::Off {
+        println!(
+            "tfctl validate: #{} is closed: nothing to validate",
+            run.target.number
+        );
+        return Ok(ExitStatus::Success);
+    }
+    let store = super::locking::LockStore::of(session, cfg);
+    let me = crate::locks::Claimant {
+        repository: run.target.repo.to_string(),
+        pr: run.target.number,
+        head_sha: run.target.head_sha.clone(),
+        time: audit::now_rfc3339(),
+        by: session
+            .env
+            .run_url()
+            .unwrap_or_else(|| "tfctl validate".into()),
+    };
+    let reason = format!("#{} was closed without merge", me.pr);
+    GhSession::runtime()?.block_on(async {
+        let mut waiters = std::collections::BTreeSet::new();
+        let mut freed = Vec::new();
+        for stack in &run.sel.dag.stacks {
+            if let Some(waiting) = store.release(&stack.id, &me, &reason).await? {
+                freed.push(stack.id.clone());
+                waiters.extend(waiting);
+            }
+        }
+        println!(
+            "tfctl validate: #{} is closed without merge: {} lock(s) freed{}",
+            me.pr,
+            freed.len(),
+            if freed.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", freed.join(", "))
+            }
+        );
+        let waiters: Vec<u64> = waiters.into_iter().collect();
+        super::locks::revalidate(session, &me.repository, &waiters, &reason).await?;
+        Ok(ExitStatus::Success)
+    })
+}
+
 /// Takes the lock of every stack of the PR, or learns which another open
 /// PR holds (docs/DESIGN.md §8): those it returns, and this PR is listed
 /// there to be re-validated when they are released.
@@ -448,13 +501,7 @@ async fn hold_locks(
     target: &Target,
     report: &RunReport,
 ) -> Result<Vec<crate::locks::StackLock>> {
-    let store = super::locking::LockStore {
-        home: session.home(),
-        repo: &session.repo,
-        client: &session.client,
-        bot_login: &session.bot_login,
-        cfg,
-    };
+    let store = super::locking::LockStore::of(session, cfg);
     let me = crate::locks::Claimant {
         repository: target.repo.to_string(),
         pr: target.number,

@@ -28,6 +28,8 @@ pub struct DispatchPolicy<'a> {
     /// `github.validate_on: push` (else `pull_request`).
     pub validate_on_push: bool,
     pub allow_forks: bool,
+    /// `locks.mode: validate`: a PR closed without merge frees its locks.
+    pub locks: bool,
 }
 
 /// What `tfctl dispatch` does with an event (docs/DESIGN.md §2).
@@ -40,6 +42,9 @@ pub enum DispatchRoute {
     ValidatePr,
     /// Send `tfctl-apply` for the merged PR.
     ApplyPr,
+    /// Send `tfctl-validate` for a PR closed without merge: the controller
+    /// frees its stack locks and re-validates the PRs that waited on them.
+    ReleasePr,
     /// Nothing to do, and why (exit 0).
     Skip(String),
     /// Refused, and why (exit 1).
@@ -94,6 +99,7 @@ pub fn dispatch_route(event: DispatchEvent<'_>, policy: &DispatchPolicy<'_>) -> 
                 }
                 "opened" | "synchronize" | "reopened" => DispatchRoute::ValidatePr,
                 "closed" if merged => DispatchRoute::ApplyPr,
+                "closed" if policy.locks => DispatchRoute::ReleasePr,
                 "closed" => DispatchRoute::Skip(format!(
                     "pull request #{number} was closed without merging: nothing to apply"
                 )),
@@ -128,6 +134,7 @@ mod tests {
                 environment_of_branch: &env_of,
                 validate_on_push,
                 allow_forks: false,
+                locks: false,
             },
         )
     }
@@ -225,6 +232,7 @@ mod tests {
                 environment_of_branch: &env_of,
                 validate_on_push: false,
                 allow_forks: true,
+                locks: false,
             },
         );
         assert_eq!(allowed, DispatchRoute::ValidatePr);
@@ -240,5 +248,24 @@ mod tests {
             skipped(route(DispatchEvent::Other("workflow_dispatch"), true))
                 .contains("does nothing")
         );
+    }
+
+    #[test]
+    fn a_pr_closed_without_merge_frees_its_locks_when_locks_are_on() {
+        let env_of = |_: &str| None;
+        let policy = DispatchPolicy {
+            default_branch: "main",
+            environment_of_branch: &env_of,
+            validate_on_push: true,
+            allow_forks: false,
+            locks: true,
+        };
+        let closed = DispatchEvent::PullRequest {
+            number: 7,
+            action: "closed",
+            merged: false,
+            from_fork: false,
+        };
+        assert_eq!(dispatch_route(closed, &policy), DispatchRoute::ReleasePr);
     }
 }

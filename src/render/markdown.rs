@@ -155,10 +155,12 @@ pub fn comment(report: &RunReport, ctx: &CommentContext) -> String {
 }
 
 fn header(report: &RunReport, ctx: &CommentContext, out: &mut String) {
-    let (icon, verdict) = match report.result {
-        RunResult::Passed => ("✅", "passed"),
-        RunResult::Failed => ("❌", "failed"),
-        RunResult::Error => ("⚠️", "did not complete"),
+    let (icon, verdict) = match (report.result, report.locks.is_empty()) {
+        (RunResult::Passed, true) => ("✅", "passed"),
+        // Passed, but not approvable: the lock is the news.
+        (RunResult::Passed, false) => ("🔒", "passed, locked"),
+        (RunResult::Failed, _) => ("❌", "failed"),
+        (RunResult::Error, _) => ("⚠️", "did not complete"),
     };
     let target = if ctx.target_branch.is_empty() {
         "no environment branch (merge needs one: set its `branch` in tfctl.yaml, or split a PR that spans several environments)".to_string()

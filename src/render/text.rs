@@ -143,8 +143,21 @@ pub fn summary_line(report: &RunReport) -> String {
     let count = |status| report.stacks.iter().filter(|s| s.status == status).count();
     let total = report.stacks.len();
     let mut parts = vec![format!("{} passed", count(StackStatus::Passed))];
+    // Failed by promotion alone: not the policy's doing.
+    let unpromoted = report
+        .stacks
+        .iter()
+        .filter(|s| s.status == StackStatus::Failed && s.violations.is_empty())
+        .filter(|s| s.promotion.is_some())
+        .count();
+    let by_policy = count(StackStatus::Failed) - unpromoted;
+    if by_policy > 0 {
+        parts.push(format!("{by_policy} failed (policy)"));
+    }
+    if unpromoted > 0 {
+        parts.push(format!("{unpromoted} not promoted"));
+    }
     for (status, label) in [
-        (StackStatus::Failed, "failed (policy)"),
         (StackStatus::Error, "failed (terraform)"),
         (StackStatus::Skipped, "skipped"),
         (StackStatus::Cancelled, "cancelled"),

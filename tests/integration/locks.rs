@@ -289,6 +289,10 @@ fn a_pr_on_a_locked_stack_is_validated_not_approvable_refused_merge_then_passes_
     assert_eq!(report["locks"][0]["stack"], STACK, "{report}");
     assert_eq!(report["locks"][0]["holder"], format!("#{}", t.a));
     let comment = t.comment(t.b);
+    assert!(
+        comment.contains("### 🔒 tfctl validate passed, locked: `production` → `prod`"),
+        "{comment}"
+    );
     let locked_line = format!("`{STACK}` is locked by #{}, validated 1 min ago", t.a);
     assert!(comment.contains(&locked_line), "{comment}");
     assert!(
@@ -539,6 +543,40 @@ fn attack_unlock_by_a_writer_who_is_no_special_approver_is_refused_and_an_approv
     assert_eq!(sent[0].event_type, "tfctl-validate");
     assert_eq!(sent[0].client_payload["pr_number"], t.b);
     // That re-validation now passes and takes the lock.
+    t.validate(t.b).expect_code(0);
+    assert_eq!((t.lock().state, t.lock().pr), (LockState::Held, t.b));
+}
+
+#[test]
+fn a_pr_closed_without_merge_frees_its_locks_when_dispatch_asks_and_its_waiters_are_revalidated() {
+    let t = TwoPrs::new();
+    t.validate(t.a).expect_code(0);
+    t.validate(t.b).expect_code(1);
+    let comments_on_a = t.gh.comments(CONFIG, t.a).len();
+
+    // `tfctl dispatch` sends tfctl-validate when #a is closed unmerged.
+    t.gh.update_pr(CONFIG, t.a, |p| p.state = "closed".into());
+    let run = t.validate(t.a).expect_code(0);
+    let said = format!(
+        "#{} is closed without merge: 1 lock(s) freed ({STACK})",
+        t.a
+    );
+    assert!(run.stdout().contains(&said), "{}", run.stdout());
+    let lock = t.lock();
+    assert_eq!((lock.state, lock.pr), (LockState::Free, t.a));
+    let reason = format!("#{} was closed without merge", t.a);
+    assert_eq!(lock.reason.as_deref(), Some(reason.as_str()));
+    // Nothing planned or published on the closed PR; the waiter is asked for.
+    assert_eq!(t.gh.comments(CONFIG, t.a).len(), comments_on_a);
+    let sent = t.gh.dispatches(CONTROLLER);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (
+            sent[0].event_type.as_str(),
+            &sent[0].client_payload["pr_number"]
+        ),
+        ("tfctl-validate", &json!(t.b))
+    );
     t.validate(t.b).expect_code(0);
     assert_eq!((t.lock().state, t.lock().pr), (LockState::Held, t.b));
 }

@@ -76,6 +76,10 @@ fn a_production_module_never_applied_in_staging_is_refused_forged_records_too_an
     assert!(why.starts_with(&expected), "{why}");
     let comment = t.comment(t.a);
     assert!(comment.contains("#### Promotion"), "{comment}");
+    assert!(
+        comment.contains("1 stack: 0 passed, 1 not promoted"),
+        "{comment}"
+    );
     assert!(comment.contains("⛔ not promoted"), "{comment}");
     assert!(
         comment.contains("**Next step:** apply the same module tree"),
