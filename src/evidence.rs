@@ -243,14 +243,21 @@ pub fn newer_run(
     run_id: &str,
     trust: Trust<'_>,
 ) -> Option<String> {
-    let ours: u64 = run_id.parse().ok()?;
     bot_markers::<ValidationMarker>(comments, subject.bot_login)
         .filter(|(_, m)| bound(&m.repository, m.pr_number, subject).is_ok())
         .filter(|(_, m)| trust.accepts(m).is_ok())
-        .filter_map(|(_, m)| m.run_id.parse::<u64>().ok())
-        .filter(|&theirs| theirs > ours)
-        .max()
-        .map(|n| n.to_string())
+        .filter(|(_, m)| is_newer_run(&m.run_id, run_id))
+        .map(|(_, m)| m.run_id)
+        .max_by_key(|id| id.parse::<u64>().unwrap_or(0))
+}
+
+/// Whether run `theirs` started after run `ours` (`GITHUB_RUN_ID`s only
+/// grow; a re-run attempt keeps its id; `local` is never newer).
+pub fn is_newer_run(theirs: &str, ours: &str) -> bool {
+    match (theirs.parse::<u64>(), ours.parse::<u64>()) {
+        (Ok(theirs), Ok(ours)) => theirs > ours,
+        _ => false,
+    }
 }
 
 /// The previous merge history of a PR, from tfctl's sticky merge comment

@@ -224,6 +224,22 @@ impl Apply<'_> {
         let facts = self
             .facts(&trigger, &pr, checked_out, &files, &git.prefix)
             .await?;
+        // A newer run of this apply wrote its record already (this one
+        // started earlier and got here later): it goes on, this one writes
+        // nothing, so two runs never interleave their applies or records.
+        let our_run = self.session.env.run_id.clone().unwrap_or_default();
+        if let Some(newer) = facts
+            .previous_apply
+            .as_ref()
+            .filter(|p| evidence::is_newer_run(&p.run_id, &our_run))
+        {
+            println!(
+                "tfctl apply: run {} of this merge started after this run ({our_run}) and has recorded `{}`: nothing applied or written",
+                newer.run_id,
+                newer.state.as_str()
+            );
+            return Ok(ExitStatus::Success);
+        }
         self.applied.replace(
             facts
                 .previous_apply
