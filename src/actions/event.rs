@@ -315,6 +315,16 @@ pub struct DispatchPayload {
     pub merge_sha: Option<String>,
 }
 
+impl DispatchPayload {
+    /// The payload as the `client_payload` object the dispatch API takes.
+    pub fn to_map(&self) -> Map<String, Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map,
+            _ => unreachable!("a struct of strings and numbers serializes to an object"),
+        }
+    }
+}
+
 /// The `client_payload` of a `tfctl-apply` dispatch: which merge of which
 /// PR to apply. The head is not needed (the apply gate reads it from the
 /// PR); `merge_sha` is accepted as another spelling of `merge_commit_sha`.

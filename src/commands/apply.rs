@@ -325,9 +325,9 @@ impl Apply<'_> {
                 .stacks
                 .iter()
                 .filter(|s| s.action == crate::stack::StackAction::Plan);
+            let mut known = promoting::Gaps::new(cfg, self.session);
             for stack in planned {
-                let gap = promoting::gap(cfg, self.session, &stack.service, &stack.environment);
-                if let Some(why) = gap.await? {
+                if let Some(why) = known.of(&stack.service, &stack.environment).await? {
                     gaps.push(format!("{}: {why}", stack.id));
                 }
             }

@@ -11,8 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::{Map, Value};
-
 use super::gh::GhSession;
 use crate::actions::event::{
     DispatchPayload, Event, PullRequestEvent, PushEvent, EVENT_TYPE_APPLY, EVENT_TYPE_VALIDATE,
@@ -346,14 +344,7 @@ impl Flow<'_> {
             .controller
             .as_ref()
             .ok_or_else(|| Error::runtime("internal: no controller resolved"))?;
-        let map: Map<String, Value> = match serde_json::to_value(payload) {
-            Ok(Value::Object(map)) => map,
-            _ => {
-                return Err(Error::runtime(
-                    "internal: dispatch payload is not an object",
-                ))
-            }
-        };
+        let map = payload.to_map();
         self.session
             .client
             .dispatch(controller, event_type, &map)

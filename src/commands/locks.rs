@@ -176,13 +176,7 @@ pub(crate) async fn revalidate(
             base_ref: pr.base.git_ref.clone(),
             merge_sha: None,
         };
-        let serde_json::Value::Object(map) = serde_json::to_value(&payload)
-            .map_err(|e| Error::runtime(format!("internal: dispatch payload: {e}")))?
-        else {
-            return Err(Error::runtime(
-                "internal: dispatch payload is not an object",
-            ));
-        };
+        let map = payload.to_map();
         session
             .home()
             .dispatch(&session.repo, EVENT_TYPE_VALIDATE, &map)

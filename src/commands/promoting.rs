@@ -3,6 +3,8 @@
 //! for validate and apply, and writes one for every stack an apply
 //! changed.
 
+use std::collections::BTreeMap;
+
 use crate::config::Config;
 use crate::error::Result;
 use crate::promotion::{self, PromotionRecord};
@@ -25,10 +27,40 @@ pub(crate) fn module_digest(cfg: &Config, service: &str) -> Result<(String, Stri
     Ok((module, digest))
 }
 
+/// [`gap`] asked once per service and environment (every stack of one
+/// service shares its root module tree, so the tree is read and GitHub
+/// asked once for all of them).
+pub(crate) struct Gaps<'a> {
+    cfg: &'a Config,
+    session: &'a GhSession,
+    known: BTreeMap<(String, String), Option<String>>,
+}
+
+impl<'a> Gaps<'a> {
+    pub(crate) fn new(cfg: &'a Config, session: &'a GhSession) -> Gaps<'a> {
+        Gaps {
+            cfg,
+            session,
+            known: BTreeMap::new(),
+        }
+    }
+
+    /// Why a stack of `service` may not change in `environment` yet.
+    pub(crate) async fn of(&mut self, service: &str, environment: &str) -> Result<Option<String>> {
+        let key = (service.to_string(), environment.to_string());
+        if let Some(known) = self.known.get(&key) {
+            return Ok(known.clone());
+        }
+        let found = gap(self.cfg, self.session, service, environment).await?;
+        self.known.insert(key, found.clone());
+        Ok(found)
+    }
+}
+
 /// Why a stack of `service` may not change in `environment` yet, or None:
 /// the environment promotes from another one, and no record signed by a
 /// trusted key says the module tree was applied there.
-pub(crate) async fn gap(
+async fn gap(
     cfg: &Config,
     session: &GhSession,
     service: &str,
@@ -62,12 +94,13 @@ pub(crate) async fn check(cfg: &Config, session: &GhSession, report: &mut RunRep
     if cfg.environments.values().all(|e| e.promote_from.is_none()) {
         return Ok(());
     }
+    let mut gaps = Gaps::new(cfg, session);
     for s in &mut report.stacks {
         // A destroy removes what is there; it promotes nothing.
         if s.action != "plan" || !matches!(s.status, StackStatus::Passed | StackStatus::Failed) {
             continue;
         }
-        if let Some(why) = gap(cfg, session, &s.service, &s.environment).await? {
+        if let Some(why) = gaps.of(&s.service, &s.environment).await? {
             s.promotion = Some(why);
             s.status = StackStatus::Failed;
         }

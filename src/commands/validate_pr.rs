@@ -445,6 +445,20 @@ pub(crate) fn publish(
     Ok(super::plan_judge::exit_status(report))
 }
 
+/// The PR of this run as a lock holder, now.
+fn claimant(session: &GhSession, target: &Target) -> crate::locks::Claimant {
+    crate::locks::Claimant {
+        repository: target.repo.to_string(),
+        pr: target.number,
+        head_sha: target.head_sha.clone(),
+        time: audit::now_rfc3339(),
+        by: session
+            .env
+            .run_url()
+            .unwrap_or_else(|| "tfctl validate".into()),
+    }
+}
+
 /// Frees the stack locks of a PR closed without merge and sends
 /// `tfctl-validate` for every open PR that waited on one.
 fn release_closed(cfg: &Config, session: &GhSession, run: &PrRun) -> Result<ExitStatus> {
@@ -456,16 +470,7 @@ fn release_closed(cfg: &Config, session: &GhSession, run: &PrRun) -> Result<Exit
         return Ok(ExitStatus::Success);
     }
     let store = super::locking::LockStore::of(session, cfg);
-    let me = crate::locks::Claimant {
-        repository: run.target.repo.to_string(),
-        pr: run.target.number,
-        head_sha: run.target.head_sha.clone(),
-        time: audit::now_rfc3339(),
-        by: session
-            .env
-            .run_url()
-            .unwrap_or_else(|| "tfctl validate".into()),
-    };
+    let me = claimant(session, &run.target);
     let reason = format!("#{} was closed without merge", me.pr);
     GhSession::runtime()?.block_on(async {
         let mut waiters = std::collections::BTreeSet::new();
@@ -502,16 +507,7 @@ async fn hold_locks(
     report: &RunReport,
 ) -> Result<Vec<crate::locks::StackLock>> {
     let store = super::locking::LockStore::of(session, cfg);
-    let me = crate::locks::Claimant {
-        repository: target.repo.to_string(),
-        pr: target.number,
-        head_sha: target.head_sha.clone(),
-        time: audit::now_rfc3339(),
-        by: session
-            .env
-            .run_url()
-            .unwrap_or_else(|| "tfctl validate".into()),
-    };
+    let me = claimant(session, target);
     let now = audit::parse_rfc3339(&me.time).unwrap_or(0);
     let mut locked = Vec::new();
     for stack in &report.stacks {
