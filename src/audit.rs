@@ -38,6 +38,34 @@ pub struct AuditEvent {
     pub run_url: Option<String>,
 }
 
+impl AuditEvent {
+    /// `action` by `actor` on `pull_request` (`owner/repo#n`) at `head_sha`,
+    /// decided now with `outcome`; no environment, reasons or overridden
+    /// violations yet (set them with struct update syntax). The one place
+    /// an event is made, so every decision records the same fields.
+    pub fn new(
+        action: &str,
+        actor: &str,
+        pull_request: String,
+        head_sha: &str,
+        outcome: &str,
+        run_url: Option<String>,
+    ) -> AuditEvent {
+        AuditEvent {
+            time: now_rfc3339(),
+            action: action.into(),
+            actor: actor.into(),
+            pull_request,
+            head_sha: head_sha.into(),
+            environment: None,
+            outcome: outcome.into(),
+            reasons: Vec::new(),
+            violations_overridden: Vec::new(),
+            run_url,
+        }
+    }
+}
+
 /// Appends `event` as one JSON line to `path` (created if missing).
 pub fn append(path: &Path, event: &AuditEvent) -> Result<(), Error> {
     if let Some(dir) = path.parent() {

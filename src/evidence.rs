@@ -144,7 +144,7 @@ pub fn validation(
             problem = Some((rank, text));
         }
     };
-    for (comment, m) in bot_markers::<ValidationMarker>(comments, subject.bot_login) {
+    for (updated_at, m) in bot_validations(comments, subject.bot_login) {
         if let Err(why) = bound(&m.repository, m.pr_number, subject) {
             note(1, format!("the validation attestation is {why}"));
             continue;
@@ -200,7 +200,7 @@ pub fn validation(
         if best.as_ref().is_none_or(|b| m.time > b.marker.time) {
             best = Some(Verified {
                 signed: m.signature.is_some() && matches!(trust, Trust::Keys(_)),
-                comment_updated_at: comment_time(comment).to_string(),
+                comment_updated_at: updated_at,
                 marker: m,
             });
         }
@@ -219,7 +219,8 @@ pub fn validation(
 /// (unverified: each is then asked of [`validation`] with its own status).
 /// What re-validation looks through for an earlier head's results.
 pub fn validated_heads(comments: &[Comment], bot_login: &str) -> Vec<String> {
-    let mut found: Vec<(String, String)> = bot_markers::<ValidationMarker>(comments, bot_login)
+    let mut found: Vec<(String, String)> = bot_validations(comments, bot_login)
+        .into_iter()
         .map(|(_, m)| (m.time, m.head_sha))
         .collect();
     found.sort_by(|a, b| b.cmp(a));
@@ -243,7 +244,8 @@ pub fn newer_run(
     run_id: &str,
     trust: Trust<'_>,
 ) -> Option<String> {
-    bot_markers::<ValidationMarker>(comments, subject.bot_login)
+    bot_validations(comments, subject.bot_login)
+        .into_iter()
         .filter(|(_, m)| bound(&m.repository, m.pr_number, subject).is_ok())
         .filter(|(_, m)| trust.accepts(m).is_ok())
         .filter(|(_, m)| is_newer_run(&m.run_id, run_id))
@@ -404,6 +406,22 @@ fn bot_markers<'c, M: Marker + 'c>(
                 .map(move |m| (c, m))
                 .collect::<Vec<_>>()
         })
+}
+
+/// Every validation attestation in `bot`'s comments with the time its
+/// comment last changed: the inline ones, and those spread over part
+/// comments (`render::parts`), joined, with their latest part's time.
+fn bot_validations(comments: &[Comment], bot: &str) -> Vec<(String, ValidationMarker)> {
+    let mut found: Vec<(String, ValidationMarker)> = bot_markers(comments, bot)
+        .map(|(c, m)| (comment_time(c).to_string(), m))
+        .collect();
+    found.extend(crate::render::parts::assemble(
+        comments
+            .iter()
+            .filter(|c| c.author() == Some(bot))
+            .map(|c| (c.body.as_deref().unwrap_or_default(), comment_time(c))),
+    ));
+    found
 }
 
 fn bound(repository: &str, pr_number: u64, subject: &Subject<'_>) -> Result<(), String> {

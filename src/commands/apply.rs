@@ -835,22 +835,22 @@ impl Apply<'_> {
             problems.push(e.message);
         }
         let event = AuditEvent {
-            time: audit::now_rfc3339(),
-            action: "apply".into(),
-            actor: session
-                .event
-                .sender()
-                .map_or_else(|| "unknown".to_string(), |u| u.login.clone()),
-            pull_request: report
-                .pull_request
-                .clone()
-                .unwrap_or_else(|| repo.to_string()),
-            head_sha: report.commit_sha.clone().unwrap_or_default(),
             environment: report.environment.clone(),
-            outcome: report.result.as_str().into(),
             reasons: report.blocked.clone(),
-            violations_overridden: Vec::new(),
-            run_url,
+            ..AuditEvent::new(
+                "apply",
+                session
+                    .event
+                    .sender()
+                    .map_or("unknown", |u| u.login.as_str()),
+                report
+                    .pull_request
+                    .clone()
+                    .unwrap_or_else(|| repo.to_string()),
+                report.commit_sha.as_deref().unwrap_or_default(),
+                report.result.as_str(),
+                run_url,
+            )
         };
         if let Err(e) = session.audit(&event) {
             problems.push(e.message);

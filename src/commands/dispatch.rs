@@ -15,7 +15,7 @@ use super::gh::GhSession;
 use crate::actions::event::{
     DispatchPayload, Event, PullRequestEvent, PushEvent, EVENT_TYPE_APPLY, EVENT_TYPE_VALIDATE,
 };
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::cli::DispatchArgs;
 use crate::config::model::ValidateOn;
 use crate::config::Config;
@@ -350,16 +350,15 @@ impl Flow<'_> {
             .dispatch(controller, event_type, &map)
             .await?;
         self.session.audit(&AuditEvent {
-            time: audit::now_rfc3339(),
-            action: "dispatch".into(),
-            actor: actor.to_string(),
-            pull_request: format!("{}#{}", &self.session.repo, payload.pr_number),
-            head_sha: payload.head_sha.clone(),
-            environment: None,
-            outcome: format!("{event_type} sent to {controller}"),
             reasons: vec![format!("stacks: {}", stack_ids(stacks))],
-            violations_overridden: Vec::new(),
-            run_url: self.session.env.run_url(),
+            ..AuditEvent::new(
+                "dispatch",
+                actor,
+                format!("{}#{}", &self.session.repo, payload.pr_number),
+                &payload.head_sha,
+                &format!("{event_type} sent to {controller}"),
+                self.session.env.run_url(),
+            )
         })
     }
 

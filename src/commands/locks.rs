@@ -134,16 +134,15 @@ pub fn unlock(config: Option<&Path>, args: UnlockArgs, ctx: &Context) -> Result<
             return Ok(ExitStatus::Success);
         };
         session.audit(&AuditEvent {
-            time: audit::now_rfc3339(),
-            action: "unlock".into(),
-            actor: actor.clone(),
-            pull_request: format!("{}#{}", held.repository, held.pr),
-            head_sha: held.head_sha.clone(),
-            environment: None,
-            outcome: format!("{stack} unlocked"),
             reasons: vec![reason.clone()],
-            violations_overridden: Vec::new(),
-            run_url: session.env.run_url(),
+            ..AuditEvent::new(
+                "unlock",
+                &actor,
+                format!("{}#{}", held.repository, held.pr),
+                &held.head_sha,
+                &format!("{stack} unlocked"),
+                session.env.run_url(),
+            )
         })?;
         println!(
             "tfctl unlock: {stack} was locked by {}#{}: freed by {actor} ({reason})",

@@ -16,7 +16,7 @@ use std::path::Path;
 use super::gh::GhSession;
 use crate::actions::commands::neutralise;
 use crate::actions::event::Event;
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::cli::MergeArgs;
 use crate::config::Config;
 use crate::context::Context;
@@ -298,6 +298,12 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     if validation.as_ref().is_ok_and(|v| !v.signed) {
         body = marker::with_note(&body, marker::UNSIGNED_NOTE);
     }
+    // The markers stay whole; a long list of reasons is what gets cut.
+    let body = crate::render::split::fit(
+        &body,
+        crate::render::split::COMMENT_LIMIT,
+        &crate::render::split::pointer(run_url.as_deref()),
+    );
     upsert(session, n, previous, &body).await?;
     session.audit(&event)?;
 
@@ -468,27 +474,28 @@ fn audit_event(
             "blocked"
         }
     };
+    // An override that merged, or one that was refused; an `OVERRIDE:` on
+    // a PR that passed anyway is a plain merge.
+    let action = match outcome {
+        Outcome::Merged {
+            overridden_by: Some(_),
+            ..
+        } => "override",
+        Outcome::Blocked(_) if trigger.override_comment.is_some() => "override",
+        _ => "merge",
+    };
     AuditEvent {
-        time: audit::now_rfc3339(),
-        // An override that merged, or one that was refused; an `OVERRIDE:`
-        // on a PR that passed anyway is a plain merge.
-        action: match outcome {
-            Outcome::Merged {
-                overridden_by: Some(_),
-                ..
-            } => "override",
-            Outcome::Blocked(_) if trigger.override_comment.is_some() => "override",
-            _ => "merge",
-        }
-        .into(),
-        actor: trigger.actor.clone(),
-        pull_request: format!("{}#{}", &session.repo, pr.number),
-        head_sha: pr.head.sha.clone(),
         environment,
-        outcome: outcome_text.into(),
         reasons,
         violations_overridden,
-        run_url: session.env.run_url(),
+        ..AuditEvent::new(
+            action,
+            &trigger.actor,
+            format!("{}#{}", &session.repo, pr.number),
+            &pr.head.sha,
+            outcome_text,
+            session.env.run_url(),
+        )
     }
 }
 

@@ -315,13 +315,15 @@ pub(crate) fn publish(
     };
     let marker = pipeline::validation_marker(cfg, report, &context, session.signing_key.as_ref());
     let attestation = marker::signed(&marker, session.signing_key.as_ref());
-    // Nothing is written when the attestation cannot be published whole.
-    marker::fits_one_comment(
-        &marker::to_comment(&attestation),
-        report.stacks.len(),
+    // Nothing is written when the attestation cannot be published whole:
+    // beside the report, or spread over continuation comments.
+    crate::render::parts::apply_record_fits(
+        marker.stacks.keys().map(String::as_str),
         split::COMMENT_LIMIT,
     )
     .map_err(Error::input)?;
+    let placement =
+        crate::render::parts::place(&attestation, split::COMMENT_LIMIT).map_err(Error::input)?;
     // The status names this attestation, so an older one of the same head
     // pasted back into the comment is not believed (`evidence`).
     let mut summary = crate::render::text::summary_line(report);
@@ -332,27 +334,22 @@ pub(crate) fn publish(
         marker::status_description(&summary, &marker::fingerprint(&attestation));
     let run_url = session.env.run_url();
     let event = AuditEvent {
-        time: audit::now_rfc3339(),
-        action: "validation".into(),
-        actor: session
-            .event
-            .sender()
-            .map(|u| u.login.clone())
-            .unwrap_or_default(),
-        pull_request: format!("{}#{}", target.repo, target.number),
-        head_sha: target.head_sha.clone(),
         environment: report.environment.clone(),
-        outcome: report.result.as_str().into(),
-        reasons: Vec::new(),
-        violations_overridden: Vec::new(),
-        run_url: run_url.clone(),
+        ..AuditEvent::new(
+            "validation",
+            session.event.sender().map_or("", |u| u.login.as_str()),
+            format!("{}#{}", target.repo, target.number),
+            &target.head_sha,
+            report.result.as_str(),
+            run_url.clone(),
+        )
     };
     let ctx = markdown::CommentContext {
         head_sha: Some(target.head_sha.clone()),
         environment: display_environment(&marker),
         target_branch: marker.target_branch.clone(),
         run_url: run_url.clone(),
-        marker: Some(marker::to_comment(&attestation)),
+        marker: Some(placement.in_comment.clone()),
         audit_markdown: Some(audit::markdown(std::slice::from_ref(&event))),
         next_step: None,
     };
@@ -413,6 +410,18 @@ pub(crate) fn publish(
                     "<!-- tfctl:validation",
                     Some(&session.bot_login),
                     &body,
+                )
+                .await?;
+            // The parts after the comment that names them (they follow it
+            // on the PR), and the status that names the attestation last.
+            client
+                .sync_listed_comments(
+                    &target.repo,
+                    target.number,
+                    &comments,
+                    &crate::render::parts::part_prefix(),
+                    Some(&session.bot_login),
+                    &placement.parts,
                 )
                 .await?;
             client

@@ -339,6 +339,46 @@ impl Client {
         }
     }
 
+    /// Makes the comments carrying `marker_prefix` (by `author`, oldest
+    /// first, in `comments` as the caller listed them) exactly `bodies`, in
+    /// order: each kept one updated where it differs, missing ones created,
+    /// surplus ones deleted. How a series of continuation comments (an
+    /// attestation in parts) follows a re-run that needs more or fewer.
+    pub async fn sync_listed_comments(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        comments: &[Comment],
+        marker_prefix: &str,
+        author: Option<&str>,
+        bodies: &[String],
+    ) -> Result<(), GithubError> {
+        for body in bodies {
+            check_body(
+                routes::ISSUES_CREATE_COMMENT,
+                &format!("/repos/{repo}/issues/{number}/comments"),
+                body,
+            )?;
+        }
+        let mut marked = find_marked_comments(comments, marker_prefix, author);
+        marked.sort_by_key(|c| c.id);
+        for (i, body) in bodies.iter().enumerate() {
+            match marked.get(i) {
+                Some(existing) if existing.body.as_deref() == Some(body.as_str()) => {}
+                Some(existing) => {
+                    self.update_comment(repo, existing.id, body).await?;
+                }
+                None => {
+                    self.create_comment(repo, number, body).await?;
+                }
+            }
+        }
+        for surplus in marked.iter().skip(bodies.len()) {
+            self.delete_comment(repo, surplus.id).await?;
+        }
+        Ok(())
+    }
+
     /// Deletes a comment; `Ok(false)` when it was already gone.
     pub async fn delete_comment(
         &self,

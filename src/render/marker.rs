@@ -310,8 +310,24 @@ impl Marker for MergeMarker {
     }
 }
 
-/// Appends `event` to `history`, keeping the newest [`MERGE_HISTORY_LIMIT`].
-pub fn push_history(history: &mut Vec<crate::audit::AuditEvent>, event: crate::audit::AuditEvent) {
+/// Most reasons, and most overridden violations, one history event keeps:
+/// an override of a large PR's 1,500 findings would otherwise outgrow the
+/// comment. The audit log keeps the whole event.
+pub const MERGE_EVENT_ITEMS: usize = 10;
+
+/// Appends `event` to `history`, keeping the newest [`MERGE_HISTORY_LIMIT`],
+/// each with at most [`MERGE_EVENT_ITEMS`] reasons and violations.
+pub fn push_history(
+    history: &mut Vec<crate::audit::AuditEvent>,
+    mut event: crate::audit::AuditEvent,
+) {
+    for list in [&mut event.reasons, &mut event.violations_overridden] {
+        if list.len() > MERGE_EVENT_ITEMS {
+            let more = list.len() - (MERGE_EVENT_ITEMS - 1);
+            list.truncate(MERGE_EVENT_ITEMS - 1);
+            list.push(format!("… and {more} more (the audit log lists every one)"));
+        }
+    }
     history.push(event);
     let excess = history.len().saturating_sub(MERGE_HISTORY_LIMIT);
     history.drain(..excess);
@@ -367,28 +383,6 @@ const STATUS_DESCRIPTION_CHARS: usize = 140;
 /// it can never contain `-->` and end the comment early.
 pub fn render<M: Marker + Clone>(marker: &M, signer: Option<&SigningKey>) -> String {
     to_comment(&signed(marker, signer))
-}
-
-/// Room a comment keeps beside the attestation for the verdict, the
-/// counts and the failures (`split::fit` keeps markers whole and cuts the
-/// rest).
-pub const REPORT_ROOM: usize = 8_192;
-
-/// Whether a rendered attestation leaves [`REPORT_ROOM`] in one comment of
-/// `limit` characters; the error says how large it is and what to do.
-/// Each stack costs about 130 characters and twice its id (its sealed plan
-/// digest and its inputs record), so a PR of more than about 350 stacks
-/// cannot be attested in one comment: validate refuses it before writing
-/// anything (docs/DESIGN.md §4).
-pub fn fits_one_comment(rendered: &str, stacks: usize, limit: usize) -> Result<(), String> {
-    let size = rendered.chars().count();
-    if size + REPORT_ROOM <= limit {
-        return Ok(());
-    }
-    Err(format!(
-        "{stacks} stacks: their attestation is {size} characters, and a comment holds {limit} \
-         with {REPORT_ROOM} kept for the verdict: split the pull request"
-    ))
 }
 
 /// `<!-- tfctl:<kind> {json} -->` of `marker` as it is (signature kept).
@@ -625,5 +619,38 @@ mod tests {
     fn a_marker_of_another_kind_is_not_found() {
         let body = render(&marker(), None).replace("tfctl:validation", "tfctl:apply");
         assert_eq!(find::<ValidationMarker>(&body), None);
+    }
+
+    #[test]
+    fn a_history_event_keeps_a_bounded_list_and_says_how_many_more() {
+        let event = |n: usize| crate::audit::AuditEvent {
+            violations_overridden: (0..n).map(|i| format!("S3/a: main.deny ({i})")).collect(),
+            ..crate::audit::AuditEvent::new(
+                "override",
+                "sec-lead",
+                "a/b#1".into(),
+                "c0",
+                "merged",
+                None,
+            )
+        };
+        let mut history = Vec::new();
+        push_history(&mut history, event(1_500));
+        let kept = &history[0].violations_overridden;
+        assert_eq!(kept.len(), MERGE_EVENT_ITEMS);
+        assert_eq!(kept[0], "S3/a: main.deny (0)");
+        assert_eq!(
+            kept.last().unwrap(),
+            "… and 1491 more (the audit log lists every one)"
+        );
+        push_history(&mut history, event(MERGE_EVENT_ITEMS));
+        assert_eq!(
+            history[1].violations_overridden,
+            event(MERGE_EVENT_ITEMS).violations_overridden
+        );
+        for _ in 0..MERGE_HISTORY_LIMIT {
+            push_history(&mut history, event(1));
+        }
+        assert_eq!(history.len(), MERGE_HISTORY_LIMIT);
     }
 }

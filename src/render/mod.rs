@@ -23,6 +23,7 @@ pub mod graph;
 pub mod json;
 pub mod markdown;
 pub mod marker;
+pub mod parts;
 pub mod pr;
 pub mod progress;
 pub mod split;

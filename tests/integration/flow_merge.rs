@@ -33,23 +33,9 @@ fn branch_of(env: &str) -> &'static str {
     }
 }
 
-/// The body `tfctl validate` writes for PR `n`: the real renderer, with
-/// an attestation signed with `key` (unsigned without).
-pub(crate) fn validation_body(
-    n: u64,
-    head: &str,
-    env: &str,
-    result: RunResult,
-    key: Option<&str>,
-) -> String {
-    let violations = match result {
-        RunResult::Passed => Vec::new(),
-        _ => vec![Violation {
-            namespace: "main".into(),
-            rule: "deny".into(),
-            msg: "S3 bucket production-s3-public-assets must not be public".into(),
-        }],
-    };
+/// The run report of one stack, `S3/public-assets` in `env`, failing with
+/// `violations` (passing without).
+fn report_of(env: &str, result: RunResult, violations: Vec<Violation>) -> RunReport {
     let stack = StackReport {
         id: "S3/public-assets".into(),
         service: "S3".into(),
@@ -62,7 +48,7 @@ pub(crate) fn validation_body(
             StackStatus::Failed
         },
         changes: Changes {
-            add: 1,
+            add: violations.len().max(1) as u32,
             change: 0,
             destroy: 0,
         },
@@ -80,7 +66,7 @@ pub(crate) fn validation_body(
         inputs: None,
         promotion: None,
     };
-    let report = RunReport {
+    RunReport {
         version: 1,
         result,
         environment: Some(env.into()),
@@ -90,8 +76,12 @@ pub(crate) fn validation_body(
         order: Vec::new(),
         duration_ms: 1200,
         locks: Vec::new(),
-    };
-    let m = ValidationMarker {
+    }
+}
+
+/// The attestation validate writes for `report` on PR `n` at `head`.
+fn marker_of(n: u64, head: &str, env: &str, report: &RunReport) -> ValidationMarker {
+    ValidationMarker {
         version: marker::ATTESTATION_VERSION,
         repository: CONFIG.into(),
         pr_number: n,
@@ -100,42 +90,76 @@ pub(crate) fn validation_body(
         environment: env.into(),
         environments: vec![env.into()],
         target_branch: branch_of(env).into(),
-        result,
+        result: report.result,
         stacks: BTreeMap::from([("S3/public-assets".into(), "ab".repeat(32))]),
-        violations: tfctl::pipeline::violation_records(&report),
+        violations: tfctl::pipeline::violation_records(report),
         results: Default::default(),
         policy_digest: "0".repeat(64),
         time: "2026-12-01T10:00:00Z".into(),
         run_id: "4242".into(),
         signature: None,
         locked: Vec::new(),
-    };
+    }
+}
+
+/// The validation comment for `report` at `head` carrying `marker` (the
+/// rendered attestation, or the header of one in parts).
+fn comment_of(report: &RunReport, head: &str, env: &str, marker: String) -> String {
     comment(
-        &report,
+        report,
         &CommentContext {
             head_sha: Some(head.into()),
             environment: env.into(),
             target_branch: branch_of(env).into(),
             run_url: None,
-            marker: Some(marker::render(&m, key.map(support::keys::key).as_ref())),
+            marker: Some(marker),
             audit_markdown: None,
             next_step: None,
         },
     )
 }
 
-/// A PR by alice from `feature` into `main`, validated by the bot for its
-/// head (`env`, `result`), labelled by the bot; environment branches exist.
-pub(crate) fn validated_pr(f: &Flow, env: &str, result: RunResult, key: Option<&str>) -> u64 {
+/// The body `tfctl validate` writes for PR `n`: the real renderer, with
+/// an attestation signed with `key` (unsigned without).
+pub(crate) fn validation_body(
+    n: u64,
+    head: &str,
+    env: &str,
+    result: RunResult,
+    key: Option<&str>,
+) -> String {
+    let violations = match result {
+        RunResult::Passed => Vec::new(),
+        _ => vec![Violation {
+            namespace: "main".into(),
+            rule: "deny".into(),
+            msg: "S3 bucket production-s3-public-assets must not be public".into(),
+        }],
+    };
+    let report = report_of(env, result, violations);
+    let m = marker_of(n, head, env, &report);
+    let rendered = marker::render(&m, key.map(support::keys::key).as_ref());
+    comment_of(&report, head, env, rendered)
+}
+
+/// A PR by alice from `feature` into `main` changing one stack; the
+/// environment branches exist.
+fn opened_pr(f: &Flow) -> u64 {
     for b in ["dev", "stage", "prod"] {
         f.gh.seed_branch(CONFIG, b, &fake_sha(b));
     }
-    let n = f.gh.seed_pr(
+    f.gh.seed_pr(
         CONFIG,
         PrSeed::new("feature", "main")
             .author("alice")
             .files(&["config/S3/public-assets/public-assets.tfvars"]),
-    );
+    )
+}
+
+/// A PR by alice from `feature` into `main`, validated by the bot for its
+/// head (`env`, `result`), labelled by the bot; environment branches exist.
+pub(crate) fn validated_pr(f: &Flow, env: &str, result: RunResult, key: Option<&str>) -> u64 {
+    let n = opened_pr(f);
     validate(f, n, env, result, key);
     n
 }
@@ -681,5 +705,84 @@ fn push_to_apply_request_end_to_end() {
                 format!("tfctl-apply sent to {CONTROLLER}")
             ),
         ]
+    );
+}
+
+/// What validate leaves on PR `n` when its attestation outgrows one
+/// comment: 1,500 recorded violations on one production stack, signed,
+/// the report in the validation comment and the attestation in parts.
+/// Returns the part comments' ids.
+fn validated_in_parts(f: &Flow, n: u64) -> Vec<u64> {
+    let head = f.gh.pr(CONFIG, n).head_sha;
+    let violations: Vec<Violation> = (0..1_500)
+        .map(|i| Violation {
+            namespace: "main".into(),
+            rule: "deny".into(),
+            msg: format!("terraform_data.item[{i}]: missing required tags"),
+        })
+        .collect();
+    let report = report_of("production", RunResult::Failed, violations);
+    let m = marker_of(n, &head, "production", &report);
+    let m = marker::signed(&m, Some(&support::keys::key(KEY)));
+    let placed = tfctl::render::parts::place(&m, tfctl::render::split::COMMENT_LIMIT).unwrap();
+    assert!(placed.parts.len() >= 2, "the attestation needs parts");
+    let body = tfctl::render::split::fit(
+        &comment_of(&report, &head, "production", placed.in_comment.clone()),
+        tfctl::render::split::COMMENT_LIMIT,
+        &tfctl::render::split::pointer(None),
+    );
+    let ids = support::evidence::publish_validation_in_parts(&f.gh, CONFIG, n, BOT, &body, &m);
+    f.gh.seed_label(CONFIG, n, "opa-failed", BOT);
+    ids
+}
+
+/// The attestation of a large PR lives in part comments. Attack: a writer
+/// edits one part (dropping a recorded violation, so the override would
+/// excuse less than was found): merge refuses it as unverified. Positive
+/// control: the untouched parts merge on the special approver's override,
+/// which names every one of the 1,500 findings in the audit.
+#[test]
+fn attack_an_edited_attestation_part_is_refused_and_the_genuine_parts_merge_on_override() {
+    let f = flow();
+    let n = opened_pr(&f);
+    let parts = validated_in_parts(&f, n);
+    approve(&f, n, "bob", None);
+    approve(&f, n, "carol", None);
+
+    let part =
+        f.gh.comments(CONFIG, n)
+            .into_iter()
+            .find(|c| c.id == parts[0])
+            .unwrap();
+    let at = part
+        .body
+        .find("{\"stack\":\"S3/public-assets\"")
+        .expect("a violation record");
+    let end = at + part.body[at..].find('}').unwrap() + 2;
+    let edited = format!("{}{}", &part.body[..at], &part.body[end..]);
+    f.gh.edit_comment(CONFIG, parts[0], &edited);
+    let override_text = "OVERRIDE: INC-4711 tags are added by the tagging job after apply";
+    let run = merge_on_comment(&f, n, "sec-lead", override_text);
+    assert_blocked(&f, n, run, "does not verify");
+
+    f.gh.edit_comment(CONFIG, parts[0], &part.body);
+    let run = merge_on_comment(&f, n, "sec-lead", override_text).expect_code(0);
+    assert!(
+        run.stdout().contains("on sec-lead's override"),
+        "{}",
+        run.stdout()
+    );
+    assert!(f.gh.pr(CONFIG, n).merged);
+    let audit = f.audit();
+    let e = audit.last().unwrap();
+    assert_eq!(e["outcome"], "merged");
+    assert_eq!(e["violations_overridden"].as_array().unwrap().len(), 1_500);
+    // The merge comment names the first findings and how many more: it
+    // stays within GitHub's limit (written after the merge, it must not fail).
+    let body = &merge_comments(&f, n)[0];
+    assert!(body.chars().count() <= 65_536, "{}", body.chars().count());
+    assert!(
+        body.contains("… and 1491 more (the audit log lists every one)"),
+        "{body}"
     );
 }

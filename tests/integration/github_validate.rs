@@ -59,6 +59,11 @@ impl Case {
     }
 
     fn validate_at(&self, head_sha: &str) -> Run {
+        self.validate_with(head_sha, &[])
+    }
+
+    /// `tfctl validate` of `head_sha` with `env` set as well.
+    fn validate_with(&self, head_sha: &str, env: &[(&str, &str)]) -> Run {
         let event = self.event(head_sha);
         let mut cmd = self
             .repo
@@ -74,6 +79,9 @@ impl Case {
             .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary.md"))
             .env("RUNNER_TEMP", self.dir.path());
         for (k, v) in self.gh.env_vars() {
+            cmd = cmd.env(k, v);
+        }
+        for (k, v) in env {
             cmd = cmd.env(k, v);
         }
         cmd.run()
@@ -392,4 +400,127 @@ fn pull_request_event_validates_and_reports_on_its_own_pr() {
         case.gh.statuses(CONFIG_REPO, &case.head)[0].state,
         "success"
     );
+}
+
+/// A root module of `resources` tagless stand-ins: every one breaks the
+/// offline policy's required-tags rule, so its attestation records one
+/// violation per resource.
+fn untagged(resources: usize) -> impl Fn(&Repo) {
+    move |repo: &Repo| {
+        repo.write(
+            "modules/big/main.tf",
+            "terraform {\n  backend \"local\" {}\n}\n\nvariable \"environment\" {\n  type = string\n}\n\n\
+             variable \"name\" {\n  type = string\n}\n\nvariable \"resources\" {\n  type = number\n}\n\n\
+             resource \"terraform_data\" \"item\" {\n  count = var.resources\n  input = {\n    \
+             kind = \"item\"\n    name = \"${var.name}-${count.index}\"\n    tags = {}\n  }\n}\n",
+        );
+        repo.write(
+            "config/Big/many/many.tfvars",
+            &format!("environment = \"production\"\nname = \"many\"\nresources = {resources}\n"),
+        );
+    }
+}
+
+impl Case {
+    /// `tfctl validate` signed with the controller key.
+    fn validate_signed(&self) -> Run {
+        self.validate_with(&self.head, &[("TFCTL_SIGNING_KEY", CONTROLLER_KEY)])
+    }
+
+    /// The validation of the head as merge and apply read it: the PR's
+    /// comments and the head's statuses over the API, through `evidence`.
+    fn verified(&self) -> Result<tfctl::evidence::Verified, String> {
+        use tfctl::evidence::{self, Subject, Trust};
+        let client = crate::git_refs::client(&self.gh);
+        let repo = tfctl::github::RepoRef::parse(CONFIG_REPO).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (comments, statuses) = rt.block_on(async {
+            (
+                client.list_comments(&repo, self.pr).await.unwrap(),
+                client.list_statuses(&repo, &self.head).await.unwrap(),
+            )
+        });
+        let published = evidence::published_fingerprint(&statuses, BOT_LOGIN);
+        let keys = [key(CONTROLLER_KEY).public()];
+        evidence::validation(
+            &comments,
+            &Subject {
+                repository: CONFIG_REPO,
+                pr_number: self.pr,
+                bot_login: BOT_LOGIN,
+            },
+            &self.head,
+            published.as_deref(),
+            Trust::Keys(&keys),
+        )
+    }
+
+    fn part_comments(&self) -> Vec<(u64, String)> {
+        self.gh
+            .comments(CONFIG_REPO, self.pr)
+            .into_iter()
+            .filter(|c| c.user == BOT_LOGIN && c.body.contains("<!-- tfctl:attestation-part "))
+            .map(|c| (c.id, c.body))
+            .collect()
+    }
+}
+
+/// A PR whose attestation outgrows one comment (1,500 recorded violations)
+/// is validated, not refused: the report keeps the validation comment, the
+/// signed attestation is spread over part comments that merge and apply's
+/// reader joins and verifies; a re-run that fits again deletes the parts.
+/// An edited part does not verify (attack), the untouched set does
+/// (positive control).
+#[test]
+fn an_attestation_too_large_for_one_comment_is_published_in_parts_that_verify() {
+    let case = Case::new(untagged(1_500));
+    let run = case.validate_signed().expect_code(1);
+    assert!(run.stdout().contains("1 failed"), "{}", run.stdout());
+    let main: Vec<String> = case
+        .bot_comments()
+        .into_iter()
+        .filter(|b| b.contains("<!-- tfctl:validation"))
+        .collect();
+    assert_eq!(main.len(), 1, "one validation comment");
+    let (fp, n) = tfctl::render::parts::header(&main[0]).expect("the header names the parts");
+    assert!(main[0].contains("tfctl validate failed"), "{}", main[0]);
+    let parts = case.part_comments();
+    assert_eq!(parts.len(), n);
+    assert!(n >= 2, "{n} parts");
+    for (_, body) in &parts {
+        assert!(body.chars().count() <= 65_536);
+        assert!(body.contains(&format!("`{fp}`, part ")), "{body}");
+    }
+    let v = case.verified().expect("the joined attestation verifies");
+    assert!(v.signed);
+    assert_eq!(v.marker.violations.len(), 1_500);
+    assert_eq!(tfctl::render::marker::fingerprint(&v.marker), fp);
+
+    // Attack: a writer edits the second part (any writer can edit any
+    // comment), dropping one recorded violation so an override would
+    // excuse less than the validation found.
+    let (id, body) = &parts[1];
+    let edited = body.replacen("{\"stack\":\"Big/many\"", "{\"stack\":\"Big/few\"", 1);
+    assert_ne!(&edited, body, "the part holds violation records");
+    case.gh.edit_comment(CONFIG_REPO, *id, &edited);
+    let refused = case.verified().unwrap_err();
+    assert!(
+        refused.contains("does not verify") || refused.contains("not the latest"),
+        "{refused}"
+    );
+    case.gh.edit_comment(CONFIG_REPO, *id, body);
+    case.verified().expect("restored, it verifies again");
+
+    // The next push fits in one comment: the parts go.
+    untagged(3)(&case.repo);
+    case.repo.commit("fewer items");
+    let case = Case {
+        head: case.repo.git(&["rev-parse", "HEAD"]).trim().to_string(),
+        ..case
+    };
+    case.gh.set_pr_head(CONFIG_REPO, case.pr, &case.head);
+    case.validate_signed().expect_code(1);
+    assert_eq!(case.part_comments(), Vec::new(), "the parts were deleted");
+    let v = case.verified().expect("inline again");
+    assert_eq!(v.marker.violations.len(), 3);
 }

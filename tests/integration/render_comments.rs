@@ -541,29 +541,7 @@ fn failing() -> RunReport {
 }
 
 fn validation_marker(report: &RunReport) -> ValidationMarker {
-    ValidationMarker {
-        version: marker::ATTESTATION_VERSION,
-        repository: "acme/config".into(),
-        pr_number: 12,
-        head_sha: HEAD.into(),
-        base_ref: "main".into(),
-        environment: "production".into(),
-        environments: vec!["production".into()],
-        target_branch: "prod".into(),
-        result: report.result,
-        stacks: report
-            .stacks
-            .iter()
-            .filter_map(|s| s.plan_digest.clone().map(|d| (s.id.clone(), d)))
-            .collect(),
-        violations: tfctl::pipeline::violation_records(report),
-        results: tfctl::revalidate::records(&report.stacks),
-        policy_digest: "ab".repeat(32),
-        time: "2026-12-01T10:00:00Z".into(),
-        run_id: "42".into(),
-        signature: None,
-        locked: Vec::new(),
-    }
+    crate::support::estate::sample_attestation(report)
 }
 
 fn key() -> tfctl::attest::SigningKey {

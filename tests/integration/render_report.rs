@@ -10,7 +10,7 @@ use tfctl::plan;
 use tfctl::render::markdown::{comment, CommentContext};
 use tfctl::render::marker::{self, ValidationMarker};
 use tfctl::render::split::{fit, pointer, COMMENT_LIMIT};
-use tfctl::render::{graph, json, summary, text};
+use tfctl::render::{graph, json, parts, summary, text};
 use tfctl::report::{
     Changes, OrderEdge, RunReport, RunResult, StackReport, StackStatus, Violation,
 };
@@ -178,29 +178,7 @@ fn failing() -> RunReport {
 }
 
 fn validation_marker(report: &RunReport) -> ValidationMarker {
-    ValidationMarker {
-        version: marker::ATTESTATION_VERSION,
-        repository: "acme/config".into(),
-        pr_number: 12,
-        head_sha: "9f2c4e1a7b3d5f60718293a4b5c6d7e8f9012345".into(),
-        base_ref: "main".into(),
-        environment: "production".into(),
-        environments: vec!["production".into()],
-        target_branch: "prod".into(),
-        result: report.result,
-        stacks: report
-            .stacks
-            .iter()
-            .filter_map(|s| s.plan_digest.clone().map(|d| (s.id.clone(), d)))
-            .collect(),
-        violations: tfctl::pipeline::violation_records(report),
-        results: tfctl::revalidate::records(&report.stacks),
-        policy_digest: "ab".repeat(32),
-        time: "2026-12-01T10:00:00Z".into(),
-        run_id: "42".into(),
-        signature: None,
-        locked: Vec::new(),
-    }
+    crate::support::estate::sample_attestation(report)
 }
 
 /// The controller's key in these tests.
@@ -519,27 +497,29 @@ fn a_1000_stack_comment_fits_and_keeps_verdict_counts_and_failures() {
 
 /// The attestation (a sealed plan digest and an inputs record per stack)
 /// is kept whole with the verdict while it leaves `REPORT_ROOM`; past that
-/// validate refuses the PR, saying so, rather than publish a comment whose
-/// attestation was cut.
+/// it is spread over continuation comments that join back into the same
+/// signed marker, and the validation comment keeps the whole verdict. Past
+/// `MAX_PARTS` comments validate refuses the PR, saying so, rather than
+/// publish an attestation that was cut.
 #[test]
-fn the_attestation_fits_with_the_verdict_up_to_its_stated_size() {
+fn the_attestation_stays_whole_inline_or_in_parts_up_to_its_stated_size() {
     let attest = |n: usize| {
         let report = crate::support::estate::sample_report(n);
-        let rendered = marker::render(&validation_marker(&report), Some(&key()));
-        (report, rendered)
+        let signed = marker::signed(&validation_marker(&report), Some(&key()));
+        (report, signed)
     };
-    let (report, rendered) = attest(300);
+    let (report, signed) = attest(300);
+    let rendered = marker::to_comment(&signed);
     let per_stack = rendered.chars().count() / 300;
     assert!(
         (120..=180).contains(&per_stack),
         "{per_stack} characters per stack"
     );
-    assert_eq!(
-        marker::fits_one_comment(&rendered, 300, COMMENT_LIMIT),
-        Ok(())
-    );
+    let placed = parts::place(&signed, COMMENT_LIMIT).unwrap();
+    assert_eq!(placed.in_comment, rendered, "300 stacks stay inline");
+    assert!(placed.parts.is_empty());
     let ctx = CommentContext {
-        marker: Some(rendered.clone()),
+        marker: Some(placed.in_comment.clone()),
         ..context(&report)
     };
     let body = fit(&comment(&report, &ctx), COMMENT_LIMIT, &pointer(None));
@@ -550,10 +530,55 @@ fn the_attestation_fits_with_the_verdict_up_to_its_stated_size() {
     assert_eq!(marker::verify(&found, &[key().public()]), Ok(()));
     assert_eq!(found.results.len(), 270, "every passed stack's record");
 
-    let (_, big) = attest(1_000);
-    let refused = marker::fits_one_comment(&big, 1_000, COMMENT_LIMIT).unwrap_err();
+    // 1,000 stacks: the report keeps the whole comment, the attestation
+    // goes to parts.
+    let (report, signed) = attest(1_000);
+    let placed = parts::place(&signed, COMMENT_LIMIT).unwrap();
     assert!(
-        refused.starts_with("1000 stacks: their attestation is"),
+        (2..=4).contains(&placed.parts.len()),
+        "{} parts",
+        placed.parts.len()
+    );
+    let ctx = CommentContext {
+        marker: Some(placed.in_comment.clone()),
+        ..context(&report)
+    };
+    let body = fit(&comment(&report, &ctx), COMMENT_LIMIT, &pointer(None));
+    assert!(body.chars().count() <= COMMENT_LIMIT);
+    assert!(body.contains(&placed.in_comment), "the header is kept");
+    assert!(body.contains(&text::summary_line(&report)), "counts kept");
+    let missing = report
+        .stacks
+        .iter()
+        .filter(|s| s.status == StackStatus::Failed && !body.contains(s.id.as_str()))
+        .count();
+    assert_eq!(missing, 0, "every failing stack named");
+    assert_eq!(
+        marker::find::<ValidationMarker>(&body),
+        None,
+        "no inline marker"
+    );
+    for part in &placed.parts {
+        assert!(part.chars().count() <= COMMENT_LIMIT);
+    }
+    let comments: Vec<(&str, &str)> = std::iter::once(body.as_str())
+        .chain(placed.parts.iter().map(String::as_str))
+        .map(|b| (b, "2026-12-03T10:00:00Z"))
+        .collect();
+    let joined = parts::assemble(comments);
+    assert_eq!(joined.len(), 1);
+    assert_eq!(joined[0].1, signed);
+    assert_eq!(marker::verify(&joined[0].1, &[key().public()]), Ok(()));
+    assert_eq!(
+        joined[0].1.results.len(),
+        900,
+        "every passed stack's record"
+    );
+
+    let (_, huge) = attest(10_000);
+    let refused = parts::place(&huge, COMMENT_LIMIT).unwrap_err();
+    assert!(
+        refused.starts_with("10000 stacks: their attestation is"),
         "{refused}"
     );
     assert!(refused.ends_with("split the pull request"));

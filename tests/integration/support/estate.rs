@@ -28,6 +28,37 @@ pub fn generate(root: &Path, stacks: usize) {
     generate_with(root, (0..stacks).map(|i| (tfvars(i), stack_text(i))));
 }
 
+/// The validation attestation of `report` as validate would write it for
+/// PR 12 of acme/config (unsigned).
+pub fn sample_attestation(
+    report: &tfctl::report::RunReport,
+) -> tfctl::render::marker::ValidationMarker {
+    use tfctl::render::marker::{self, ValidationMarker};
+    ValidationMarker {
+        version: marker::ATTESTATION_VERSION,
+        repository: "acme/config".into(),
+        pr_number: 12,
+        head_sha: "9f2c4e1a7b3d5f60718293a4b5c6d7e8f9012345".into(),
+        base_ref: "main".into(),
+        environment: "production".into(),
+        environments: vec!["production".into()],
+        target_branch: "prod".into(),
+        result: report.result,
+        stacks: report
+            .stacks
+            .iter()
+            .filter_map(|s| s.plan_digest.clone().map(|d| (s.id.clone(), d)))
+            .collect(),
+        violations: tfctl::pipeline::violation_records(report),
+        results: tfctl::revalidate::records(&report.stacks),
+        policy_digest: "ab".repeat(32),
+        time: "2026-12-01T10:00:00Z".into(),
+        run_id: "42".into(),
+        signature: None,
+        locked: Vec::new(),
+    }
+}
+
 /// A run report of `stacks` planned stacks, one in ten failing policy with
 /// a message, for rendering at scale.
 pub fn sample_report(stacks: usize) -> tfctl::report::RunReport {
