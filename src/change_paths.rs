@@ -134,23 +134,30 @@ pub fn resolve_typed(typed: &str, cwd: &Path, roots: &Roots) -> Result<Typed, Er
     } else {
         vec![cwd.join(path), roots.config.join(path)]
     };
-    let existing: Vec<PathBuf> = candidates
-        .into_iter()
-        .filter(|p| p.exists())
-        .map(|p| absolute(&p))
-        .collect();
     // Both can exist (`S3/a` beside tfctl.yaml and under the config root):
-    // the one tfctl knows wins.
+    // the one tfctl knows wins, so the first that is inside ends the search.
     let inside = |p: &PathBuf| {
         let c = roots.classify(p);
         c.stack_path.is_some() || c.module_path.is_some() || c.policy
     };
+    let mut existing: Vec<(PathBuf, bool)> = Vec::new();
+    for candidate in candidates {
+        let Ok(meta) = std::fs::metadata(&candidate) else {
+            continue;
+        };
+        let found = absolute(&candidate);
+        let known = inside(&found);
+        existing.push((found, meta.is_dir()));
+        if known {
+            break;
+        }
+    }
     let chosen = existing
         .iter()
-        .find(|p| inside(p))
+        .find(|(p, _)| inside(p))
         .or(existing.first())
         .cloned();
-    let Some(found) = chosen else {
+    let Some((found, is_dir)) = chosen else {
         return Err(Error::input(format!(
             "{typed}: no such file or directory (looked in the current directory and the \
              config root {})",
@@ -166,7 +173,7 @@ pub fn resolve_typed(typed: &str, cwd: &Path, roots: &Roots) -> Result<Typed, Er
             roots.modules.display()
         )));
     }
-    if !found.is_dir() {
+    if !is_dir {
         return Ok(Typed {
             typed: typed.to_string(),
             files: vec![found],

@@ -5,10 +5,11 @@
 //! "which tfvars are in this directory". Git runs as argv, never through a
 //! shell. Decisions about what the answers mean live in `discovery`.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use crate::discovery::{ChangedFile, FileStatus, StackTree};
 use crate::error::Error;
@@ -16,24 +17,36 @@ use crate::module_tree::ModuleSource;
 
 /// The tree under a config root, read through the filesystem. Each
 /// directory is read once per run: selection, the upstream walk and the
-/// reference checks all ask about the same stacks.
+/// reference checks all ask about the same stacks. Shared by the reader
+/// threads of [`par_map`].
 pub struct FsTree {
     root: PathBuf,
-    seen: RefCell<HashMap<String, Vec<String>>>,
+    seen: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl FsTree {
     pub fn new(root: &Path) -> FsTree {
         FsTree {
             root: root.to_path_buf(),
-            seen: RefCell::default(),
+            seen: Mutex::default(),
         }
+    }
+
+    /// The text of `rel` (a `/`-path under the root).
+    pub fn read(&self, rel: &str) -> std::io::Result<String> {
+        read_text(&self.root.join(rel))
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<String>>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Remembers the tfvars of every directory in `files` (a walk of the
     /// whole tree, relative `/`-paths), so `--all` reads each directory once.
     pub fn remember(&self, files: &[String]) {
-        let mut seen = self.seen.borrow_mut();
+        let mut seen = self.seen();
         for file in files {
             let (dir, name) = file.rsplit_once('/').unwrap_or(("", file));
             let names = seen.entry(dir.to_string()).or_default();
@@ -44,9 +57,28 @@ impl FsTree {
     }
 }
 
+impl FsTree {
+    /// Takes the tfvars of `files` (the index's paths, relative) for every
+    /// directory not read yet that holds one; a directory without is read
+    /// from disk when asked (it may hold an untracked stack).
+    pub fn remember_listed(&self, files: &[String]) {
+        let mut seen = self.seen();
+        let mut listed: HashMap<&str, Vec<String>> = HashMap::new();
+        for file in files.iter().filter(|f| f.ends_with(".tfvars")) {
+            let (dir, name) = file.rsplit_once('/').unwrap_or(("", file));
+            if !seen.contains_key(dir) {
+                listed.entry(dir).or_default().push(name.to_string());
+            }
+        }
+        for (dir, names) in listed {
+            seen.insert(dir.to_string(), names);
+        }
+    }
+}
+
 impl StackTree for FsTree {
     fn tfvars_in(&self, dir: &str) -> Vec<String> {
-        if let Some(names) = self.seen.borrow().get(dir) {
+        if let Some(names) = self.seen().get(dir) {
             return names.clone();
         }
         let names: Vec<String> = match std::fs::read_dir(self.root.join(dir)) {
@@ -58,11 +90,59 @@ impl StackTree for FsTree {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        self.seen
-            .borrow_mut()
-            .insert(dir.to_string(), names.clone());
+        self.seen().insert(dir.to_string(), names.clone());
         names
     }
+}
+
+/// A file's text in as few system calls as the kernel allows: no size
+/// probe (`fs::read_to_string` asks `statx` first) and, for a file under
+/// 4 KiB (a tfvars), one read into the stack and the read that sees its
+/// end, then one allocation of its exact size.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut first = [0u8; 4_096];
+    let mut filled = 0;
+    while filled < first.len() {
+        match file.read(&mut first[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    let mut bytes = first[..filled].to_vec();
+    if filled == first.len() {
+        file.read_to_end(&mut bytes)?;
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
+
+/// `f` of every item, in order, on up to eight threads: the reads of a
+/// large selection are many small system calls, which overlap well. Fewer
+/// than 64 items run on the calling thread.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || items.len() < 64 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// Module directories under a root (tfctl.yaml's directory), read through
@@ -378,6 +458,64 @@ fn run_git(dir: &Path, args: &[&str]) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn par_map_keeps_the_order_of_its_items_on_any_number_of_threads() {
+        for n in [0, 1, 63, 64, 1_000] {
+            let items: Vec<usize> = (0..n).collect();
+            let doubled = par_map(&items, |i| i * 2);
+            assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn read_text_reads_small_large_and_refuses_non_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in [0, 1, 4_095, 4_096, 4_097, 100_000] {
+            let text: String = "abcdé".chars().cycle().take(size).collect();
+            let path = dir.path().join(format!("f{size}"));
+            std::fs::write(&path, &text).unwrap();
+            assert_eq!(read_text(&path).unwrap(), text, "{size} chars");
+        }
+        let bad = dir.path().join("bad");
+        std::fs::write(&bad, [0xff, 0xfe]).unwrap();
+        assert_eq!(
+            read_text(&bad).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
+        assert!(read_text(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn a_listing_fills_only_unread_directories_and_an_unlisted_one_is_read_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        for rel in [
+            "S3/a/a.tfvars",
+            "S3/a/extra.tfvars",
+            "S3/b/b.tfvars",
+            "S3/new/new.tfvars",
+        ] {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x = 1\n").unwrap();
+        }
+        let tree = FsTree::new(dir.path());
+        // S3/a was read from disk first (both files); the index lists one.
+        let mut a = tree.tfvars_in("S3/a");
+        a.sort();
+        assert_eq!(a, ["a.tfvars", "extra.tfvars"]);
+        tree.remember_listed(&[
+            "S3/a/a.tfvars".into(),
+            "S3/b/b.tfvars".into(),
+            "S3/b/x.tf".into(),
+        ]);
+        let mut a = tree.tfvars_in("S3/a");
+        a.sort();
+        assert_eq!(a, ["a.tfvars", "extra.tfvars"], "what was read stays");
+        assert_eq!(tree.tfvars_in("S3/b"), ["b.tfvars"]);
+        // Untracked, so not in the index: still found on disk.
+        assert_eq!(tree.tfvars_in("S3/new"), ["new.tfvars"]);
+    }
 
     #[test]
     fn every_example_module_is_readable() {

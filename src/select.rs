@@ -9,9 +9,10 @@
 //! it. Stacks of a run stay ordered through the unchanged stacks between
 //! them, and a deleted stack that others still depend on is a finding.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use crate::change_paths::{self, Roots};
 use crate::config::model::{PathParts, TemplateVars};
@@ -129,13 +130,33 @@ pub const CONTEXT_PREFIX: &str = "tfctl_";
 /// Selects and parses the stacks under `config_root`.
 pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<Selection, Error> {
     let tree = FsTree::new(config_root);
+    // A large change lists the estate (git's index) on another thread while
+    // its own files are read: the state-key check and the walk upstream of
+    // it need that listing, and would otherwise wait for it.
+    let large = match &source {
+        ChangeSource::Typed { paths, .. } => paths.len() >= LARGE_CHANGE,
+        ChangeSource::Files { files, .. } | ChangeSource::Repo { files, .. } => {
+            files.len() >= LARGE_CHANGE
+        }
+        ChangeSource::All | ChangeSource::Git { .. } => false,
+    };
+    let early_listing = RefCell::new(large.then(|| {
+        let root = config_root.to_path_buf();
+        std::thread::spawn(move || crate::repo::tree_files(&root))
+    }));
     // The config root's stacks, listed once when a decision needs them.
     let estate_files: OnceCell<Vec<String>> = OnceCell::new();
     let estate_files = || -> Result<&Vec<String>, Error> {
         if let Some(files) = estate_files.get() {
             return Ok(files);
         }
-        let files = crate::repo::tree_files(config_root)?;
+        let early = early_listing.borrow_mut().take();
+        let files = match early {
+            Some(listing) => listing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            None => crate::repo::tree_files(config_root)?,
+        };
         Ok(estate_files.get_or_init(|| files))
     };
     let estate_refs: OnceCell<Vec<StackRef>> = OnceCell::new();
@@ -198,8 +219,22 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         }
         ChangeSource::Typed { paths, cwd } => {
             let roots = roots.as_ref().expect("roots");
-            for typed in paths {
-                add_typed(cfg, roots, &tree, &cwd, &typed, &mut sorted)?;
+            // Resolved, and each stack directory listed, on several threads:
+            // a large `--files` is thousands of small reads.
+            let resolved = crate::repo::par_map(&paths, |typed| {
+                change_paths::resolve_typed(typed, &cwd, roots)
+            });
+            let dirs: BTreeSet<String> = resolved
+                .iter()
+                .flatten()
+                .flat_map(|found| &found.files)
+                .filter_map(|file| roots.classify(file).stack_path)
+                .filter_map(|rel| rel.rsplit_once('/').map(|(dir, _)| dir.to_string()))
+                .collect();
+            let dirs: Vec<String> = dirs.into_iter().collect();
+            crate::repo::par_map(&dirs, |dir| tree.tfvars_in(dir));
+            for found in resolved {
+                add_typed(cfg, roots, &tree, &found?, &mut sorted)?;
             }
             (None, None)
         }
@@ -297,23 +332,34 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
     let mut stacks = Vec::with_capacity(refs.len());
     let mut destroyed_tfvars = BTreeMap::new();
     let mut inputs = BTreeMap::new();
-    for stack_ref in refs {
+    // The var files of every planned stack, read on several threads.
+    let plan_files = |stack_ref: &StackRef| -> Result<Vec<(String, String)>, Error> {
+        let (dir, _) = stack_ref.tfvars.rsplit_once('/').unwrap_or_default();
+        let present: Vec<String> = tree
+            .tfvars_in(dir)
+            .into_iter()
+            .filter(|n| discovery::is_stack_tfvars(&format!("{dir}/{n}"), &cfg.stacks))
+            .collect();
+        let mut files = Vec::new();
+        for name in discovery::var_files_in_order(dir, present, &cfg.stacks)? {
+            let rel = format!("{dir}/{name}");
+            discovery::check_stack_path(&rel)?;
+            let text = tree
+                .read(&rel)
+                .map_err(|e| Error::input(format!("{rel}: {e}")))?;
+            files.push((rel, text));
+        }
+        Ok(files)
+    };
+    let planned_files = crate::repo::par_map(&refs, |r| {
+        (r.action == StackAction::Plan).then(|| plan_files(r))
+    });
+    let mut gathered = Vec::with_capacity(refs.len());
+    for (stack_ref, planned) in refs.into_iter().zip(planned_files) {
         let mut files = Vec::new();
         match stack_ref.action {
             StackAction::Plan => {
-                let (dir, _) = stack_ref.tfvars.rsplit_once('/').unwrap_or_default();
-                let present: Vec<String> = tree
-                    .tfvars_in(dir)
-                    .into_iter()
-                    .filter(|n| discovery::is_stack_tfvars(&format!("{dir}/{n}"), &cfg.stacks))
-                    .collect();
-                for name in discovery::var_files_in_order(dir, present, &cfg.stacks)? {
-                    let rel = format!("{dir}/{name}");
-                    discovery::check_stack_path(&rel)?;
-                    let text = std::fs::read_to_string(config_root.join(&rel))
-                        .map_err(|e| Error::input(format!("{rel}: {e}")))?;
-                    files.push((rel, text));
-                }
+                files = planned.expect("read for every planned stack")?;
             }
             StackAction::Destroy => {
                 let (dir, _) = stack_ref.tfvars.rsplit_once('/').unwrap_or_default();
@@ -351,25 +397,50 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             };
             module_facts.insert(module_rel.clone(), facts);
         }
-        let module = module_facts[&module_rel]
+        gathered.push((stack_ref, files, module_rel));
+    }
+    // Parsed and checked on several threads (pure), then kept in order.
+    let shown: HashMap<&String, String> = module_facts
+        .keys()
+        .map(|rel| (rel, module_display(cfg, rel)))
+        .collect();
+    let parsed = crate::repo::par_map(&gathered, |(stack_ref, files, module_rel)| {
+        let module = module_facts[module_rel]
             .as_ref()
-            .map(|facts| (module_display(cfg, &module_rel), facts));
-        let (mut stack, stack_inputs) = stack_from_files(
-            cfg,
-            &stack_ref,
-            files,
-            module.as_ref().map(|(name, facts)| (name.as_str(), *facts)),
-        )?;
-        if stack.action == StackAction::Plan {
-            let text = &stack_inputs.var_files[0].1;
-            check_dependencies_exist(&stack, text, &tree, &destroyed_ids)?;
-        }
+            .map(|facts| (shown[module_rel].as_str(), facts));
+        stack_from_files(cfg, stack_ref, files.clone(), module)
+    });
+    drop(gathered);
+    for result in parsed {
+        let (mut stack, stack_inputs) = result?;
         inputs.insert(stack.id.clone(), stack_inputs);
         stack.reasons = reasons
             .remove(&stack.id)
             .map(|r| r.into_iter().collect())
             .unwrap_or_default();
         stacks.push(stack);
+    }
+
+    // The stacks a large change does not select are listed from git's
+    // index (read once, above) rather than one directory at a time; a
+    // directory the index has no tfvars in is still read from disk, so an
+    // untracked stack a change depends on is found.
+    if large {
+        tree.remember_listed(estate_files()?);
+    }
+    // Every stack a planned one depends on must exist: their directories
+    // listed on several threads, then checked in order.
+    let deps: BTreeSet<&str> = stacks
+        .iter()
+        .filter(|s| s.action == StackAction::Plan)
+        .flat_map(|s| s.depends_on.iter().map(String::as_str))
+        .filter(|dep| discovery::confine(dep).is_ok())
+        .collect();
+    let deps: Vec<&str> = deps.into_iter().collect();
+    crate::repo::par_map(&deps, |dep| tree.tfvars_in(dep));
+    for stack in stacks.iter().filter(|s| s.action == StackAction::Plan) {
+        let text = &inputs[&stack.id].var_files[0].1;
+        check_dependencies_exist(stack, text, &tree, &destroyed_ids)?;
     }
 
     let estate = if whole_estate || stacks.is_empty() || cfg.backend.path_parts().id {
@@ -425,9 +496,12 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             .collect();
         let upstream = TreeUpstream {
             cfg,
-            root: config_root,
             tree: &tree,
+            known: Mutex::default(),
         };
+        if planned.len() >= 2 {
+            upstream.warm(&planned)?;
+        }
         let mut after = impact::order_through_unselected(&planned, &upstream)?;
         for stack in &mut stacks {
             if let Some(first) = after.remove(&stack.id) {
@@ -483,6 +557,9 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
     })
 }
 
+/// Changed files from which a selection lists the estate ahead of need.
+const LARGE_CHANGE: usize = 64;
+
 /// docs/DESIGN.md §2: one `--files` argument, resolved and sorted. It must
 /// name something tfctl understands: a stack's file or directory (or a
 /// directory of stacks), a module file or directory, a policy.
@@ -490,11 +567,10 @@ fn add_typed(
     cfg: &Config,
     roots: &Roots,
     tree: &dyn StackTree,
-    cwd: &Path,
-    typed: &str,
+    found: &change_paths::Typed,
     sorted: &mut Sorted,
 ) -> Result<(), Error> {
-    let found = change_paths::resolve_typed(typed, cwd, roots)?;
+    let typed = &found.typed;
     let mut selects = false;
     for file in &found.files {
         let c = roots.classify(file);
@@ -534,16 +610,49 @@ fn named_stacks(cfg: &Config, id: &str, depends_on: &[String], values: &[String]
     named
 }
 
-/// An unselected stack's dependencies, read from its own tfvars on demand
-/// (one directory listing and its tfvars per stack asked).
+/// An unselected stack's dependencies, read from its own tfvars (one
+/// directory listing and its tfvars per stack asked), ahead of the walk
+/// on several threads ([`TreeUpstream::warm`]) or on demand.
 struct TreeUpstream<'a> {
     cfg: &'a Config,
-    root: &'a Path,
     tree: &'a FsTree,
+    /// What [`TreeUpstream::warm`] read, by stack id.
+    known: Mutex<HashMap<String, Vec<String>>>,
 }
 
-impl impact::Upstream for TreeUpstream<'_> {
-    fn upstream_of(&self, id: &str) -> Result<Vec<String>, Error> {
+impl TreeUpstream<'_> {
+    /// Reads every unselected stack the upstream walk from `selected` (id →
+    /// the stacks it names) will ask about, a level at a time, each level
+    /// on several threads: the walk then runs from memory.
+    fn warm(&self, selected: &BTreeMap<String, Vec<String>>) -> Result<(), Error> {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut level: Vec<String> = selected
+            .values()
+            .flatten()
+            .filter(|id| !selected.contains_key(*id))
+            .cloned()
+            .collect();
+        while !level.is_empty() {
+            level.retain(|id| seen.insert(id.clone()));
+            let read = crate::repo::par_map(&level, |id| self.read(id));
+            let mut next = Vec::new();
+            let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+            for (id, named) in level.iter().zip(read) {
+                let named = named?;
+                next.extend(
+                    named
+                        .iter()
+                        .filter(|n| !selected.contains_key(*n) && !seen.contains(*n))
+                        .cloned(),
+                );
+                known.insert(id.clone(), named);
+            }
+            level = next;
+        }
+        Ok(())
+    }
+
+    fn read(&self, id: &str) -> Result<Vec<String>, Error> {
         let mut depends_on = Vec::new();
         let mut values = Vec::new();
         for name in self.tree.tfvars_in(id) {
@@ -551,7 +660,7 @@ impl impact::Upstream for TreeUpstream<'_> {
             if !discovery::is_stack_tfvars(&rel, &self.cfg.stacks) {
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(self.root.join(&rel)) else {
+            let Ok(text) = self.tree.read(&rel) else {
                 continue;
             };
             // A tfvars that does not parse is refused when a change selects it.
@@ -561,6 +670,19 @@ impl impact::Upstream for TreeUpstream<'_> {
             }
         }
         Ok(named_stacks(self.cfg, id, &depends_on, &values))
+    }
+}
+
+impl impact::Upstream for TreeUpstream<'_> {
+    fn upstream_of(&self, id: &str) -> Result<Vec<String>, Error> {
+        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        match known.get(id) {
+            Some(named) => Ok(named.clone()),
+            None => {
+                drop(known);
+                self.read(id)
+            }
+        }
     }
 }
 
