@@ -8,6 +8,8 @@
 //! `cargo bench --bench commands -- --check` is what `.ci/run` runs: the
 //! 2,000-stack sizes only, failing when an output outgrows a linear bound
 //! in bytes (a quadratic regression), never on seconds.
+//! `-- --big-plan` measures only the one 10,000-change plan through
+//! validate (real terraform: TFCTL_TERRAFORM).
 
 #[path = "../tests/integration/support/estate.rs"]
 mod estate;
@@ -564,6 +566,11 @@ fn main() {
             estate::generate(Path::new(dir), stacks.parse().expect("a number"));
             return;
         }
+    }
+    if args.iter().any(|a| a == "--big-plan") {
+        // Only the one big plan through validate (needs TFCTL_TERRAFORM).
+        big_plan(10_000);
+        return;
     }
     if args.iter().any(|a| a == "--check") {
         let mut rows = estate_commands(&[2_000], 1);

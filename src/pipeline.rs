@@ -201,9 +201,11 @@ pub struct JudgeContext<'a> {
 
 /// Turns runs into stack reports: counts, plan summary, digest, policy
 /// verdict. A Rego runtime error is an input error (the policy is wrong).
+/// Each plan is given up to the policy engine once observed (`runs` keep
+/// everything else): a plan of 10,000 changes is tens of MB as a tree.
 pub fn judge(
     sel: &Selection,
-    runs: &[StackRun],
+    runs: &mut [StackRun],
     ctx: &JudgeContext<'_>,
 ) -> Result<Vec<StackReport>, Error> {
     let stacks = &sel.dag.stacks;
@@ -214,10 +216,10 @@ pub fn judge(
     let mut reports = observe(sel, runs);
     for ((report, stack), run) in reports.iter_mut().zip(stacks).zip(runs) {
         // `observe` marks exactly the stacks with a plan as passed.
-        let (StackStatus::Passed, Some(plan)) = (report.status, &run.plan_json) else {
+        let (StackStatus::Passed, Some(plan)) = (report.status, run.plan_json.take()) else {
             continue;
         };
-        let verdict = ctx.engine.evaluate(
+        let verdict = ctx.engine.evaluate_owned(
             plan,
             &PolicyContext {
                 stack_id: stack.id.clone(),

@@ -138,7 +138,7 @@ fn plan_carrying(
 
     // Judge the planned stacks (a carried one gets a placeholder run whose
     // report is replaced by its attested result).
-    let all_runs: Vec<StackRun> = sel
+    let mut all_runs: Vec<StackRun> = sel
         .dag
         .stacks
         .iter()
@@ -150,7 +150,7 @@ fn plan_carrying(
         .collect();
     let judged = pipeline::judge(
         sel,
-        &all_runs,
+        &mut all_runs,
         &JudgeContext {
             engine,
             changed_files: &sel.changed_files,

@@ -146,6 +146,23 @@ impl PolicyEngine {
         plan: &serde_json::Value,
         ctx: &PolicyContext,
     ) -> Result<Verdict, Error> {
+        self.evaluate_owned(plan.clone(), ctx)
+    }
+
+    /// [`PolicyEngine::evaluate`] of a plan it may consume: the plan's tree
+    /// is turned into the engine's own value node by node, each freed once
+    /// converted, so the two trees (each several times the JSON's size)
+    /// are never held whole at once.
+    pub fn evaluate_owned(
+        &self,
+        plan: serde_json::Value,
+        ctx: &PolicyContext,
+    ) -> Result<Verdict, Error> {
+        // docs/DESIGN.md §4: a sensitive value never reaches a policy
+        // message, even when a rule quotes the attribute it judges: known
+        // before the plan is consumed, redacted below before the message
+        // goes anywhere (report, comment, annotation, log).
+        let sensitive = crate::plan::SensitiveValues::of(&plan);
         let mut engine = self.engine.clone();
         engine
             .add_data(regorus::Value::from(
@@ -166,10 +183,6 @@ impl PolicyEngine {
             None => self.eval_each(&mut engine)?,
         };
 
-        // docs/DESIGN.md §4: a sensitive value never reaches a policy message, even
-        // when a rule quotes the attribute it judges. Redacted here, before
-        // the message goes anywhere (report, comment, annotation, log).
-        let sensitive = crate::plan::SensitiveValues::of(plan);
         let mut verdict = Verdict::default();
         for ((ns, rule), value) in self.queries.iter().zip(values) {
             let target = if *rule == "warn" {

@@ -304,6 +304,7 @@ impl Steps<'_> {
         let printed = self.step("plan", argv, Log::Everything).await?;
         self.run.plan_file = Some(plan_file.clone());
         self.run.plan_text = Some(tf::strip_ansi(&String::from_utf8_lossy(&printed)));
+        drop(printed);
 
         let shown = self
             .step("show", tf::show_argv(&plan_file), Log::StderrOnly)
@@ -311,6 +312,7 @@ impl Steps<'_> {
         let plan: serde_json::Value = serde_json::from_slice(&shown).map_err(|e| {
             Outcome::Failed(format!("terraform show -json printed invalid JSON: {e}"))
         })?;
+        drop(shown);
         if op == Operation::Plan {
             // Kept once: a plan of 10,000 changes is tens of MB as a Value.
             self.run.plan_json = Some(plan);
