@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::discovery::{ChangedFile, FileStatus, StackTree};
 use crate::error::Error;
@@ -22,6 +22,8 @@ use crate::module_tree::ModuleSource;
 pub struct FsTree {
     root: PathBuf,
     seen: Mutex<HashMap<String, Vec<String>>>,
+    /// See [`FsTree::use_listing`].
+    listing: Mutex<Option<Arc<Vec<String>>>>,
 }
 
 impl FsTree {
@@ -29,6 +31,7 @@ impl FsTree {
         FsTree {
             root: root.to_path_buf(),
             seen: Mutex::default(),
+            listing: Mutex::default(),
         }
     }
 
@@ -58,21 +61,36 @@ impl FsTree {
 }
 
 impl FsTree {
-    /// Takes the tfvars of `files` (the index's paths, relative) for every
-    /// directory not read yet that holds one; a directory without is read
-    /// from disk when asked (it may hold an untracked stack).
-    pub fn remember_listed(&self, files: &[String]) {
-        let mut seen = self.seen();
-        let mut listed: HashMap<&str, Vec<String>> = HashMap::new();
-        for file in files.iter().filter(|f| f.ends_with(".tfvars")) {
-            let (dir, name) = file.rsplit_once('/').unwrap_or(("", file));
-            if !seen.contains_key(dir) {
-                listed.entry(dir).or_default().push(name.to_string());
-            }
-        }
-        for (dir, names) in listed {
-            seen.insert(dir.to_string(), names);
-        }
+    /// Answers later questions about directories not read yet from
+    /// `listing` (every file under the root, relative, sorted: git's index)
+    /// instead of reading each directory. A directory the listing has no
+    /// tfvars in is still read from disk when asked (it may hold an
+    /// untracked stack).
+    pub fn use_listing(&self, listing: Arc<Vec<String>>) {
+        *self.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(listing);
+    }
+
+    /// The tfvars directly in `dir` by the listing, if it has any.
+    fn listed_in(&self, dir: &str) -> Option<Vec<String>> {
+        let listing = self
+            .listing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()?;
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let start = listing.partition_point(|p| p.as_str() < prefix.as_str());
+        let names: Vec<String> = listing[start..]
+            .iter()
+            .take_while(|p| p.starts_with(&prefix))
+            .map(|p| &p[prefix.len()..])
+            .filter(|name| !name.contains('/') && name.ends_with(".tfvars"))
+            .map(str::to_string)
+            .collect();
+        (!names.is_empty()).then_some(names)
     }
 }
 
@@ -80,6 +98,10 @@ impl StackTree for FsTree {
     fn tfvars_in(&self, dir: &str) -> Vec<String> {
         if let Some(names) = self.seen().get(dir) {
             return names.clone();
+        }
+        if let Some(names) = self.listed_in(dir) {
+            self.seen().insert(dir.to_string(), names.clone());
+            return names;
         }
         let names: Vec<String> = match std::fs::read_dir(self.root.join(dir)) {
             Ok(entries) => entries
@@ -487,7 +509,7 @@ mod tests {
     }
 
     #[test]
-    fn a_listing_fills_only_unread_directories_and_an_unlisted_one_is_read_from_disk() {
+    fn a_listing_answers_only_unread_directories_and_an_unlisted_one_is_read_from_disk() {
         let dir = tempfile::tempdir().unwrap();
         for rel in [
             "S3/a/a.tfvars",
@@ -504,15 +526,22 @@ mod tests {
         let mut a = tree.tfvars_in("S3/a");
         a.sort();
         assert_eq!(a, ["a.tfvars", "extra.tfvars"]);
-        tree.remember_listed(&[
+        tree.use_listing(Arc::new(vec![
             "S3/a/a.tfvars".into(),
             "S3/b/b.tfvars".into(),
+            "S3/b/sub/c.tfvars".into(),
             "S3/b/x.tf".into(),
-        ]);
+            "S3/ba/ba.tfvars".into(),
+        ]));
         let mut a = tree.tfvars_in("S3/a");
         a.sort();
         assert_eq!(a, ["a.tfvars", "extra.tfvars"], "what was read stays");
-        assert_eq!(tree.tfvars_in("S3/b"), ["b.tfvars"]);
+        assert_eq!(
+            tree.tfvars_in("S3/b"),
+            ["b.tfvars"],
+            "not below, not beside"
+        );
+        assert_eq!(tree.tfvars_in("S3/ba"), ["ba.tfvars"]);
         // Untracked, so not in the index: still found on disk.
         assert_eq!(tree.tfvars_in("S3/new"), ["new.tfvars"]);
     }

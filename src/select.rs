@@ -12,7 +12,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::change_paths::{self, Roots};
 use crate::config::model::{PathParts, TemplateVars};
@@ -145,8 +145,8 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         std::thread::spawn(move || crate::repo::tree_files(&root))
     }));
     // The config root's stacks, listed once when a decision needs them.
-    let estate_files: OnceCell<Vec<String>> = OnceCell::new();
-    let estate_files = || -> Result<&Vec<String>, Error> {
+    let estate_files: OnceCell<Arc<Vec<String>>> = OnceCell::new();
+    let estate_files = || -> Result<&Arc<Vec<String>>, Error> {
         if let Some(files) = estate_files.get() {
             return Ok(files);
         }
@@ -157,7 +157,7 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
             None => crate::repo::tree_files(config_root)?,
         };
-        Ok(estate_files.get_or_init(|| files))
+        Ok(estate_files.get_or_init(|| Arc::new(sorted_paths(files))))
     };
     let estate_refs: OnceCell<Vec<StackRef>> = OnceCell::new();
     let all_estate = || -> Result<Vec<StackRef>, Error> {
@@ -426,7 +426,7 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
     // directory the index has no tfvars in is still read from disk, so an
     // untracked stack a change depends on is found.
     if large {
-        tree.remember_listed(estate_files()?);
+        tree.use_listing(Arc::clone(estate_files()?));
     }
     // Every stack a planned one depends on must exist: their directories
     // listed on several threads, then checked in order.
@@ -555,6 +555,15 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         broken_dependencies,
         warnings,
     })
+}
+
+/// `paths` in byte order (git's index already is; a walk of the tree may
+/// not be), so a directory's files can be found by binary search.
+fn sorted_paths(mut paths: Vec<String>) -> Vec<String> {
+    if !paths.is_sorted() {
+        paths.sort_unstable();
+    }
+    paths
 }
 
 /// Changed files from which a selection lists the estate ahead of need.
