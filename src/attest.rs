@@ -60,9 +60,11 @@ pub enum KeyError {
 impl SigningKey {
     /// A new key from the operating system's random source.
     pub fn generate() -> SigningKey {
-        use rand::RngCore;
+        use rand::TryRng;
         let mut seed = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut seed);
+        rand::rngs::SysRng
+            .try_fill_bytes(&mut seed)
+            .expect("the operating system's random source answers");
         SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed))
     }
 

@@ -15,7 +15,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use rand::Rng;
+use rand::RngExt;
 
 use crate::error::{Error, Result};
 
@@ -182,7 +182,7 @@ pub fn output_entry(name: &str, value: &str, delimiter: &str) -> Result<String> 
 
 /// A fresh random heredoc delimiter, like `@actions/core`'s `ghadelimiter_<uuid>`.
 pub fn random_delimiter() -> String {
-    let n: u128 = rand::thread_rng().gen();
+    let n: u128 = rand::rng().random();
     format!("ghadelimiter_{n:032x}")
 }
 

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rand::Rng;
+use rand::RngExt;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK, USER_AGENT};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
@@ -426,7 +426,7 @@ impl Client {
                 },
                 Err(_) => Outcome::Transport,
             };
-            let jitter: f64 = rand::thread_rng().gen();
+            let jitter: f64 = rand::rng().random();
             let decision = retry::retry_decision(
                 outcome,
                 attempt,
