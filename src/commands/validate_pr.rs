@@ -379,6 +379,9 @@ pub(crate) fn publish(
     if session.signing_key.is_none() {
         comment = marker::with_note(&comment, marker::UNSIGNED_NOTE);
     }
+    if !placement.parts.is_empty() {
+        comment = marker::with_note(&comment, &crate::render::parts::note(&placement));
+    }
     let body = split::fit(
         &comment,
         split::COMMENT_LIMIT,

@@ -117,6 +117,16 @@ pub fn apply_record_fits<'a>(
     ))
 }
 
+/// The line the validation comment carries at its top when the
+/// attestation is in parts, so a reviewer knows what the comments below are.
+pub fn note(placement: &Placement) -> String {
+    format!(
+        "> 🔏 This validation's signed attestation is too large for this comment: it is in the {} \
+         `tfctl attestation` comments below, which merge and apply read. Nothing there to review.",
+        placement.parts.len()
+    )
+}
+
 /// `text` in pieces of at most `size` characters (never inside a char).
 fn chunk(text: &str, size: usize) -> Vec<&str> {
     let mut out = Vec::new();

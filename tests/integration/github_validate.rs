@@ -484,6 +484,13 @@ fn an_attestation_too_large_for_one_comment_is_published_in_parts_that_verify() 
     assert_eq!(main.len(), 1, "one validation comment");
     let (fp, n) = tfctl::render::parts::header(&main[0]).expect("the header names the parts");
     assert!(main[0].contains("tfctl validate failed"), "{}", main[0]);
+    assert!(
+        main[0].contains(&format!(
+            "it is in the {n} `tfctl attestation` comments below"
+        )),
+        "{}",
+        main[0]
+    );
     let parts = case.part_comments();
     assert_eq!(parts.len(), n);
     assert!(n >= 2, "{n} parts");
