@@ -9,7 +9,7 @@
 //! 2,000-stack sizes only, failing when an output outgrows a linear bound
 //! in bytes (a quadratic regression), never on seconds.
 //! `-- --big-plan` measures only the one 10,000-change plan through
-//! validate (real terraform: TFCTL_TERRAFORM).
+//! validate (real terraform: `TFCTL_TERRAFORM`).
 
 #[path = "../tests/integration/support/estate.rs"]
 mod estate;
@@ -49,7 +49,7 @@ fn measure(cwd: &Path, args: &[&str]) -> Measured {
     let mut status = 0;
     // SAFETY: wait4 writes into the status and rusage we own.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let waited = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
     let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(waited, pid, "wait4");
     let stdout_bytes = std::fs::metadata(&out_path).map_or(0, |m| m.len() as usize);
@@ -248,9 +248,10 @@ fn shell_quote(path: &Path) -> String {
 }
 
 fn terraform() -> PathBuf {
-    let path = std::env::var_os("TFCTL_TERRAFORM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/terraform"));
+    let path = std::env::var_os("TFCTL_TERRAFORM").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/terraform"),
+        PathBuf::from,
+    );
     assert!(
         path.is_file(),
         "{}: set TFCTL_TERRAFORM (scripts/install-terraform.sh)",
@@ -351,7 +352,7 @@ fn generate_independent(root: &Path, stacks: usize) {
 /// The one stack of [`generate_big`], relative to the config root.
 const BIG_TFVARS: &str = "Big/many/many.tfvars";
 
-/// The module of service `Big`: `resources` terraform_data resources.
+/// The module of service `Big`: `resources` `terraform_data` resources.
 const BIG_MODULE: &str = r#"terraform {
   backend "local" {}
 }
@@ -445,7 +446,7 @@ fn big_plan(resources: usize) {
         .args([
             "validate", "--local", "--quiet", "--format", "json", "--files",
         ])
-        .arg(format!("config/{}", BIG_TFVARS))
+        .arg(format!("config/{BIG_TFVARS}"))
         .current_dir(dir.path())
         .env("TFCTL_TERRAFORM", terraform())
         .env_remove("GITHUB_ACTIONS")

@@ -121,7 +121,7 @@ fn measure(root: &Path, stacks: usize, all: bool) {
 fn max_rss_children_kb() -> i64 {
     // SAFETY: getrusage writes into the struct we own.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &raw mut usage) };
     usage.ru_maxrss
 }
 

@@ -1,7 +1,7 @@
 //! Policy benchmark: the whole `policies/` library on generated plans of
 //! 1,000 / 10,000 / 50,000 resource changes, through tfctl's regorus engine,
-//! the Go OPA engine (PyPI opa-golib-python-bindings, via
-//! tests/policy_opa.py) and checkov (`checkov -f plan.json --framework
+//! the Go OPA engine (`PyPI` opa-golib-python-bindings, via
+//! `tests/policy_opa.py`) and checkov (`checkov -f plan.json --framework
 //! terraform_plan --skip-download`), in one run, printed as a Markdown table
 //! for BENCHMARKS.md.
 //!
@@ -46,7 +46,10 @@ fn main() {
     let ctx_file = out_dir.join("context.json");
     std::fs::write(&ctx_file, ctx.to_data().to_string()).unwrap();
 
-    let namespaces: Vec<String> = NAMESPACES.iter().map(|s| s.to_string()).collect();
+    let namespaces: Vec<String> = NAMESPACES
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     let load_start = Instant::now();
     let engine = PolicyEngine::load(&[root.join("policies")], &[], &namespaces).unwrap();
     let load = load_start.elapsed();
@@ -102,7 +105,7 @@ fn thread_cpu_seconds() -> f64 {
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
 }
 
@@ -170,19 +173,18 @@ fn checkov_seconds(plan: &Path) -> Option<f64> {
         .ok()?;
     let elapsed = start.elapsed().as_secs_f64();
     // checkov exits 1 when checks fail; anything else is a broken run.
-    match out.status.code() {
-        Some(0 | 1) => Some(elapsed),
-        _ => {
-            eprintln!("checkov: {}", String::from_utf8_lossy(&out.stderr).trim());
-            None
-        }
+    if let Some(0 | 1) = out.status.code() {
+        Some(elapsed)
+    } else {
+        eprintln!("checkov: {}", String::from_utf8_lossy(&out.stderr).trim());
+        None
     }
 }
 
 /// A plan with `n` resource changes in the shape `terraform show -json`
 /// prints: buckets with their access blocks and encryption, IAM policies,
 /// security groups, KMS keys, databases, volumes, instances and replaced
-/// null_resources, half in the root module and half in `module.app`, each
+/// `null_resources`, half in the root module and half in `module.app`, each
 /// kind one `count`ed block. Every fifth unit breaks some rules.
 fn generate(n: usize) -> Value {
     let units = n.div_ceil(UNIT);

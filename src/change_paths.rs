@@ -102,7 +102,10 @@ pub fn absolute(path: &Path) -> PathBuf {
             out.extend(rest.iter().rev());
             return out;
         }
-        match (probe.file_name().map(|n| n.to_os_string()), probe.parent()) {
+        match (
+            probe.file_name().map(std::ffi::OsStr::to_os_string),
+            probe.parent(),
+        ) {
             (Some(name), Some(parent)) => {
                 rest.push(name);
                 probe = parent.to_path_buf();

@@ -85,9 +85,9 @@ pub struct KeyArgs {
 
 #[derive(Debug, Clone, Copy, Subcommand)]
 pub enum KeyCommand {
-    /// Print a new secret key (store it as the controller's TFCTL_SIGNING_KEY secret).
+    /// Print a new secret key (store it as the controller's `TFCTL_SIGNING_KEY` secret).
     Generate,
-    /// Print the public key of TFCTL_SIGNING_KEY (list it in trust.public_keys).
+    /// Print the public key of `TFCTL_SIGNING_KEY` (list it in `trust.public_keys`).
     Public,
 }
 
@@ -112,16 +112,16 @@ pub struct SelectArgs {
 /// Flags that stand in for the GitHub Actions context.
 #[derive(Debug, Clone, Args, Default)]
 pub struct GithubArgs {
-    /// Event name (default: $GITHUB_EVENT_NAME).
+    /// Event name (default: $`GITHUB_EVENT_NAME`).
     #[arg(long, value_name = "NAME")]
     pub event_name: Option<String>,
-    /// Event payload file (default: $GITHUB_EVENT_PATH).
+    /// Event payload file (default: $`GITHUB_EVENT_PATH`).
     #[arg(long, value_name = "PATH")]
     pub event_path: Option<PathBuf>,
-    /// Repository as owner/repo (default: $GITHUB_REPOSITORY).
+    /// Repository as owner/repo (default: $`GITHUB_REPOSITORY`).
     #[arg(long, value_name = "OWNER/REPO")]
     pub repo: Option<String>,
-    /// REST API base URL (default: $GITHUB_API_URL, else https://api.github.com).
+    /// REST API base URL (default: $`GITHUB_API_URL`, else <https://api.github.com>).
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
     /// Append JSON-lines audit events here (default: $RUNNER_TEMP/tfctl-audit.jsonl).
@@ -149,7 +149,7 @@ pub struct ValidateArgs {
     /// Stacks planned at once (default: the config's `parallelism`).
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
-    /// Terraform binary (default: $TFCTL_TERRAFORM, the config, then PATH).
+    /// Terraform binary (default: $`TFCTL_TERRAFORM`, the config, then PATH).
     #[arg(long, value_name = "PATH")]
     pub terraform: Option<PathBuf>,
     /// Print the stacks by wave as a GitHub Actions job matrix and stop.
@@ -209,7 +209,7 @@ pub struct DriftArgs {
     /// Stacks planned at once (default: the config's `parallelism`).
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
-    /// Terraform binary (default: $TFCTL_TERRAFORM, the config, then PATH).
+    /// Terraform binary (default: $`TFCTL_TERRAFORM`, the config, then PATH).
     #[arg(long, value_name = "PATH")]
     pub terraform: Option<PathBuf>,
     /// Where the stacks are (overrides `config_root` of tfctl.yaml).

@@ -212,7 +212,7 @@ pub fn stacks_from_changes(
                     tfvars,
                     id: dir,
                     action: StackAction::Plan,
-                })
+                });
             }
             (None, Some(deleted_path)) => {
                 check_stack_path(&deleted_path)?;
@@ -220,7 +220,7 @@ pub fn stacks_from_changes(
                     id: dir,
                     tfvars: deleted_path,
                     action: StackAction::Destroy,
-                })
+                });
             }
             // Not reached: directories without a tfvars were skipped.
             (None, None) => {}
@@ -317,7 +317,7 @@ mod tests {
     }
 
     fn tree(paths: &[&str]) -> Tree {
-        Tree(paths.iter().map(|p| p.to_string()).collect())
+        Tree(paths.iter().map(std::string::ToString::to_string).collect())
     }
 
     fn globs(yaml: &str) -> StackGlobs {

@@ -206,12 +206,12 @@ pub fn validation(
         }
     }
     best.ok_or_else(|| {
-        problem.map(|(_, p)| p).unwrap_or_else(|| {
+        problem.map_or_else(|| {
             format!(
                 "no tfctl validation by {} on this pull request: validate it (re-run the validation)",
                 subject.bot_login
             )
-        })
+        }, |(_, p)| p)
     })
 }
 
@@ -687,11 +687,11 @@ mod tests {
         type Spoil = fn(&mut OverrideComment);
         let cases: [(&str, Spoil); 5] = [
             ("edited", |o| {
-                o.updated_at = Some("2026-12-01T11:30:00Z".into())
+                o.updated_at = Some("2026-12-01T11:30:00Z".into());
             }),
             ("author", |o| o.author = "Alice".into()),
             ("not a special approver", |o| {
-                o.author_is_special_approver = false
+                o.author_is_special_approver = false;
             }),
             ("at least", |o| o.justification = "ok".into()),
             ("before the validation", |o| {

@@ -244,7 +244,7 @@ fn cycle_error(graph: &DiGraph<(), ()>, nodes: &[Node], stacks: &[Stack]) -> Err
     'search: while let Some(n) = queue.pop_front() {
         let mut next: Vec<usize> = graph
             .neighbors(NodeIndex::new(n))
-            .map(|x| x.index())
+            .map(petgraph::prelude::NodeIndex::index)
             .collect();
         next.sort_unstable();
         for m in next.into_iter().filter(|m| members.contains(m)) {
@@ -285,7 +285,7 @@ mod tests {
             tfvars: PathBuf::from(format!("{id}/{name}.tfvars")),
             environment: "development".into(),
             action: StackAction::Plan,
-            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            depends_on: deps.iter().map(std::string::ToString::to_string).collect(),
             string_values: vec![],
             reasons: vec![],
         }

@@ -185,7 +185,7 @@ fn parse_hcl_file(path: &str, text: &str) -> Result<(Vec<String>, Vec<String>), 
                     .body()
                     .attributes()
                     .find(|a| a.key() == "source")
-                    .map(|a| a.expr());
+                    .map(hcl::Attribute::expr);
                 if let Some(Expression::String(source)) = source {
                     sources.push(source.clone());
                 }

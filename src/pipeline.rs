@@ -290,7 +290,7 @@ pub fn observe(sel: &Selection, runs: &[StackRun]) -> Vec<StackReport> {
                 report.status = StackStatus::Error;
                 report.error = Some("terraform produced no plan".into());
             }
-            (Outcome::Failed(why), _) | (Outcome::Rejected(why), _) => {
+            (Outcome::Failed(why) | Outcome::Rejected(why), _) => {
                 report.status = StackStatus::Error;
                 report.error = Some(why.clone());
                 report.log_tail = Some(run.log_tail.clone()).filter(|t| !t.trim().is_empty());
@@ -305,7 +305,9 @@ pub fn observe(sel: &Selection, runs: &[StackRun]) -> Vec<StackReport> {
                 report.error = Some("cancelled".into());
             }
         }
-        report.terraform_warnings = run.terraform_warnings.clone();
+        report
+            .terraform_warnings
+            .clone_from(&run.terraform_warnings);
         reports.push(report);
     }
     reports
@@ -1015,7 +1017,7 @@ mod tests {
     }
 
     fn ids(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+        v.iter().map(std::string::ToString::to_string).collect()
     }
 
     #[test]

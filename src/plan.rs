@@ -104,7 +104,7 @@ pub(crate) enum Action {
     Create,
     Update,
     Delete,
-    /// `create_first` is true for `["create","delete"]` (create_before_destroy).
+    /// `create_first` is true for `["create","delete"]` (`create_before_destroy`).
     Replace {
         create_first: bool,
     },

@@ -500,7 +500,7 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             known: Mutex::default(),
         };
         if planned.len() >= 2 {
-            upstream.warm(&planned)?;
+            upstream.warm(&planned);
         }
         let mut after = impact::order_through_unselected(&planned, &upstream)?;
         for stack in &mut stacks {
@@ -633,7 +633,7 @@ impl TreeUpstream<'_> {
     /// Reads every unselected stack the upstream walk from `selected` (id →
     /// the stacks it names) will ask about, a level at a time, each level
     /// on several threads: the walk then runs from memory.
-    fn warm(&self, selected: &BTreeMap<String, Vec<String>>) -> Result<(), Error> {
+    fn warm(&self, selected: &BTreeMap<String, Vec<String>>) {
         let mut seen: HashSet<String> = HashSet::new();
         let mut level: Vec<String> = selected
             .values()
@@ -647,7 +647,6 @@ impl TreeUpstream<'_> {
             let mut next = Vec::new();
             let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
             for (id, named) in level.iter().zip(read) {
-                let named = named?;
                 next.extend(
                     named
                         .iter()
@@ -658,10 +657,9 @@ impl TreeUpstream<'_> {
             }
             level = next;
         }
-        Ok(())
     }
 
-    fn read(&self, id: &str) -> Result<Vec<String>, Error> {
+    fn read(&self, id: &str) -> Vec<String> {
         let mut depends_on = Vec::new();
         let mut values = Vec::new();
         for name in self.tree.tfvars_in(id) {
@@ -678,19 +676,18 @@ impl TreeUpstream<'_> {
                 values.extend(facts.string_values);
             }
         }
-        Ok(named_stacks(self.cfg, id, &depends_on, &values))
+        named_stacks(self.cfg, id, &depends_on, &values)
     }
 }
 
 impl impact::Upstream for TreeUpstream<'_> {
     fn upstream_of(&self, id: &str) -> Result<Vec<String>, Error> {
         let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-        match known.get(id) {
-            Some(named) => Ok(named.clone()),
-            None => {
-                drop(known);
-                self.read(id)
-            }
+        if let Some(named) = known.get(id) {
+            Ok(named.clone())
+        } else {
+            drop(known);
+            Ok(self.read(id))
         }
     }
 }
@@ -708,19 +705,18 @@ struct TreeDependents<'a> {
 impl Dependents for TreeDependents<'_> {
     fn dependents_of(&self, ids: &BTreeSet<String>) -> Result<Vec<(String, Vec<String>)>, Error> {
         let needles: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let files = match crate::repo::grep_files(self.root, &needles, "*.tfvars") {
-            Some(files) => files,
-            None => {
-                if self.tfvars.get().is_none() {
-                    let all = crate::repo::list_files(self.root)?;
-                    let _ = self.tfvars.set(
-                        all.into_iter()
-                            .filter(|p| discovery::is_stack_tfvars(p, self.globs))
-                            .collect(),
-                    );
-                }
-                self.tfvars.get().cloned().unwrap_or_default()
+        let files = if let Some(files) = crate::repo::grep_files(self.root, &needles, "*.tfvars") {
+            files
+        } else {
+            if self.tfvars.get().is_none() {
+                let all = crate::repo::list_files(self.root)?;
+                let _ = self.tfvars.set(
+                    all.into_iter()
+                        .filter(|p| discovery::is_stack_tfvars(p, self.globs))
+                        .collect(),
+                );
             }
+            self.tfvars.get().cloned().unwrap_or_default()
         };
         let mut out = Vec::new();
         for file in files {

@@ -33,7 +33,7 @@ pub fn parse(text: &str, path: &str) -> Result<TfvarsFacts, Error> {
         match key {
             "environment" => match value {
                 Expression::String(s) if !s.trim().is_empty() => {
-                    facts.environment = Some(s.clone())
+                    facts.environment = Some(s.clone());
                 }
                 _ => {
                     return Err(attribute_error(

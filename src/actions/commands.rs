@@ -222,9 +222,7 @@ pub fn fit_summary(existing_len: usize, markdown: &str) -> String {
 
 /// Appends markdown to `$GITHUB_STEP_SUMMARY`, respecting the 1 MiB limit.
 pub fn append_summary(summary_file: &Path, markdown: &str) -> Result<()> {
-    let existing = std::fs::metadata(summary_file)
-        .map(|m| m.len() as usize)
-        .unwrap_or(0);
+    let existing = std::fs::metadata(summary_file).map_or(0, |m| m.len() as usize);
     append(summary_file, &fit_summary(existing, markdown))
 }
 

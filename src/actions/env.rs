@@ -125,6 +125,7 @@ impl ActionsEnv {
     }
 
     /// Applies the `--event-name`, `--event-path`, `--repo`, `--api-url` flags.
+    #[must_use]
     pub fn with_args(mut self, args: &GithubArgs) -> ActionsEnv {
         if let Some(v) = &args.event_name {
             self.event_name = Some(v.clone());
@@ -136,7 +137,7 @@ impl ActionsEnv {
             self.repository = Some(v.clone());
         }
         if let Some(v) = &args.api_url {
-            self.api_url = v.clone();
+            self.api_url.clone_from(v);
         }
         self
     }
@@ -180,7 +181,7 @@ impl ActionsEnv {
     }
 
     /// How to authenticate: a GitHub App when `TFCTL_APP_ID` is set (it wins,
-    /// because an App token can trigger workflows and GITHUB_TOKEN cannot),
+    /// because an App token can trigger workflows and `GITHUB_TOKEN` cannot),
     /// else `GITHUB_TOKEN`. Missing both is an input error.
     pub fn credentials(&self) -> Result<Credentials> {
         if let Some(app_id) = &self.app_id {
@@ -339,7 +340,7 @@ mod tests {
                 assert_eq!(app.app_id, "123");
                 assert_eq!(app.installation_id, Some(77));
             }
-            other => panic!("expected app credentials, got {other:?}"),
+            other @ Credentials::Token(_) => panic!("expected app credentials, got {other:?}"),
         }
         let debug = format!("{e:?}");
         for secret in ["ghs_supersecret", "xyz", "hmac-secret"] {

@@ -1,6 +1,6 @@
 //! Typed GitHub Actions event payloads (`$GITHUB_EVENT_PATH`), for the
-//! events tfctl handles: push, pull_request, pull_request_review,
-//! issue_comment, repository_dispatch, workflow_dispatch and schedule.
+//! events tfctl handles: push, `pull_request`, `pull_request_review`,
+//! `issue_comment`, `repository_dispatch`, `workflow_dispatch` and schedule.
 //!
 //! Data only, parsed with no IO: unknown fields are ignored (GitHub adds
 //! fields all the time), fields tfctl needs are required, and a missing one

@@ -1,5 +1,5 @@
 //! Every step output a tfctl command writes to `$GITHUB_OUTPUT`, in one
-//! list: `action.yml` declares exactly these (tests/integration/ship_action.rs
+//! list: `action.yml` declares exactly these (`tests/integration/ship_action.rs`
 //! checks both ways), and writing a name not listed here is a bug that
 //! debug builds, and so the tests, refuse.
 

@@ -180,13 +180,12 @@ impl Flow<'_> {
                 short(&p.after)
             )));
         }
-        let (pr, created) = match existing {
-            Some(pr) => (pr, false),
-            None => {
-                let title = crate::render::pr::pr_title(&cmp.commits, branch);
-                let body = crate::render::pr::pr_body(branch, &stacks, &cmp.commits);
-                self.create_pr(branch, &base, &title, &body).await?
-            }
+        let (pr, created) = if let Some(pr) = existing {
+            (pr, false)
+        } else {
+            let title = crate::render::pr::pr_title(&cmp.commits, branch);
+            let body = crate::render::pr::pr_body(branch, &stacks, &cmp.commits);
+            self.create_pr(branch, &base, &title, &body).await?
         };
         let mut outputs = BTreeMap::from([
             ("pr_number", pr.number.to_string()),

@@ -22,7 +22,7 @@ use crate::stack::Stack;
 /// What a run plans: the settings, the config checkout, the stacks it
 /// selected there and the process it runs in.
 #[derive(Clone, Copy)]
-pub struct Planning<'a> {
+pub(super) struct Planning<'a> {
     pub cfg: &'a Config,
     pub config_root: &'a Path,
     pub sel: &'a Selection,
@@ -33,7 +33,7 @@ pub struct Planning<'a> {
 /// verified validation of an earlier head of the same PR), a stack whose
 /// inputs, policy set and state are what that validation passed is not
 /// planned: its attested result is carried (`revalidate`).
-pub fn plan_and_judge(
+pub(super) fn plan_and_judge(
     run: Planning<'_>,
     engine: &PolicyEngine,
     args: &ValidateArgs,
@@ -205,7 +205,7 @@ fn run_jobs(
 /// `terraform init/plan/show -json` of every stack of `run.sel`, eagerly in DAG
 /// order, in a scratch directory named after `command` that is removed
 /// afterwards. One run per stack, indexed like `sel.dag.stacks`.
-pub fn plan_runs(
+pub(super) fn plan_runs(
     run: Planning<'_>,
     terraform: Option<&Path>,
     parallelism: Option<usize>,
@@ -238,7 +238,7 @@ pub fn plan_runs(
 }
 
 /// Prints the report to stdout in the chosen format.
-pub fn print_report(report: &RunReport, format: ReportFormat) -> Result<()> {
+pub(super) fn print_report(report: &RunReport, format: ReportFormat) -> Result<()> {
     let text = match format {
         ReportFormat::Text if report.stacks.is_empty() => {
             "No stack changed: nothing to plan.".to_string()
@@ -266,7 +266,7 @@ pub fn print_report(report: &RunReport, format: ReportFormat) -> Result<()> {
 
 /// 0 passed, 1 failed or locked by another PR, 130 when anything was
 /// cancelled.
-pub fn exit_status(report: &RunReport) -> ExitStatus {
+pub(super) fn exit_status(report: &RunReport) -> ExitStatus {
     if report
         .stacks
         .iter()

@@ -59,7 +59,7 @@ pub(crate) fn attach(op: Operation, args: &ProgressArgs, ctx: &Context, opts: &m
                 let _ = writeln!(err, "{}", line(&progress, op));
             }
         }
-    })
+    });
 }
 
 /// Lines above an indicatif status line: `planning 3/30 done · S3/a (12s)`.
@@ -73,7 +73,9 @@ fn live(op: Operation) -> Watcher {
     // Stack id → when it started; how many ended; how many in all.
     let state: Mutex<(BTreeMap<String, Instant>, usize, usize)> = Mutex::default();
     Watcher::new(move |progress| {
-        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (running, ended, total) = &mut *state;
         match &progress {
             Progress::Started { id, total: t, .. } => {

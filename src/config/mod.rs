@@ -67,7 +67,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
     })
 }
 
-/// `file:line:col: message`, from serde_yaml's location.
+/// `file:line:col: message`, from `serde_yaml`'s location.
 fn yaml_error(path: &Path, e: &serde_yaml::Error) -> String {
     let msg = e.to_string();
     // serde_yaml appends " at line L column C"; put the location up front instead.

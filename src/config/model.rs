@@ -583,7 +583,7 @@ impl Config {
         for team in approvers_raw.teams.unwrap_or_default() {
             match team.split_once('/') {
                 Some((org, slug)) if !org.is_empty() && !slug.is_empty() && !slug.contains('/') => {
-                    teams.push((org.to_string(), slug.to_string()))
+                    teams.push((org.to_string(), slug.to_string()));
                 }
                 _ => problems.push(format!("approvers.teams: `{team}` is not `org/team-slug`")),
             }

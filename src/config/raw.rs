@@ -1,5 +1,5 @@
 //! `tfctl.yaml` as written: serde structs that reject unknown keys and wrong
-//! types (serde_yaml names the key, line and column), and derive the JSON
+//! types (`serde_yaml` names the key, line and column), and derive the JSON
 //! Schema printed by `tfctl schema`. No defaults are applied here beyond what
 //! serde needs; `model.rs` validates and fills them in.
 

@@ -125,13 +125,13 @@ pub fn apply_gate(facts: &ApplyFacts, policy: &ApplyPolicy<'_>) -> Result<String
             match v.environment() {
                 Ok(env) => {
                     let branch = (policy.branch_for)(env);
-                    if branch != facts.branch {
+                    if branch == facts.branch {
+                        environment = Some(env.to_string());
+                    } else {
                         reasons.push(format!(
                             "the change was validated for {env} (branch {branch}), not for branch {}",
                             facts.branch
                         ));
-                    } else {
-                        environment = Some(env.to_string());
                     }
                 }
                 Err(why) => reasons.push(why),
@@ -335,7 +335,11 @@ mod tests {
     #[test]
     fn a_later_merge_overtakes_only_when_it_touches_the_same_stacks() {
         let touches = |p: &str| p.starts_with("S3/a/");
-        let files = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let files = |v: &[&str]| {
+            v.iter()
+                .map(std::string::ToString::to_string)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(overtaken("prod", "identical", &[], true, &touches), None);
         assert_eq!(
             overtaken("prod", "ahead", &files(&["KMS/k/k.tfvars"]), true, &touches),

@@ -307,7 +307,7 @@ mod tests {
     fn blocked(f: &MergeFacts) -> String {
         match decide(f) {
             MergeDecision::Blocked(r) => r.join("; "),
-            other => panic!("expected blocked, got {other:?}"),
+            other @ MergeDecision::Merge { .. } => panic!("expected blocked, got {other:?}"),
         }
     }
 
@@ -380,7 +380,7 @@ mod tests {
             .push(approve("dave", HEAD, "2026-11-21T11:02:00Z"));
         match decide(&f) {
             MergeDecision::Merge { approvers, .. } => assert_eq!(approvers, ["bob", "dave"]),
-            other => panic!("{other:?}"),
+            other @ MergeDecision::Blocked(_) => panic!("{other:?}"),
         }
     }
 
@@ -451,7 +451,7 @@ mod tests {
         marker_of(&mut f).environment = "sandbox".into();
         match decide(&f) {
             MergeDecision::Merge { branch, .. } => assert_eq!(branch, "main"),
-            other => panic!("{other:?}"),
+            other @ MergeDecision::Blocked(_) => panic!("{other:?}"),
         }
     }
 
@@ -481,9 +481,9 @@ mod tests {
         ));
         match decide(&f) {
             MergeDecision::Merge { overridden_by, .. } => {
-                assert_eq!(overridden_by.as_deref(), Some("sec-lead"))
+                assert_eq!(overridden_by.as_deref(), Some("sec-lead"));
             }
-            other => panic!("{other:?}"),
+            other @ MergeDecision::Blocked(_) => panic!("{other:?}"),
         }
 
         f.override_request = Some(override_by(

@@ -53,6 +53,8 @@ mod testing {
     pub(super) const HEAD: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     pub(super) const OLD: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
+    // The shape `evidence::validation` returns, which the gates take.
+    #[allow(clippy::unnecessary_wraps)]
     pub(super) fn validation(result: &str) -> Result<Verified, String> {
         Ok(Verified {
             marker: crate::render::marker::ValidationMarker {

@@ -22,7 +22,7 @@ use super::routes::{self, Route};
 use super::{app, Credentials, GithubError, GithubErrorKind, RepoRef, Secret};
 
 /// GitHub's recommended page size maximum.
-pub const PER_PAGE: &str = "100";
+pub(super) const PER_PAGE: &str = "100";
 /// Installation tokens live an hour; renew well before.
 const TOKEN_RENEW_AFTER: Duration = Duration::from_secs(50 * 60);
 /// A guard against a server whose `Link: next` never ends.
@@ -94,12 +94,12 @@ pub(crate) struct Response {
 }
 
 impl Response {
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
     /// Decodes a success body as `T`.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, GithubError> {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, GithubError> {
         serde_json::from_slice(&self.body).map_err(|e| GithubError {
             call: self.call.clone(),
             kind: GithubErrorKind::Decode,
@@ -109,7 +109,7 @@ impl Response {
     }
 
     /// The error for a non-success answer, quoting GitHub's message.
-    pub fn error(&self) -> GithubError {
+    pub(crate) fn error(&self) -> GithubError {
         status_error(&self.call, self.status, &self.body, self.attempts, None)
     }
 }
@@ -172,7 +172,7 @@ fn jwt_now(app: &super::AppCredentials) -> Result<Secret, GithubError> {
 }
 
 /// The `rel="next"` target of a `Link` header, if any.
-pub fn next_link(link: &str) -> Option<&str> {
+pub(super) fn next_link(link: &str) -> Option<&str> {
     link.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
         let is_next = params
@@ -489,26 +489,25 @@ impl Client {
     /// App JWT → (installation id) → installation token.
     async fn mint(&self, app: &super::AppCredentials) -> Result<Secret, GithubError> {
         let jwt = jwt_now(app)?;
-        let installation_id = match app.installation_id {
-            Some(id) => id,
-            None => {
-                let repo = self.installation_repo.as_ref().ok_or_else(|| GithubError {
-                    call: "GitHub App authentication".into(),
-                    kind: GithubErrorKind::Invalid,
-                    message: "no installation: set TFCTL_APP_INSTALLATION_ID".into(),
-                    attempts: 1,
-                })?;
-                let route = routes::REPO_INSTALLATION;
-                let path = route.path(&[&repo.owner, &repo.name]);
-                let call = format!("{} {path}", route.method);
-                let resp = self
-                    .execute(route, &call, self.url(&path, &[])?, None, &jwt)
-                    .await?;
-                if !resp.is_success() {
-                    return Err(resp.error());
-                }
-                resp.json::<Installation>()?.id
+        let installation_id = if let Some(id) = app.installation_id {
+            id
+        } else {
+            let repo = self.installation_repo.as_ref().ok_or_else(|| GithubError {
+                call: "GitHub App authentication".into(),
+                kind: GithubErrorKind::Invalid,
+                message: "no installation: set TFCTL_APP_INSTALLATION_ID".into(),
+                attempts: 1,
+            })?;
+            let route = routes::REPO_INSTALLATION;
+            let path = route.path(&[&repo.owner, &repo.name]);
+            let call = format!("{} {path}", route.method);
+            let resp = self
+                .execute(route, &call, self.url(&path, &[])?, None, &jwt)
+                .await?;
+            if !resp.is_success() {
+                return Err(resp.error());
             }
+            resp.json::<Installation>()?.id
         };
         let route = routes::INSTALLATION_TOKEN;
         let id = installation_id.to_string();

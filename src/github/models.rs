@@ -419,7 +419,7 @@ pub(crate) enum ErrorDetail {
 
 impl ErrorBody {
     /// `Validation Failed: body is too long (maximum is 65536 characters)`.
-    pub fn describe(&self) -> Option<String> {
+    pub(crate) fn describe(&self) -> Option<String> {
         let mut out = self.message.clone()?;
         let details: Vec<String> = self
             .errors

@@ -43,7 +43,10 @@ impl CommitState {
 }
 
 /// Why a dispatch would be rejected, or `None` when GitHub would take it.
-pub fn dispatch_problem(event_type: &str, client_payload: &Map<String, Value>) -> Option<String> {
+pub(super) fn dispatch_problem(
+    event_type: &str,
+    client_payload: &Map<String, Value>,
+) -> Option<String> {
     let len = event_type.chars().count();
     if len == 0 || len > DISPATCH_EVENT_TYPE_LIMIT {
         return Some(format!(

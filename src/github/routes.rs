@@ -1,5 +1,5 @@
 //! Every REST route tfctl calls, as `(method, path template)` data with the
-//! templates spelled exactly as GitHub's OpenAPI description spells them.
+//! templates spelled exactly as GitHub's `OpenAPI` description spells them.
 //!
 //! The contract test checks [`ROUTES`] against the committed description,
 //! and the fake GitHub keys its fault injection by the same strings. Pure:
@@ -11,7 +11,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Route {
     pub method: &'static str,
-    /// OpenAPI path template, e.g. `/repos/{owner}/{repo}/pulls/{pull_number}`.
+    /// `OpenAPI` path template, e.g. `/repos/{owner}/{repo}/pulls/{pull_number}`.
     pub template: &'static str,
 }
 

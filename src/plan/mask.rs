@@ -384,15 +384,12 @@ impl SensitiveValues {
                     && (t.chars().count() >= MIN_REDACTED_CHARS
                         || (!word_char(before) && !word_char(rest[t.len()..].chars().next())))
             });
-            match found {
-                Some(t) => {
-                    out.push_str(REDACTED);
-                    at += t.len();
-                }
-                None => {
-                    out.push(c);
-                    at += c.len_utf8();
-                }
+            if let Some(t) = found {
+                out.push_str(REDACTED);
+                at += t.len();
+            } else {
+                out.push(c);
+                at += c.len_utf8();
             }
         }
         if out == text {

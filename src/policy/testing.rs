@@ -78,7 +78,7 @@ fn test_rules(engine: &mut regorus::Engine) -> Vec<Case> {
     let mut found: Vec<(String, u32, Case)> = Vec::new();
     for module in engine.get_modules() {
         let package = module.package.refr.span().text().to_string();
-        let file = module.package.span.source.get_path().to_string();
+        let file = module.package.span.source.get_path().clone();
         for rule in &module.policy {
             // Tests are plain rules (`test_x if {...}`); functions are not tests.
             let Rule::Spec {

@@ -152,7 +152,10 @@ mod tests {
             head_sha: "abcdef0123".into(),
             environment: Some("production".into()),
             outcome: outcome.into(),
-            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+            reasons: reasons
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             violations_overridden: Vec::new(),
             run_url: None,
         }

@@ -120,7 +120,7 @@ fn cut(text: &str, budget: usize) -> String {
     kept
 }
 
-/// A CommonMark fence line: up to 3 spaces, then 3+ backticks or tildes.
+/// A `CommonMark` fence line: up to 3 spaces, then 3+ backticks or tildes.
 /// Returns the fence and the rest of the line.
 fn fence_of(line: &str) -> Option<(String, &str)> {
     let trimmed = line.trim_end_matches(['\n', '\r']);

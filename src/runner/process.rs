@@ -93,7 +93,7 @@ pub fn cancel_on_signals() -> io::Result<Cancel> {
 
 /// What a finished command left behind.
 #[derive(Debug)]
-pub struct Finished {
+pub(super) struct Finished {
     pub status: ExitStatus,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -104,7 +104,7 @@ pub struct Finished {
 
 impl Finished {
     /// `exit status 1`, `killed by signal 9`: for failure reasons.
-    pub fn describe_status(&self) -> String {
+    pub(super) fn describe_status(&self) -> String {
         use std::os::unix::process::ExitStatusExt;
         match (self.status.code(), self.status.signal()) {
             (Some(code), _) => format!("exit status {code}"),
@@ -129,7 +129,7 @@ pub struct ChildEnv {
 /// group. When `cancel` triggers while it runs: SIGINT to the group, wait up
 /// to `grace`, then SIGKILL to the group. Output is read throughout, so a
 /// process that prints while shutting down never blocks on a full pipe.
-pub async fn run(
+pub(super) async fn run(
     program: &Path,
     args: &[OsString],
     cwd: &Path,
@@ -142,18 +142,18 @@ pub async fn run(
 
 /// Called with each line a command prints, as it prints it (no line
 /// break; a last line without one is passed at the end).
-pub type LineSink = Arc<dyn Fn(&str) + Send + Sync>;
+pub(super) type LineSink = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Who hears each line of a command's stdout and stderr as it arrives
 /// (`--verbose`); both are still captured whole in [`Finished`].
 #[derive(Clone, Default)]
-pub struct Lines {
+pub(super) struct Lines {
     pub stdout: Option<LineSink>,
     pub stderr: Option<LineSink>,
 }
 
 /// [`run`], telling `lines` every line as it is read.
-pub async fn run_watched(
+pub(super) async fn run_watched(
     program: &Path,
     args: &[OsString],
     cwd: &Path,
@@ -206,12 +206,9 @@ pub async fn run_watched(
             // The child has not been reaped (we are not past `wait`), so its
             // pid is still ours and the group id cannot have been reused.
             signal_group(pgid, libc::SIGINT);
-            let status = match tokio::time::timeout(grace, child.wait()).await {
-                Ok(status) => status?,
-                Err(_) => {
-                    signal_group(pgid, libc::SIGKILL);
-                    child.wait().await?
-                }
+            let status = if let Ok(status) = tokio::time::timeout(grace, child.wait()).await { status? } else {
+                signal_group(pgid, libc::SIGKILL);
+                child.wait().await?
             };
             (status, true)
         }
@@ -256,7 +253,7 @@ impl Drain {
                         break;
                     }
                     buf.lock()
-                        .unwrap_or_else(|e| e.into_inner())
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .extend_from_slice(&chunk[..n]);
                     if let Some(sink) = &sink {
                         partial.extend_from_slice(&chunk[..n]);
@@ -283,7 +280,12 @@ impl Drain {
                 task.abort();
             }
         }
-        std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(
+            &mut *self
+                .buf
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 

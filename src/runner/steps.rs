@@ -49,7 +49,7 @@ impl Shared {
     /// Creates the work dir (and plugin cache dir) and fixes the base
     /// environment. Reads `TF_CLI_CONFIG_FILE` and `HOME` only to avoid
     /// overriding a user's terraform CLI configuration.
-    pub fn prepare(opts: &RunOptions, cancel: Cancel) -> Result<Shared, String> {
+    pub(super) fn prepare(opts: &RunOptions, cancel: Cancel) -> Result<Shared, String> {
         let mkdir = |dir: &Path| {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))
@@ -67,8 +67,7 @@ impl Shared {
             .host
             .home
             .as_ref()
-            .map(|home| Path::new(home).join(".terraformrc").exists())
-            .unwrap_or(false);
+            .is_some_and(|home| Path::new(home).join(".terraformrc").exists());
         // A TF_CLI_CONFIG_FILE naming a missing file counts as unset (this
         // happens on hosted runners), else terraform warns on every command.
         let configured = opts
@@ -85,14 +84,13 @@ impl Shared {
                 .and_then(Path::parent)
                 .map(|tools| tools.join("terraformrc"))
                 .filter(|rc| rc.is_file());
-            match beside_binary {
-                Some(rc) => Some(rc),
-                None => {
-                    let file = opts.work_dir.join("terraformrc.empty");
-                    std::fs::write(&file, "")
-                        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-                    Some(file)
-                }
+            if let Some(rc) = beside_binary {
+                Some(rc)
+            } else {
+                let file = opts.work_dir.join("terraformrc.empty");
+                std::fs::write(&file, "")
+                    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                Some(file)
             }
         } else {
             None
@@ -157,7 +155,10 @@ struct InitGate {
 
 impl InitGate {
     fn module(&self, dir: &Path) -> Arc<tokio::sync::Mutex<bool>> {
-        let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        let mut modules = self
+            .modules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(modules.entry(module_key(dir)).or_default())
     }
 }
@@ -171,7 +172,7 @@ impl Shared {
     /// Warms each distinct module dir of `jobs` (see [`InitGate`]), one at a
     /// time, in job order. Only needed, and only called, with a plugin
     /// cache. Stops early on cancel: the dispatcher then starts nothing.
-    pub async fn warm_modules(&mut self, jobs: &[StackJob]) {
+    pub(super) async fn warm_modules(&mut self, jobs: &[StackJob]) {
         for (n, job) in jobs.iter().enumerate() {
             let key = module_key(&job.module_dir);
             if self.inits.warmed.contains_key(&key) || self.cancel.is_cancelled() {

@@ -116,7 +116,9 @@ pub fn public_outputs(outputs: &serde_json::Value) -> serde_json::Value {
         .as_object()
         .map(|map| {
             map.iter()
-                .filter(|(_, o)| o.get("sensitive").and_then(|s| s.as_bool()) != Some(true))
+                .filter(|(_, o)| {
+                    o.get("sensitive").and_then(serde_json::Value::as_bool) != Some(true)
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
@@ -238,8 +240,7 @@ pub fn failure_reason(step: &str, output: &str, exit: &str) -> String {
             .lines()
             .map(|l| l.trim_matches(|c: char| c.is_whitespace() || "│╷╵".contains(c)))
             .rfind(|l| !l.is_empty())
-            .map(str::to_owned)
-            .unwrap_or_else(|| "no output".into())
+            .map_or_else(|| "no output".into(), str::to_owned)
     } else {
         let mut shown: Vec<String> = errors.iter().take(MAX_ERRORS).cloned().collect();
         if errors.len() > MAX_ERRORS {

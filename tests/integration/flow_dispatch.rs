@@ -1,6 +1,6 @@
 //! `tfctl dispatch` end to end: the real binary, a real git checkout of the
 //! offline example, the fake GitHub with a config and a controller
-//! repository, and real push / pull_request payloads (octokit/webhooks
+//! repository, and real push / `pull_request` payloads (octokit/webhooks
 //! examples) edited into shape.
 
 use crate::flow_support;
@@ -26,7 +26,7 @@ fn seed_branch(f: &Flow, branch: &str, commits: &[(&str, &[&str])]) -> Vec<Strin
     for (message, files) in commits {
         let sha = fake_sha(&format!("{branch} {message}"));
         f.gh.seed_commit(CONFIG, &sha, &[&parent], message, files);
-        parent = sha.clone();
+        parent.clone_from(&sha);
         shas.push(sha);
     }
     f.gh.seed_branch(CONFIG, branch, &parent);

@@ -412,14 +412,13 @@ fn a_validation_comment_not_written_by_the_bot_or_badly_signed_is_refused() {
         let n = validated_pr(&f, "staging", RunResult::Passed, key);
         let event = approve(&f, n, "bob", None);
         let run = f.run("merge", "pull_request_review", &event);
-        match expected {
-            Some(why) => assert_blocked(&f, n, run, why),
-            None => {
-                run.expect_code(0);
-                let body = &merge_comments(&f, n)[0];
-                let m: MergeMarker = marker::find(body).unwrap();
-                assert_eq!(m.outcome, "merged");
-            }
+        if let Some(why) = expected {
+            assert_blocked(&f, n, run, why);
+        } else {
+            run.expect_code(0);
+            let body = &merge_comments(&f, n)[0];
+            let m: MergeMarker = marker::find(body).unwrap();
+            assert_eq!(m.outcome, "merged");
         }
     }
 }

@@ -42,7 +42,7 @@ fn every_route_the_client_uses_exists_in_the_rest_description() {
     let missing: Vec<String> = ROUTES
         .iter()
         .filter(|r| operation(&spec, r.method, r.template).is_none())
-        .map(|r| r.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
     assert!(
         missing.is_empty(),

@@ -38,13 +38,13 @@ pub(crate) struct TwoPrs {
 }
 
 impl TwoPrs {
-    pub fn new() -> TwoPrs {
+    pub(crate) fn new() -> TwoPrs {
         TwoPrs::with_config(str::to_string)
     }
 
     /// As [`TwoPrs::new`], with the example's tfctl.yaml edited by `edit`
     /// (on `main`, before the PRs branch off).
-    pub fn with_config(edit: impl Fn(&str) -> String) -> TwoPrs {
+    pub(crate) fn with_config(edit: impl Fn(&str) -> String) -> TwoPrs {
         let repo = Repo::from_example("offline");
         repo.git(&["checkout", "-q", "main"]);
         let config = edit(&repo.read("tfctl.yaml"));
@@ -82,7 +82,7 @@ impl TwoPrs {
         }
     }
 
-    pub fn branch(&self, pr: u64) -> &'static str {
+    pub(crate) fn branch(&self, pr: u64) -> &'static str {
         if pr == self.a {
             "feature-a"
         } else {
@@ -90,18 +90,18 @@ impl TwoPrs {
         }
     }
 
-    pub fn head(&self, pr: u64) -> String {
+    pub(crate) fn head(&self, pr: u64) -> String {
         self.gh.pr(CONFIG, pr).head_sha
     }
 
     /// `tfctl validate --format json` of PR `pr`, as the controller runs it
     /// on its `tfctl-validate` dispatch.
-    pub fn validate(&self, pr: u64) -> Run {
+    pub(crate) fn validate(&self, pr: u64) -> Run {
         self.validate_in_run(pr, "7")
     }
 
     /// [`TwoPrs::validate`] as Actions run `run_id`.
-    pub fn validate_in_run(&self, pr: u64, run_id: &str) -> Run {
+    pub(crate) fn validate_in_run(&self, pr: u64, run_id: &str) -> Run {
         self.repo.git(&["checkout", "-q", self.branch(pr)]);
         let head = self.head(pr);
         let event = harness::validate_dispatch(self.dir.path(), CONFIG, pr, &head);
@@ -115,11 +115,11 @@ impl TwoPrs {
             .run()
     }
 
-    pub fn lock(&self) -> LockRecord {
+    pub(crate) fn lock(&self) -> LockRecord {
         lock_of(&self.gh, CONTROLLER, STACK).expect("the stack has a lock")
     }
 
-    pub fn comment(&self, pr: u64) -> String {
+    pub(crate) fn comment(&self, pr: u64) -> String {
         self.gh
             .comments(CONFIG, pr)
             .into_iter()
@@ -130,7 +130,7 @@ impl TwoPrs {
 
     /// PR `pr` merged, with `applied` the bot's signed apply attestation of
     /// its merge commit (state `applied`) — and no release ever written.
-    pub fn merged(&self, pr: u64, applied: bool) {
+    pub(crate) fn merged(&self, pr: u64, applied: bool) {
         let merge = fake_sha(&format!("merge-{pr}"));
         let sha = merge.clone();
         self.gh.update_pr(CONFIG, pr, |p| {
@@ -166,7 +166,7 @@ impl TwoPrs {
 
     /// Two approvals of PR `pr`'s head by writers, and the review payload
     /// of the last one.
-    pub fn approved(&self, pr: u64) -> PathBuf {
+    pub(crate) fn approved(&self, pr: u64) -> PathBuf {
         let head = self.head(pr);
         let mut id = 0;
         for user in ["bob", "carol"] {
@@ -190,7 +190,7 @@ impl TwoPrs {
 
     /// `tfctl COMMAND` on a `workflow_dispatch` of the controller started
     /// by `sender` with `inputs`.
-    pub fn dispatched(&self, command: &str, sender: &str, inputs: Value) -> Run {
+    pub(crate) fn dispatched(&self, command: &str, sender: &str, inputs: Value) -> Run {
         let mut v = fixture("workflow_dispatch.json");
         v["inputs"] = inputs;
         v["sender"]["login"] = json!(sender);
@@ -207,7 +207,7 @@ impl TwoPrs {
 
     /// `author` comments `body` on PR `pr`, and `tfctl merge` runs on it
     /// (after two writers approved).
-    pub fn commented(&self, pr: u64, author: &str, body: &str) -> Run {
+    pub(crate) fn commented(&self, pr: u64, author: &str, body: &str) -> Run {
         self.approved(pr);
         let id = self.gh.seed_comment(CONFIG, pr, author, body);
         let rec = self
@@ -237,7 +237,7 @@ impl TwoPrs {
             .run()
     }
 
-    pub fn merge(&self, pr: u64) -> Run {
+    pub(crate) fn merge(&self, pr: u64) -> Run {
         let event = self.approved(pr);
         self.repo
             .tfctl()

@@ -3,10 +3,10 @@
 //!
 //! Two proofs: (1) each plan gets the verdict written down in
 //! tests/fixtures/terraform/EXPECTED.md (which plan breaks which rule and
-//! why), and (2) the real Go OPA engine (PyPI opa-golib-python-bindings,
-//! driven by tests/policy_opa.py) gives exactly the same deny/warn sets as
+//! why), and (2) the real Go OPA engine (`PyPI` opa-golib-python-bindings,
+//! driven by `tests/policy_opa.py`) gives exactly the same deny/warn sets as
 //! regorus on every case. Without the Python package the parity test skips
-//! loudly, unless TFCTL_REQUIRE_OPA=1 (CI) makes that a failure.
+//! loudly, unless `TFCTL_REQUIRE_OPA=1` (CI) makes that a failure.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -350,7 +350,11 @@ fn context(case: &Case) -> PolicyContext {
         environment: case.environment.into(),
         changed_files: vec![format!("{}/main/main.tf", case.service)],
         pr_author: Some("octocat".into()),
-        environments_in_change: case.environments.iter().map(|e| e.to_string()).collect(),
+        environments_in_change: case
+            .environments
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
     }
 }
 
@@ -383,7 +387,10 @@ fn materialize(
 }
 
 fn engine(data_files: &[PathBuf]) -> PolicyEngine {
-    let namespaces: Vec<String> = NAMESPACES.iter().map(|s| s.to_string()).collect();
+    let namespaces: Vec<String> = NAMESPACES
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     PolicyEngine::load(&[root().join("policies")], data_files, &namespaces).unwrap()
 }
 
@@ -468,7 +475,7 @@ fn messages_never_carry_sensitive_values() {
     }
 }
 
-/// String values the plan marks sensitive (after_sensitive / before_sensitive).
+/// String values the plan marks sensitive (`after_sensitive` / `before_sensitive`).
 fn sensitive_values(plan: &serde_json::Value) -> Vec<String> {
     fn walk(value: &serde_json::Value, mask: &serde_json::Value, out: &mut Vec<String>) {
         match (value, mask) {

@@ -71,11 +71,10 @@ fn each_stack_s_end_is_printed_when_it_ends_not_when_the_run_does() {
     );
 
     let at = |needle: &str| {
-        lines
-            .iter()
-            .find(|(_, l)| l.contains(needle))
-            .map(|(t, _)| *t)
-            .unwrap_or_else(|| panic!("no line with {needle:?} in {lines:?}"))
+        lines.iter().find(|(_, l)| l.contains(needle)).map_or_else(
+            || panic!("no line with {needle:?} in {lines:?}"),
+            |(t, _)| *t,
+        )
     };
     let fast_done = at("planned  Slow/fast");
     let late_done = at("planned  Slow/late");

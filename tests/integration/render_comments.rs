@@ -296,7 +296,10 @@ fn assert_fails(want: &str, f: impl FnOnce() + std::panic::UnwindSafe) {
     let msg = err
         .downcast_ref::<String>()
         .cloned()
-        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .or_else(|| {
+            err.downcast_ref::<&str>()
+                .map(std::string::ToString::to_string)
+        })
         .unwrap_or_default();
     assert!(msg.contains(want), "failed, but not for {want:?}:\n{msg}");
 }

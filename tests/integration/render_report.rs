@@ -389,7 +389,7 @@ fn assert_balanced(text: &str) {
         let is_fence = (ch == '`' || ch == '~') && run >= 3 && line.len() - t.len() <= 3;
         match fence {
             Some((c, n)) if is_fence && ch == c && run >= n && t[run..].trim().is_empty() => {
-                fence = None
+                fence = None;
             }
             Some(_) => {}
             None if is_fence => fence = Some((ch, run)),

@@ -28,6 +28,7 @@ fn bucket_text(i: usize, public: bool) -> String {
 
 /// A PR of 20 S3 stacks, validated through the fake GitHub with the
 /// controller's key; terraform calls are recorded in `calls`.
+#[allow(clippy::struct_field_names)] // `pr.pr`: the PR's number
 struct Pr {
     gh: FakeGithub,
     repo: Repo,

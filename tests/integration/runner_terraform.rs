@@ -48,7 +48,7 @@ async fn dag_order_is_respected_and_starts_are_eager() {
     ];
     // Long enough that b, then d, finish init and plan on a loaded 2-core
     // machine while a still waits.
-    fx.server.set_delay("IAM/a", Duration::from_millis(6000));
+    fx.server.set_delay("IAM/a", Duration::from_secs(6));
     fx.server.set_delay("IAM/b", Duration::from_millis(100));
     let nodes = vec![Some(0), Some(1), Some(2), Some(3), None, Some(4)];
     let preds = vec![vec![], vec![], vec![0], vec![1], vec![2, 3], vec![4]];

@@ -375,7 +375,7 @@ fn an_override_by_a_special_approver_is_reverified_and_applies() {
     );
     // GitHub says the merge happened after both comments.
     gh.update_pr(REPO, n, |pr| {
-        pr.merged_at = Some("2999-01-01T00:00:00Z".into())
+        pr.merged_at = Some("2999-01-01T00:00:00Z".into());
     });
     gh.seed_label(REPO, n, "opa-failed", BOT_LOGIN);
     gh.seed_label(REPO, n, "opa-override", BOT_LOGIN);

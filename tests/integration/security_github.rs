@@ -418,7 +418,7 @@ fn attack_push_during_validation_publishes_nothing() {
     let newer = fake_sha("pushed while planning");
     let (pushed, n) = (newer.clone(), v.pr);
     v.gh.after_request(PR_FILES, 1, move |s| {
-        s.move_pr_head(CONFIG_REPO, n, &pushed)
+        s.move_pr_head(CONFIG_REPO, n, &pushed);
     });
     v.expect_superseded(v.run(&[]), &newer);
     assert!(v.validation_comments().is_empty());

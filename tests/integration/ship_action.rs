@@ -135,7 +135,7 @@ impl Runner {
         cmd
     }
 
-    /// `key=value` lines written to $GITHUB_OUTPUT so far.
+    /// `key=value` lines written to $`GITHUB_OUTPUT` so far.
     fn outputs(&self) -> BTreeMap<String, String> {
         std::fs::read_to_string(self.path("output"))
             .unwrap_or_default()

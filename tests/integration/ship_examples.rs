@@ -70,7 +70,11 @@ fn string_attr(body: &hcl::Body, key: &str) -> Option<String> {
 }
 
 fn string_list_attr(body: &hcl::Body, key: &str) -> Vec<String> {
-    match body.attributes().find(|a| a.key() == key).map(|a| a.expr()) {
+    match body
+        .attributes()
+        .find(|a| a.key() == key)
+        .map(hcl::Attribute::expr)
+    {
         None => Vec::new(),
         Some(Expression::Array(items)) => items
             .iter()

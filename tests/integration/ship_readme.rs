@@ -106,9 +106,10 @@ fn reference_table(schema: &Value) -> String {
 }
 
 fn readme_path() -> PathBuf {
-    std::env::var_os("TFCTL_README")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+    std::env::var_os("TFCTL_README").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+        PathBuf::from,
+    )
 }
 
 #[test]

@@ -20,12 +20,12 @@ use crate::harness::{Repo, Run, Tfctl};
 use crate::support::fake_github::{CommentRec, FakeGithub, FileRec, PrSeed, BOT_LOGIN, TOKEN};
 
 /// The repository the PR lives in (single-repo mode).
-pub const REPO: &str = "o/config";
+pub(crate) const REPO: &str = "o/config";
 /// The controller's signing key in these tests (`TFCTL_SIGNING_KEY`).
-pub use crate::support::keys::CONTROLLER_KEY as KEY;
+pub(crate) use crate::support::keys::CONTROLLER_KEY as KEY;
 
 /// [`KEY`] as the library reads it.
-pub fn key() -> SigningKey {
+pub(crate) fn key() -> SigningKey {
     crate::support::keys::key(KEY)
 }
 
@@ -33,7 +33,7 @@ pub fn key() -> SigningKey {
 /// provisioner (run on apply only, so validation plans pass) fails when
 /// `fail_apply` and else sleeps `sleep` seconds; a plain and a sensitive
 /// output.
-pub const JOB_MODULE: &str = r#"
+pub(crate) const JOB_MODULE: &str = r#"
 terraform {
   backend "local" {}
 }
@@ -90,10 +90,10 @@ output "token" {
 "#;
 
 /// The sensitive output's value: must never reach a report.
-pub const SECRET: &str = "s3cr3t-token-value";
+pub(crate) const SECRET: &str = "s3cr3t-token-value";
 
 /// tfvars of a `Job/<name>` stack in production.
-pub fn job_tfvars(name: &str, extra: &str) -> String {
+pub(crate) fn job_tfvars(name: &str, extra: &str) -> String {
     format!(
         "environment = \"production\"\nname        = \"production-job-{name}\"\n{extra}\ntags = {{\n  Owner      = \"platform\"\n  CostCenter = \"cc-100\"\n}}\n"
     )
@@ -101,7 +101,7 @@ pub fn job_tfvars(name: &str, extra: &str) -> String {
 
 /// One apply scenario: the repo, where the report files go, the validated
 /// head and the merge commit.
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub repo: Repo,
     pub out: tempfile::TempDir,
     /// PR head (what was validated).
@@ -118,7 +118,7 @@ pub struct Scenario {
 
 /// The example repo with `.tfctl/` ignored, `controller` (modules and the
 /// like) committed on `main`, `prod` at `main`, and `feature` checked out.
-pub fn repo_with(controller: impl FnOnce(&Repo)) -> Repo {
+pub(crate) fn repo_with(controller: impl FnOnce(&Repo)) -> Repo {
     let repo = Repo::from_example("offline");
     repo.git(&["checkout", "-q", "main"]);
     repo.write(".gitignore", ".tfctl/\n");
@@ -137,13 +137,13 @@ pub fn repo_with(controller: impl FnOnce(&Repo)) -> Repo {
 
 /// `tfctl validate --format json --base prod` on the working tree: the plan
 /// digest of every stack (it must pass).
-pub fn validate(repo: &Repo) -> BTreeMap<String, String> {
+pub(crate) fn validate(repo: &Repo) -> BTreeMap<String, String> {
     digests(repo, &["--base", "prod"])
 }
 
 /// `tfctl validate --format json --files FILES` (relative to the config
 /// root): the plan digest of every stack (it must pass).
-pub fn validate_files(repo: &Repo, files: &[&str]) -> BTreeMap<String, String> {
+pub(crate) fn validate_files(repo: &Repo, files: &[&str]) -> BTreeMap<String, String> {
     let mut args = vec!["--files"];
     args.extend_from_slice(files);
     digests(repo, &args)
@@ -173,7 +173,7 @@ fn digests(repo: &Repo, select: &[&str]) -> BTreeMap<String, String> {
 impl Scenario {
     /// Commits the feature's working tree, merges it into `prod` with a
     /// merge commit and checks that out. `digests` come from [`validate`].
-    pub fn merge(repo: Repo, digests: BTreeMap<String, String>) -> Scenario {
+    pub(crate) fn merge(repo: Repo, digests: BTreeMap<String, String>) -> Scenario {
         repo.commit("feature change");
         let head = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
         let files: Vec<FileRec> = repo
@@ -213,7 +213,7 @@ impl Scenario {
 
     /// The attestation the controller would have written for this
     /// validation of PR #1.
-    pub fn marker(&self) -> ValidationMarker {
+    pub(crate) fn marker(&self) -> ValidationMarker {
         ValidationMarker {
             version: ATTESTATION_VERSION,
             repository: REPO.into(),
@@ -236,7 +236,7 @@ impl Scenario {
     }
 
     /// Seeds the merged PR (no labels, no comments); returns its number.
-    pub fn seed_pr(&self, gh: &FakeGithub) -> u64 {
+    pub(crate) fn seed_pr(&self, gh: &FakeGithub) -> u64 {
         let n = gh.seed_pr(
             REPO,
             PrSeed::new("feature", "prod")
@@ -259,7 +259,7 @@ impl Scenario {
     /// The happy path: the merged PR, `opa-passed` added by the bot, and the
     /// bot's validation comment with `marker` (signed with [`KEY`]). Returns
     /// the PR number and the comment id.
-    pub fn seed_validated(&self, gh: &FakeGithub, marker: &ValidationMarker) -> (u64, u64) {
+    pub(crate) fn seed_validated(&self, gh: &FakeGithub, marker: &ValidationMarker) -> (u64, u64) {
         let n = self.seed_pr(gh);
         gh.seed_label(REPO, n, "opa-passed", BOT_LOGIN);
         let id = crate::support::evidence::publish_validation(
@@ -273,7 +273,7 @@ impl Scenario {
     }
 
     /// `tfctl apply` on a `tfctl-apply` dispatch for PR `n` and this merge.
-    pub fn apply(&self, gh: &FakeGithub, n: u64) -> Tfctl {
+    pub(crate) fn apply(&self, gh: &FakeGithub, n: u64) -> Tfctl {
         self.apply_with(
             gh,
             json!({"source_repo": REPO, "pr_number": n,
@@ -282,7 +282,7 @@ impl Scenario {
     }
 
     /// `tfctl apply` on a `tfctl-apply` dispatch with this payload.
-    pub fn apply_with(&self, gh: &FakeGithub, client_payload: Value) -> Tfctl {
+    pub(crate) fn apply_with(&self, gh: &FakeGithub, client_payload: Value) -> Tfctl {
         let event = json!({
             "action": "tfctl-apply",
             "client_payload": client_payload,
@@ -293,7 +293,7 @@ impl Scenario {
     }
 
     /// `tfctl apply` in an Actions context for `event`.
-    pub fn apply_event(&self, gh: &FakeGithub, name: &str, event: &Value) -> Tfctl {
+    pub(crate) fn apply_event(&self, gh: &FakeGithub, name: &str, event: &Value) -> Tfctl {
         let event_path = self.out.path().join("event.json");
         std::fs::write(&event_path, event.to_string()).unwrap();
         self.repo
@@ -312,7 +312,7 @@ impl Scenario {
     }
 
     /// The step outputs written so far, name → value.
-    pub fn outputs(&self) -> BTreeMap<String, String> {
+    pub(crate) fn outputs(&self) -> BTreeMap<String, String> {
         let text = std::fs::read_to_string(self.out.path().join("output.txt")).unwrap_or_default();
         let mut out = BTreeMap::new();
         let mut lines = text.lines();
@@ -333,11 +333,11 @@ impl Scenario {
         out
     }
 
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         std::fs::read_to_string(self.out.path().join("summary.md")).unwrap_or_default()
     }
 
-    pub fn audit(&self) -> Vec<Value> {
+    pub(crate) fn audit(&self) -> Vec<Value> {
         std::fs::read_to_string(self.out.path().join("tfctl-audit.jsonl"))
             .unwrap_or_default()
             .lines()
@@ -346,13 +346,13 @@ impl Scenario {
     }
 
     /// The local state of `Service/name` in production, if it exists.
-    pub fn state(&self, id: &str) -> Option<Value> {
+    pub(crate) fn state(&self, id: &str) -> Option<Value> {
         let text = std::fs::read_to_string(state_path(self.repo.path(), id)).ok()?;
         Some(serde_json::from_str(&text).unwrap())
     }
 
     /// The `input` value of the only resource in `id`'s state.
-    pub fn state_input(&self, id: &str) -> Value {
+    pub(crate) fn state_input(&self, id: &str) -> Value {
         let state = self
             .state(id)
             .unwrap_or_else(|| panic!("{id} has no state"));
@@ -360,7 +360,7 @@ impl Scenario {
     }
 
     /// Every state file under `.tfctl/state`, with its contents.
-    pub fn all_state(&self) -> BTreeMap<PathBuf, String> {
+    pub(crate) fn all_state(&self) -> BTreeMap<PathBuf, String> {
         let mut out = BTreeMap::new();
         collect(&self.repo.path().join(".tfctl/state"), &mut out);
         out
@@ -385,7 +385,7 @@ fn collect(dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
 }
 
 /// Where the offline example keeps `id`'s state (production stacks).
-pub fn state_path(root: &Path, id: &str) -> PathBuf {
+pub(crate) fn state_path(root: &Path, id: &str) -> PathBuf {
     let (service, name) = id.split_once('/').unwrap();
     root.join(".tfctl/state")
         .join(service)
@@ -395,7 +395,7 @@ pub fn state_path(root: &Path, id: &str) -> PathBuf {
 }
 
 /// A validation comment body as the bot writes it: marker first.
-pub fn validation_body(marker: &ValidationMarker, key: Option<&str>) -> String {
+pub(crate) fn validation_body(marker: &ValidationMarker, key: Option<&str>) -> String {
     format!(
         "{}\n### ✅ tfctl validate passed: `production` → `prod`\n",
         marker::render(marker, key.map(|k| SigningKey::parse(k).unwrap()).as_ref())
@@ -403,7 +403,7 @@ pub fn validation_body(marker: &ValidationMarker, key: Option<&str>) -> String {
 }
 
 /// The PR's apply comments (there must be at most one).
-pub fn apply_comments(gh: &FakeGithub, n: u64) -> Vec<CommentRec> {
+pub(crate) fn apply_comments(gh: &FakeGithub, n: u64) -> Vec<CommentRec> {
     gh.comments(REPO, n)
         .into_iter()
         .filter(|c| c.body.contains("<!-- tfctl:apply "))
@@ -411,7 +411,7 @@ pub fn apply_comments(gh: &FakeGithub, n: u64) -> Vec<CommentRec> {
 }
 
 /// The PR's one apply comment, written by the bot.
-pub fn apply_comment(gh: &FakeGithub, n: u64) -> String {
+pub(crate) fn apply_comment(gh: &FakeGithub, n: u64) -> String {
     let found = apply_comments(gh, n);
     assert_eq!(found.len(), 1, "apply comments: {found:#?}");
     assert_eq!(found[0].user, BOT_LOGIN);
@@ -419,7 +419,7 @@ pub fn apply_comment(gh: &FakeGithub, n: u64) -> String {
 }
 
 /// Asserts `run` neither printed nor reported `needle` anywhere.
-pub fn assert_nowhere(run: &Run, sc: &Scenario, gh: &FakeGithub, needle: &str) {
+pub(crate) fn assert_nowhere(run: &Run, sc: &Scenario, gh: &FakeGithub, needle: &str) {
     let comments: Vec<String> = gh.comments(REPO, 1).into_iter().map(|c| c.body).collect();
     for (what, text) in [
         ("stdout", run.stdout()),

@@ -11,17 +11,17 @@ use serde_json::{json, Value};
 use crate::harness::{Repo, Run};
 use crate::support::fake_github::FakeGithub;
 
-pub const CONFIG: &str = "acme/config";
-pub const CONTROLLER: &str = "acme/controller";
-pub const BOT: &str = "github-actions[bot]";
+pub(crate) const CONFIG: &str = "acme/config";
+pub(crate) const CONTROLLER: &str = "acme/controller";
+pub(crate) const BOT: &str = "github-actions[bot]";
 /// The workflow's `GITHUB_TOKEN`, acting as [`BOT`].
-pub const TOKEN: &str = "ghs_flowtesttoken";
+pub(crate) const TOKEN: &str = "ghs_flowtesttoken";
 /// The config repository's writers (whose approvals count); anyone else
 /// only reads it.
-pub const WRITERS: &[&str] = &["alice", "bob", "carol"];
+pub(crate) const WRITERS: &[&str] = &["alice", "bob", "carol"];
 
 /// The flow part of tfctl.yaml, appended to the offline example's.
-pub const FLOW_YAML: &str = "
+pub(crate) const FLOW_YAML: &str = "
 labels:
   passed: opa-passed
   failed: opa-failed
@@ -32,7 +32,7 @@ approvers:
 ";
 
 /// A fake GitHub with both repositories, and a config checkout.
-pub struct Flow {
+pub(crate) struct Flow {
     pub gh: FakeGithub,
     pub repo: Repo,
     pub tmp: tempfile::TempDir,
@@ -40,7 +40,7 @@ pub struct Flow {
 
 impl Flow {
     /// `github_yaml` is the `github:` section's body (indented two spaces).
-    pub fn new(github_yaml: &str) -> Flow {
+    pub(crate) fn new(github_yaml: &str) -> Flow {
         let gh = FakeGithub::start();
         gh.add_token(TOKEN, BOT);
         gh.seed_repo(CONFIG);
@@ -72,13 +72,13 @@ impl Flow {
         }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
     }
 
     /// Writes a payload made from fixture `tests/fixtures/github/events/<file>`
     /// with `edit` applied, and returns its path.
-    pub fn event(&self, file: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    pub(crate) fn event(&self, file: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
         let mut v = fixture(file);
         retarget_repository(&mut v, CONFIG);
         edit(&mut v);
@@ -89,7 +89,7 @@ impl Flow {
 
     /// A `pull_request` payload from fixture `file` for PR `number` as the
     /// fake holds it now.
-    pub fn pr_event(&self, file: &str, number: u64) -> PathBuf {
+    pub(crate) fn pr_event(&self, file: &str, number: u64) -> PathBuf {
         self.event(file, |v| {
             v["number"] = json!(number);
             set_pr(&mut v["pull_request"], &self.gh, number);
@@ -97,12 +97,12 @@ impl Flow {
     }
 
     /// Runs `tfctl <command>` as a workflow step in the config repository.
-    pub fn run(&self, command: &str, event_name: &str, event_path: &Path) -> Run {
+    pub(crate) fn run(&self, command: &str, event_name: &str, event_path: &Path) -> Run {
         self.run_with(command, &[], event_name, event_path, &[])
     }
 
     /// As [`Flow::run`], with extra arguments and environment variables.
-    pub fn run_with(
+    pub(crate) fn run_with(
         &self,
         command: &str,
         args: &[&str],
@@ -144,7 +144,7 @@ impl Flow {
     }
 
     /// The audit log's events, oldest first.
-    pub fn audit(&self) -> Vec<Value> {
+    pub(crate) fn audit(&self) -> Vec<Value> {
         std::fs::read_to_string(self.path("audit.jsonl"))
             .unwrap_or_default()
             .lines()
@@ -152,12 +152,12 @@ impl Flow {
             .collect()
     }
 
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         std::fs::read_to_string(self.path("summary.md")).unwrap_or_default()
     }
 
     /// The last value the runs set for step output `name`.
-    pub fn output(&self, name: &str) -> Option<String> {
+    pub(crate) fn output(&self, name: &str) -> Option<String> {
         let text = std::fs::read_to_string(self.path("output.txt")).unwrap_or_default();
         let mut lines = text.lines();
         let mut found = None;
@@ -173,7 +173,7 @@ impl Flow {
     }
 }
 
-pub fn fixture(file: &str) -> Value {
+pub(crate) fn fixture(file: &str) -> Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/github/events")
         .join(file);
@@ -208,7 +208,7 @@ fn fake_id() -> u64 {
 
 /// Sets a PR object (`pull_request` of PR and review payloads) to the
 /// state of PR `number` of the fake.
-pub fn set_pr(pr: &mut Value, gh: &FakeGithub, number: u64) {
+pub(crate) fn set_pr(pr: &mut Value, gh: &FakeGithub, number: u64) {
     let rec = gh.pr(CONFIG, number);
     pr["number"] = json!(number);
     pr["state"] = json!(rec.state);

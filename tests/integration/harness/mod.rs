@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The Terraform shim installed by scripts/install-terraform.sh.
-pub fn terraform() -> PathBuf {
+pub(crate) fn terraform() -> PathBuf {
     if let Ok(path) = std::env::var("TFCTL_TERRAFORM") {
         return PathBuf::from(path);
     }
@@ -20,7 +20,7 @@ pub fn terraform() -> PathBuf {
 
 /// Command lines of running processes that contain any of `needles` (to
 /// prove a cancelled run left no terraform behind).
-pub fn processes_mentioning(needles: &[&str]) -> Vec<String> {
+pub(crate) fn processes_mentioning(needles: &[&str]) -> Vec<String> {
     let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
     String::from_utf8_lossy(&ps.stdout)
         .lines()
@@ -30,14 +30,14 @@ pub fn processes_mentioning(needles: &[&str]) -> Vec<String> {
 }
 
 /// A git repository in a temp dir, on branch `feature` off `main`.
-pub struct Repo {
+pub(crate) struct Repo {
     pub dir: tempfile::TempDir,
 }
 
 impl Repo {
     /// Copies `examples/<name>` into a fresh repo, commits it on `main`, and
     /// checks out `feature`.
-    pub fn from_example(name: &str) -> Repo {
+    pub(crate) fn from_example(name: &str) -> Repo {
         let dir = tempfile::tempdir().unwrap();
         let src = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")
@@ -52,39 +52,39 @@ impl Repo {
         repo
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn write(&self, rel: &str, text: &str) -> &Repo {
+    pub(crate) fn write(&self, rel: &str, text: &str) -> &Repo {
         let path = self.path().join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
         self
     }
 
-    pub fn read(&self, rel: &str) -> String {
+    pub(crate) fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path().join(rel)).unwrap()
     }
 
     /// Appends a line to a file (a change that keeps it valid HCL).
-    pub fn touch_tfvars(&self, rel: &str) -> &Repo {
+    pub(crate) fn touch_tfvars(&self, rel: &str) -> &Repo {
         let text = self.read(rel);
         self.write(rel, &format!("{text}# changed\n"))
     }
 
-    pub fn remove(&self, rel: &str) -> &Repo {
+    pub(crate) fn remove(&self, rel: &str) -> &Repo {
         std::fs::remove_file(self.path().join(rel)).unwrap();
         self
     }
 
-    pub fn commit(&self, msg: &str) -> &Repo {
+    pub(crate) fn commit(&self, msg: &str) -> &Repo {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
         self
     }
 
-    pub fn git(&self, args: &[&str]) -> String {
+    pub(crate) fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .arg("-C")
             .arg(self.path())
@@ -100,7 +100,7 @@ impl Repo {
     }
 
     /// A tfctl invocation in this repo.
-    pub fn tfctl(&self) -> Tfctl {
+    pub(crate) fn tfctl(&self) -> Tfctl {
         Tfctl::new(self.path())
     }
 }
@@ -125,7 +125,7 @@ fn copy_dir(src: &Path, dst: &Path) {
 /// The `tfctl-validate` `repository_dispatch` a config repo sends for PR
 /// `pr` of `source_repo` at `head_sha` (the real payload sample, its
 /// action and client payload set), written to `dir/event.json`.
-pub fn validate_dispatch(dir: &Path, source_repo: &str, pr: u64, head_sha: &str) -> PathBuf {
+pub(crate) fn validate_dispatch(dir: &Path, source_repo: &str, pr: u64, head_sha: &str) -> PathBuf {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/github/events/repository_dispatch.on-demand-test.json");
     let mut event: serde_json::Value =
@@ -140,12 +140,12 @@ pub fn validate_dispatch(dir: &Path, source_repo: &str, pr: u64, head_sha: &str)
 }
 
 /// Builder for one run of the tfctl binary.
-pub struct Tfctl {
+pub(crate) struct Tfctl {
     cmd: Command,
 }
 
 impl Tfctl {
-    pub fn new(cwd: &Path) -> Tfctl {
+    pub(crate) fn new(cwd: &Path) -> Tfctl {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfctl"));
         cmd.current_dir(cwd)
             .env("TFCTL_TERRAFORM", terraform())
@@ -157,7 +157,7 @@ impl Tfctl {
         Tfctl { cmd }
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Tfctl
+    pub(crate) fn args<I, S>(mut self, args: I) -> Tfctl
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
@@ -166,12 +166,12 @@ impl Tfctl {
         self
     }
 
-    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Tfctl {
+    pub(crate) fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Tfctl {
         self.cmd.env(key, value);
         self
     }
 
-    pub fn env_remove(mut self, key: &str) -> Tfctl {
+    pub(crate) fn env_remove(mut self, key: &str) -> Tfctl {
         self.cmd.env_remove(key);
         self
     }
@@ -180,7 +180,7 @@ impl Tfctl {
     /// `event_path`) in `repository`, run 7 on github.example, with step
     /// outputs, job summary and `RUNNER_TEMP` (the audit log) in `dir`.
     /// Pair with the fake GitHub's `env_vars()`.
-    pub fn in_actions(
+    pub(crate) fn in_actions(
         self,
         event_name: &str,
         event_path: &Path,
@@ -199,16 +199,16 @@ impl Tfctl {
     }
 
     /// Adds every `(name, value)` to the environment.
-    pub fn envs(mut self, vars: Vec<(&'static str, String)>) -> Tfctl {
+    pub(crate) fn envs(mut self, vars: Vec<(&'static str, String)>) -> Tfctl {
         self.cmd.envs(vars);
         self
     }
 
-    pub fn run(mut self) -> Run {
+    pub(crate) fn run(mut self) -> Run {
         Run(self.cmd.output().unwrap())
     }
 
-    pub fn spawn(mut self) -> std::process::Child {
+    pub(crate) fn spawn(mut self) -> std::process::Child {
         self.cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -218,23 +218,23 @@ impl Tfctl {
 }
 
 /// A finished run.
-pub struct Run(pub Output);
+pub(crate) struct Run(pub Output);
 
 impl Run {
-    pub fn code(&self) -> i32 {
+    pub(crate) fn code(&self) -> i32 {
         self.0.status.code().unwrap_or(-1)
     }
 
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.0.stdout).into_owned()
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
     }
 
     /// stdout parsed as JSON (for `--format json`).
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.0.stdout).unwrap_or_else(|e| {
             panic!(
                 "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
@@ -245,7 +245,7 @@ impl Run {
     }
 
     /// Asserts the exit code, showing both streams when it differs.
-    pub fn expect_code(self, code: i32) -> Run {
+    pub(crate) fn expect_code(self, code: i32) -> Run {
         assert_eq!(
             self.code(),
             code,
@@ -258,7 +258,7 @@ impl Run {
 }
 
 /// The stack `id` of a `--format json` report (panics naming the report).
-pub fn report_stack<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+pub(crate) fn report_stack<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["stacks"]
         .as_array()
         .unwrap()
@@ -268,7 +268,7 @@ pub fn report_stack<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_js
 }
 
 /// The stack ids of a `--format json` report, in report order.
-pub fn report_ids(report: &serde_json::Value) -> Vec<String> {
+pub(crate) fn report_ids(report: &serde_json::Value) -> Vec<String> {
     report["stacks"]
         .as_array()
         .unwrap()

@@ -1,3 +1,3 @@
 //! Helpers shared by the policy integration tests (tests/policy_*.rs).
 
-pub mod opa;
+pub(crate) mod opa;

@@ -4,7 +4,7 @@
 //! (terraform runs provisioners only on apply, so a sleep cannot).
 //!
 //! It must not fake terraform: every stack here is planned and applied by
-//! the real binary (TFCTL_TERRAFORM, else `<repo>/.tools/bin/terraform`).
+//! the real binary (`TFCTL_TERRAFORM`, else `<repo>/.tools/bin/terraform`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
@@ -18,7 +18,7 @@ use tfctl::stack::{Stack, StackAction};
 
 /// The terraform binary the tests run: `TFCTL_TERRAFORM`, else the offline
 /// install in the repository.
-pub fn terraform() -> PathBuf {
+pub(crate) fn terraform() -> PathBuf {
     let path = match std::env::var_os("TFCTL_TERRAFORM") {
         Some(path) if !path.is_empty() => PathBuf::from(path),
         _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/terraform"),
@@ -33,7 +33,7 @@ pub fn terraform() -> PathBuf {
 
 /// The CLI config written by `scripts/install-terraform.sh` beside its
 /// `bin/`: it points provider installation at the offline mirror.
-pub fn offline_cli_config() -> Option<PathBuf> {
+pub(crate) fn offline_cli_config() -> Option<PathBuf> {
     let rc = terraform().parent()?.parent()?.join("terraformrc");
     rc.exists().then_some(rc)
 }
@@ -42,7 +42,7 @@ pub fn offline_cli_config() -> Option<PathBuf> {
 /// part, set by the server's delay), then a `terraform_data` whose
 /// precondition fails when `fail = true` and whose `local-exec` provisioner
 /// sleeps `sleep` seconds on apply.
-pub const MODULE: &str = r#"
+pub(crate) const MODULE: &str = r#"
 terraform {
   backend "local" {}
 }
@@ -95,7 +95,7 @@ output "secret" {
 
 /// One request the state server answered.
 #[derive(Debug, Clone)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub key: String,
     pub received: Instant,
     pub answered: Instant,
@@ -103,14 +103,14 @@ pub struct Hit {
 
 /// A terraform `http` backend answering GET `/state/<key>` with a minimal
 /// valid state (one output, `token`) after that key's delay.
-pub struct StateServer {
+pub(crate) struct StateServer {
     pub addr: SocketAddr,
     delays: Arc<Mutex<HashMap<String, Duration>>>,
     hits: Arc<Mutex<Vec<Hit>>>,
 }
 
 impl StateServer {
-    pub fn start() -> StateServer {
+    pub(crate) fn start() -> StateServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         let delays: Arc<Mutex<HashMap<String, Duration>>> = Arc::default();
@@ -125,16 +125,16 @@ impl StateServer {
         StateServer { addr, delays, hits }
     }
 
-    pub fn set_delay(&self, key: &str, delay: Duration) {
+    pub(crate) fn set_delay(&self, key: &str, delay: Duration) {
         self.delays.lock().unwrap().insert(key.to_owned(), delay);
     }
 
-    pub fn url(&self, key: &str) -> String {
+    pub(crate) fn url(&self, key: &str) -> String {
         format!("http://{}/state/{key}", self.addr)
     }
 
     /// The first request for `key`.
-    pub fn hit(&self, key: &str) -> Hit {
+    pub(crate) fn hit(&self, key: &str) -> Hit {
         self.hits
             .lock()
             .unwrap()
@@ -145,11 +145,11 @@ impl StateServer {
     }
 
     /// Whether any request for `key` arrived.
-    pub fn requested(&self, key: &str) -> bool {
+    pub(crate) fn requested(&self, key: &str) -> bool {
         self.hits.lock().unwrap().iter().any(|h| h.key == key)
     }
 
-    pub fn hit_count(&self) -> usize {
+    pub(crate) fn hit_count(&self) -> usize {
         self.hits.lock().unwrap().len()
     }
 }
@@ -196,14 +196,14 @@ fn serve(mut stream: TcpStream, delays: &Mutex<HashMap<String, Duration>>, hits:
 }
 
 /// A temp dir with the module, a state server and helpers to make jobs.
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub tmp: tempfile::TempDir,
     pub module: PathBuf,
     pub server: StateServer,
 }
 
 impl Fixture {
-    pub fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let module = tmp.path().join("modules/data");
         std::fs::create_dir_all(&module).unwrap();
@@ -219,7 +219,7 @@ impl Fixture {
     /// A job for stack `id` (`Service/name`) whose tfvars sets the state URL
     /// and `extra` (HCL lines such as `fail = true`), with its own local
     /// state file.
-    pub fn job(&self, id: &str, extra: &str) -> StackJob {
+    pub(crate) fn job(&self, id: &str, extra: &str) -> StackJob {
         let (service, name) = Stack::split_id(id).unwrap();
         let dir = self.tmp.path().join("config").join(id);
         std::fs::create_dir_all(&dir).unwrap();
@@ -258,7 +258,7 @@ impl Fixture {
     }
 
     /// The local backend's state file of stack `id`.
-    pub fn state_file(&self, id: &str) -> PathBuf {
+    pub(crate) fn state_file(&self, id: &str) -> PathBuf {
         self.tmp
             .path()
             .join("states")
@@ -266,7 +266,7 @@ impl Fixture {
     }
 
     /// Options for one run, with a fresh work dir named `run`.
-    pub fn options(&self, run: &str, parallelism: usize) -> RunOptions {
+    pub(crate) fn options(&self, run: &str, parallelism: usize) -> RunOptions {
         RunOptions {
             terraform: terraform(),
             work_dir: self.tmp.path().join("work").join(run),
@@ -287,17 +287,19 @@ impl Fixture {
 }
 
 /// Nodes for a graph of tasks only: node `i` is job `i`.
-pub fn task_nodes(n: usize) -> Vec<Option<usize>> {
+pub(crate) fn task_nodes(n: usize) -> Vec<Option<usize>> {
     (0..n).map(Some).collect()
 }
 
-pub fn approve_all(_: &StackJob, _: &serde_json::Value) -> Result<(), String> {
+// The approval callback's type, which says no by returning an error.
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn approve_all(_: &StackJob, _: &serde_json::Value) -> Result<(), String> {
     Ok(())
 }
 
 /// `run_stacks` over tasks only (node `i` = job `i`), approving every plan,
 /// never cancelled.
-pub async fn run_all(
+pub(crate) async fn run_all(
     jobs: &[StackJob],
     preds: &[Vec<usize>],
     op: Operation,
@@ -307,7 +309,7 @@ pub async fn run_all(
     run_stacks(jobs, &nodes, preds, op, opts, &approve_all, Cancel::new()).await
 }
 
-pub fn assert_succeeded(runs: &[StackRun], jobs: &[StackJob]) {
+pub(crate) fn assert_succeeded(runs: &[StackRun], jobs: &[StackJob]) {
     for (run, job) in runs.iter().zip(jobs) {
         assert_eq!(
             run.outcome,

@@ -9,28 +9,28 @@ use std::path::Path;
 use std::process::Command;
 
 /// The services in the example's order: IAM,KMS before S3 before Lambda.
-pub const SERVICES: [&str; 4] = ["IAM", "KMS", "S3", "Lambda"];
+pub(crate) const SERVICES: [&str; 4] = ["IAM", "KMS", "S3", "Lambda"];
 
 /// The id of stack `i`: `S3/stack-000002`.
-pub fn stack_id(i: usize) -> String {
+pub(crate) fn stack_id(i: usize) -> String {
     format!("{}/stack-{i:06}", SERVICES[i % SERVICES.len()])
 }
 
 /// The tfvars path of stack `i`, relative to the config root.
-pub fn tfvars(i: usize) -> String {
+pub(crate) fn tfvars(i: usize) -> String {
     let id = stack_id(i);
     let name = id.rsplit('/').next().unwrap_or_default().to_string();
     format!("{id}/{name}.tfvars")
 }
 
 /// Writes the estate under `root` and commits it (`root` must be empty).
-pub fn generate(root: &Path, stacks: usize) {
+pub(crate) fn generate(root: &Path, stacks: usize) {
     generate_with(root, (0..stacks).map(|i| (tfvars(i), stack_text(i))));
 }
 
 /// The validation attestation of `report` as validate would write it for
 /// PR 12 of acme/config (unsigned).
-pub fn sample_attestation(
+pub(crate) fn sample_attestation(
     report: &tfctl::report::RunReport,
 ) -> tfctl::render::marker::ValidationMarker {
     use tfctl::render::marker::{self, ValidationMarker};
@@ -61,7 +61,7 @@ pub fn sample_attestation(
 
 /// A run report of `stacks` planned stacks, one in ten failing policy with
 /// a message, for rendering at scale.
-pub fn sample_report(stacks: usize) -> tfctl::report::RunReport {
+pub(crate) fn sample_report(stacks: usize) -> tfctl::report::RunReport {
     use tfctl::report::{Changes, InputsRecord, RunReport, StackReport, StackStatus, Violation};
     let reports: Vec<StackReport> = (0..stacks)
         .map(|i| {
@@ -129,7 +129,7 @@ pub fn sample_report(stacks: usize) -> tfctl::report::RunReport {
 
 /// Copies the example's tfctl.yaml, modules and policies, writes `stacks`
 /// (path relative to the config root, text) and commits it all.
-pub fn generate_with(root: &Path, stacks: impl Iterator<Item = (String, String)>) {
+pub(crate) fn generate_with(root: &Path, stacks: impl Iterator<Item = (String, String)>) {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/offline");
     copy_dir(&example.join("modules"), &root.join("modules"));
     copy_dir(&example.join("policies"), &root.join("policies"));

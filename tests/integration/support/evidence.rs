@@ -9,7 +9,13 @@ use super::fake_github::FakeGithub;
 /// Seeds `body` as `bot`'s comment on PR `n` of `repo` and, when it carries
 /// a validation attestation, the status naming it on that attestation's
 /// head. Returns the comment id.
-pub fn publish_validation(gh: &FakeGithub, repo: &str, n: u64, bot: &str, body: &str) -> u64 {
+pub(crate) fn publish_validation(
+    gh: &FakeGithub,
+    repo: &str,
+    n: u64,
+    bot: &str,
+    body: &str,
+) -> u64 {
     let id = gh.seed_comment(repo, n, bot, body);
     publish_status(gh, repo, bot, body);
     id
@@ -17,7 +23,7 @@ pub fn publish_validation(gh: &FakeGithub, repo: &str, n: u64, bot: &str, body: 
 
 /// A re-validation: `bot` updates its comment `id` to `body` and sets the
 /// status naming the new attestation.
-pub fn republish_validation(gh: &FakeGithub, repo: &str, id: u64, bot: &str, body: &str) {
+pub(crate) fn republish_validation(gh: &FakeGithub, repo: &str, id: u64, bot: &str, body: &str) {
     gh.edit_comment(repo, id, body);
     publish_status(gh, repo, bot, body);
 }
@@ -49,7 +55,7 @@ fn status_of(gh: &FakeGithub, repo: &str, bot: &str, m: &ValidationMarker) {
 /// validate publishes it (`render::parts`): the validation comment (`body`,
 /// carrying the header), each part as its own comment by `bot`, then the
 /// status naming the attestation. Returns the part comments' ids.
-pub fn publish_validation_in_parts(
+pub(crate) fn publish_validation_in_parts(
     gh: &FakeGithub,
     repo: &str,
     n: u64,

@@ -7,20 +7,20 @@ use tfctl::attest::SigningKey;
 
 /// `TFCTL_SIGNING_KEY` of the controller under test; its public key is in
 /// the test repositories' `trust.public_keys`.
-pub const CONTROLLER_KEY: &str =
+pub(crate) const CONTROLLER_KEY: &str =
     "tfctl-ed25519-secret:1111111111111111111111111111111111111111111111111111111111111111";
 
 /// A well-formed secret key that is not the controller's: what a writer
 /// who wants to forge an attestation could sign with.
-pub const OTHER_KEY: &str =
+pub(crate) const OTHER_KEY: &str =
     "tfctl-ed25519-secret:2222222222222222222222222222222222222222222222222222222222222222";
 
-pub fn key(text: &str) -> SigningKey {
+pub(crate) fn key(text: &str) -> SigningKey {
     SigningKey::parse(text).expect("a test key")
 }
 
 /// The `trust:` section that makes merge and apply believe [`CONTROLLER_KEY`].
-pub fn trust_yaml() -> String {
+pub(crate) fn trust_yaml() -> String {
     format!(
         "trust:\n  public_keys:\n    - {}\n",
         key(CONTROLLER_KEY).public().to_text()

@@ -1,7 +1,7 @@
 //! Test-only support shared by the integration tests: the fake GitHub
 //! server and the test signing keys.
 
-pub mod estate;
-pub mod evidence;
-pub mod fake_github;
-pub mod keys;
+pub(crate) mod estate;
+pub(crate) mod evidence;
+pub(crate) mod fake_github;
+pub(crate) mod keys;

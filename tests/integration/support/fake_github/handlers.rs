@@ -2,7 +2,7 @@
 //! (status codes, error bodies, pagination, limits, the Git database's
 //! create-once and fast-forward-only refs), over [`State`].
 //!
-//! Route templates are spelled as in GitHub's OpenAPI description, so the
+//! Route templates are spelled as in GitHub's `OpenAPI` description, so the
 //! request log and fault keys match `tfctl::github::ROUTES` exactly.
 // Helpers return the finished error `Response` as their `Err`: its size is
 // irrelevant in a test server, and it keeps every handler a straight line.
@@ -22,17 +22,17 @@ use serde_json::{json, Map, Value};
 
 use super::state::*;
 
-pub type Shared = Arc<Mutex<State>>;
+pub(super) type Shared = Arc<Mutex<State>>;
 type Q = Query<HashMap<String, String>>;
 
 /// Who is calling (from the token).
 #[derive(Debug, Clone)]
-pub struct Caller(pub String);
+pub(super) struct Caller(pub String);
 
 const DOCS: &str = "https://docs.github.com/rest";
 const BODY_LIMIT: usize = 65_536;
 
-pub fn error(status: u16, message: &str) -> Response {
+pub(super) fn error(status: u16, message: &str) -> Response {
     let code = StatusCode::from_u16(status).unwrap();
     (
         code,
@@ -71,7 +71,7 @@ fn parse_body(body: &Bytes) -> Result<Value, Response> {
 }
 
 /// A JSON request body; GitHub answers 400 to one that doesn't parse.
-pub struct GhJson(pub Value);
+pub(super) struct GhJson(pub Value);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for GhJson {
     type Rejection = Response;
@@ -143,7 +143,11 @@ fn encode(s: &str) -> String {
 }
 
 /// Auth, faults and the request log, around every matched route.
-pub async fn middleware(AxState(st): AxState<Shared>, mut req: Request, next: Next) -> Response {
+pub(super) async fn middleware(
+    AxState(st): AxState<Shared>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let method = req.method().to_string();
     // The path as sent (a nested GHES-style router strips its prefix from uri()).
     let uri = req
@@ -318,7 +322,7 @@ fn now_unix() -> u64 {
         .as_secs()
 }
 
-pub fn router(st: Shared) -> Router {
+pub(super) fn router(st: Shared) -> Router {
     Router::new()
         .route(
             "/repos/{owner}/{repo}/pulls",
@@ -576,16 +580,16 @@ async fn update_pull(
             return not_found();
         };
         if let Some(t) = b["title"].as_str() {
-            pr.title = t.to_owned();
+            t.clone_into(&mut pr.title);
         }
         if let Some(t) = b["body"].as_str() {
             pr.body = Some(t.to_owned());
         }
         if let Some(t) = b["base"].as_str() {
-            pr.base_ref = t.to_owned();
+            t.clone_into(&mut pr.base_ref);
         }
         if let Some(t) = b["state"].as_str() {
-            pr.state = t.to_owned();
+            t.clone_into(&mut pr.state);
         }
         let pr = pr.clone();
         ok(200, repo.pr_json(&pr, &s.api_url))
@@ -823,13 +827,13 @@ async fn update_issue(
             return not_found();
         };
         if let Some(t) = b["title"].as_str() {
-            issue.title = t.to_owned();
+            t.clone_into(&mut issue.title);
         }
         if let Some(t) = b["body"].as_str() {
             issue.body = Some(t.to_owned());
         }
         if let Some(t) = b["state"].as_str() {
-            issue.state = t.to_owned();
+            t.clone_into(&mut issue.state);
         }
         ok(200, repo.issue_json(n, &s.api_url).unwrap())
     })
@@ -926,7 +930,7 @@ async fn update_comment(
         let Some(c) = repo.comments.iter_mut().find(|c| c.id == id) else {
             return not_found();
         };
-        c.body = text.to_owned();
+        text.clone_into(&mut c.body);
         c.updated_at = now;
         ok(200, c.json(&name))
     })
@@ -1121,10 +1125,10 @@ async fn search_issues(AxState(st): AxState<Shared>, Query(q): Q) -> Response {
         rest = &rest[end..];
         match token.split_once(':') {
             Some(("repo", v)) => repo_filter = Some(v.to_owned()),
-            Some(("is", "issue")) | Some(("type", "issue")) => kind = Some("issue"),
-            Some(("is", "pr")) | Some(("type", "pr")) => kind = Some("pr"),
-            Some(("is", v @ ("open" | "closed"))) | Some(("state", v @ ("open" | "closed"))) => {
-                state = Some(v.to_owned())
+            Some(("is" | "type", "issue")) => kind = Some("issue"),
+            Some(("is" | "type", "pr")) => kind = Some("pr"),
+            Some(("is" | "state", v @ ("open" | "closed"))) => {
+                state = Some(v.to_owned());
             }
             Some(("label", v)) => labels.push(v.trim_matches('"').to_lowercase()),
             Some(("in", _)) => {}
@@ -1248,7 +1252,7 @@ async fn commit_pulls(
 
 /// Commits reachable from `head` but not from `base` (oldest first), and
 /// the files they touch (last status wins), or `None` if unrelated.
-pub fn compare_commits(
+pub(super) fn compare_commits(
     repo: &RepoState,
     base: &str,
     head: &str,

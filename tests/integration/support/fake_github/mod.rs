@@ -20,20 +20,20 @@ mod state;
 
 use std::sync::{Arc, Mutex};
 
-pub use state::IssueRec;
-pub use state::State;
-pub use state::{
+pub(crate) use state::IssueRec;
+pub(crate) use state::State;
+pub(crate) use state::{
     fake_sha, CommentRec, DispatchRec, Fault, FileRec, PrRec, RequestRecord, ReviewRec, StatusRec,
 };
 use state::{AppState, CommitRec, EventRec, FaultRule, Hook};
 
 /// The token the fake accepts by default, and whose login it reports.
-pub const TOKEN: &str = "fake-github-token";
+pub(crate) const TOKEN: &str = "fake-github-token";
 /// The login behind [`TOKEN`] (what `GITHUB_TOKEN` acts as in Actions).
-pub const BOT_LOGIN: &str = "github-actions[bot]";
+pub(crate) const BOT_LOGIN: &str = "github-actions[bot]";
 
 /// A running fake GitHub. Dropping it stops the server.
-pub struct FakeGithub {
+pub(crate) struct FakeGithub {
     url: String,
     state: Arc<Mutex<State>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -41,7 +41,7 @@ pub struct FakeGithub {
 
 /// A pull request to seed; branches and the head commit are created too.
 #[derive(Debug, Clone)]
-pub struct PrSeed {
+pub(crate) struct PrSeed {
     pub head_ref: String,
     pub base_ref: String,
     pub head_sha: Option<String>,
@@ -56,7 +56,7 @@ pub struct PrSeed {
 }
 
 impl PrSeed {
-    pub fn new(head_ref: &str, base_ref: &str) -> PrSeed {
+    pub(crate) fn new(head_ref: &str, base_ref: &str) -> PrSeed {
         PrSeed {
             head_ref: head_ref.into(),
             base_ref: base_ref.into(),
@@ -70,24 +70,27 @@ impl PrSeed {
             head_repo: None,
         }
     }
-    pub fn head_sha(mut self, sha: &str) -> Self {
+    pub(crate) fn head_sha(mut self, sha: &str) -> Self {
         self.head_sha = Some(sha.into());
         self
     }
-    pub fn title(mut self, t: &str) -> Self {
+    pub(crate) fn title(mut self, t: &str) -> Self {
         self.title = t.into();
         self
     }
-    pub fn author(mut self, a: &str) -> Self {
+    pub(crate) fn author(mut self, a: &str) -> Self {
         self.author = a.into();
         self
     }
-    pub fn labels(mut self, labels: &[&str]) -> Self {
-        self.labels = labels.iter().map(|s| s.to_string()).collect();
+    pub(crate) fn labels(mut self, labels: &[&str]) -> Self {
+        self.labels = labels
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
         self
     }
     /// Changed files, all `modified`.
-    pub fn files(mut self, files: &[&str]) -> Self {
+    pub(crate) fn files(mut self, files: &[&str]) -> Self {
         self.files = files
             .iter()
             .map(|f| FileRec {
@@ -98,11 +101,11 @@ impl PrSeed {
             .collect();
         self
     }
-    pub fn file_recs(mut self, files: Vec<FileRec>) -> Self {
+    pub(crate) fn file_recs(mut self, files: Vec<FileRec>) -> Self {
         self.files = files;
         self
     }
-    pub fn head_in_fork(mut self, repo: &str) -> Self {
+    pub(crate) fn head_in_fork(mut self, repo: &str) -> Self {
         self.head_repo = Some(repo.into());
         self
     }
@@ -111,13 +114,13 @@ impl PrSeed {
 impl FakeGithub {
     /// Starts the server on 127.0.0.1 with an ephemeral port, accepting
     /// [`TOKEN`]. Blocks until it listens.
-    pub fn start() -> FakeGithub {
+    pub(crate) fn start() -> FakeGithub {
         FakeGithub::start_with_prefix("")
     }
 
     /// Like [`FakeGithub::start`], serving the API under a path prefix, as
     /// GitHub Enterprise Server does (`/api/v3`).
-    pub fn start_with_prefix(prefix: &str) -> FakeGithub {
+    pub(crate) fn start_with_prefix(prefix: &str) -> FakeGithub {
         let prefix = prefix.trim_end_matches('/').to_owned();
         let state = Arc::new(Mutex::new(State::new()));
         state
@@ -127,7 +130,7 @@ impl FakeGithub {
             .insert(TOKEN.into(), BOT_LOGIN.into());
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        state.lock().unwrap().prefix = prefix.clone();
+        state.lock().unwrap().prefix.clone_from(&prefix);
         let shared = state.clone();
         std::thread::Builder::new()
             .name("fake-github".into())
@@ -159,7 +162,7 @@ impl FakeGithub {
             .expect("spawn fake GitHub");
         let addr = addr_rx.recv().expect("fake GitHub did not start");
         let url = format!("http://{addr}{}", state.lock().unwrap().prefix);
-        state.lock().unwrap().api_url = url.clone();
+        state.lock().unwrap().api_url.clone_from(&url);
         FakeGithub {
             url,
             state,
@@ -169,13 +172,13 @@ impl FakeGithub {
 
     /// API base URL, e.g. `http://127.0.0.1:41234` (with the prefix, if
     /// any; no trailing slash): what `GITHUB_API_URL` should be.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// Env vars that point the tfctl binary at this fake: API URL, token,
     /// and millisecond retry backoffs so injected faults cost little time.
-    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env_vars(&self) -> Vec<(&'static str, String)> {
         vec![
             ("GITHUB_API_URL", self.url.clone()),
             ("GITHUB_TOKEN", TOKEN.to_owned()),
@@ -190,27 +193,27 @@ impl FakeGithub {
     // ---- seeding -------------------------------------------------------
 
     /// Accepts another token, acting as `login`.
-    pub fn add_token(&self, token: &str, login: &str) {
+    pub(crate) fn add_token(&self, token: &str, login: &str) {
         self.with(|s| s.tokens.insert(token.into(), login.into()));
     }
 
     /// Creates a repository (default branch `main`); seeding anything in a
     /// repo creates it too.
-    pub fn seed_repo(&self, repo: &str) {
+    pub(crate) fn seed_repo(&self, repo: &str) {
         self.with(|s| {
             s.repo_mut(repo);
         });
     }
 
     /// Points a branch at a SHA.
-    pub fn seed_branch(&self, repo: &str, branch: &str, sha: &str) {
+    pub(crate) fn seed_branch(&self, repo: &str, branch: &str, sha: &str) {
         self.with(|s| {
             s.repo_mut(repo).branches.insert(branch.into(), sha.into());
         });
     }
 
     /// Adds a commit (for compare and PR creation). Files are `modified`.
-    pub fn seed_commit(
+    pub(crate) fn seed_commit(
         &self,
         repo: &str,
         sha: &str,
@@ -224,7 +227,10 @@ impl FakeGithub {
                 sha.into(),
                 CommitRec {
                     sha: sha.into(),
-                    parents: parents.iter().map(|p| p.to_string()).collect(),
+                    parents: parents
+                        .iter()
+                        .map(std::string::ToString::to_string)
+                        .collect(),
                     message: message.into(),
                     tree: fake_sha(&format!("tree {sha}")),
                     files: files
@@ -243,7 +249,7 @@ impl FakeGithub {
 
     /// Points the full ref `name` (`refs/tfctl/locks/...`) at a new
     /// parentless commit whose message is `message`; returns its SHA.
-    pub fn seed_git_ref(&self, repo: &str, name: &str, message: &str) -> String {
+    pub(crate) fn seed_git_ref(&self, repo: &str, name: &str, message: &str) -> String {
         self.with(|s| {
             let date = s.tick();
             let sha = fake_sha(&format!("{repo} seeded {name} {message} {date}"));
@@ -266,7 +272,7 @@ impl FakeGithub {
 
     /// Seeds an open PR and returns its number. Creates the base branch
     /// (if absent) and the head branch at the head SHA.
-    pub fn seed_pr(&self, repo: &str, seed: PrSeed) -> u64 {
+    pub(crate) fn seed_pr(&self, repo: &str, seed: PrSeed) -> u64 {
         self.with(|s| {
             let now = s.tick();
             let head_sha = seed
@@ -327,17 +333,17 @@ impl FakeGithub {
     }
 
     /// Moves a PR's head (a new push to its branch).
-    pub fn set_pr_head(&self, repo: &str, number: u64, sha: &str) {
+    pub(crate) fn set_pr_head(&self, repo: &str, number: u64, sha: &str) {
         self.with(|s| s.move_pr_head(repo, number, sha));
     }
 
     /// Changes a seeded PR in place (mergeable, state, ...).
-    pub fn update_pr(&self, repo: &str, number: u64, f: impl FnOnce(&mut PrRec)) {
+    pub(crate) fn update_pr(&self, repo: &str, number: u64, f: impl FnOnce(&mut PrRec)) {
         self.with(|s| f(s.repo_mut(repo).prs.get_mut(&number).expect("no such PR")));
     }
 
     /// Seeds a plain issue; returns its number.
-    pub fn seed_issue(&self, repo: &str, title: &str, labels: &[&str]) -> u64 {
+    pub(crate) fn seed_issue(&self, repo: &str, title: &str, labels: &[&str]) -> u64 {
         self.with(|s| {
             let now = s.tick();
             let r = s.repo_mut(repo);
@@ -354,15 +360,20 @@ impl FakeGithub {
                     created_at: now,
                 },
             );
-            r.issue_labels
-                .insert(number, labels.iter().map(|l| l.to_string()).collect());
+            r.issue_labels.insert(
+                number,
+                labels
+                    .iter()
+                    .map(std::string::ToString::to_string)
+                    .collect(),
+            );
             number
         })
     }
 
     /// A review on a PR (`state` in REST spelling, e.g. `APPROVED`), on
     /// `commit_id` (the PR head when `None`). Returns the review id.
-    pub fn seed_review(
+    pub(crate) fn seed_review(
         &self,
         repo: &str,
         number: u64,
@@ -387,7 +398,7 @@ impl FakeGithub {
     }
 
     /// A comment by `user`; returns its id.
-    pub fn seed_comment(&self, repo: &str, number: u64, user: &str, body: &str) -> u64 {
+    pub(crate) fn seed_comment(&self, repo: &str, number: u64, user: &str, body: &str) -> u64 {
         self.with(|s| {
             let now = s.tick();
             let id = s.id();
@@ -405,7 +416,7 @@ impl FakeGithub {
 
     /// Rewrites a comment's body as its author editing it would (a sticky
     /// comment updated by a re-run).
-    pub fn edit_comment(&self, repo: &str, id: u64, body: &str) {
+    pub(crate) fn edit_comment(&self, repo: &str, id: u64, body: &str) {
         self.with(|s| {
             let now = s.tick();
             let c = s
@@ -420,7 +431,7 @@ impl FakeGithub {
     }
 
     /// `actor` removes `label` from an issue/PR (with its `unlabeled` event).
-    pub fn remove_label(&self, repo: &str, number: u64, label: &str, actor: &str) {
+    pub(crate) fn remove_label(&self, repo: &str, number: u64, label: &str, actor: &str) {
         self.with(|s| {
             let now = s.tick();
             let id = s.id();
@@ -441,17 +452,17 @@ impl FakeGithub {
     }
 
     /// `actor` adds `label` to an issue/PR (with its `labeled` event).
-    pub fn seed_label(&self, repo: &str, number: u64, label: &str, actor: &str) {
+    pub(crate) fn seed_label(&self, repo: &str, number: u64, label: &str, actor: &str) {
         self.with(|s| s.label_issue(repo, number, label, actor));
     }
 
     /// `actor` takes `label` off an issue/PR (with its `unlabeled` event).
-    pub fn seed_unlabel(&self, repo: &str, number: u64, label: &str, actor: &str) {
+    pub(crate) fn seed_unlabel(&self, repo: &str, number: u64, label: &str, actor: &str) {
         self.with(|s| s.unlabel_issue(repo, number, label, actor));
     }
 
     /// `user`'s membership in `org/team` (`active` or `pending`).
-    pub fn seed_team_member(&self, org: &str, team_slug: &str, user: &str, state: &str) {
+    pub(crate) fn seed_team_member(&self, org: &str, team_slug: &str, user: &str, state: &str) {
         self.with(|s| {
             s.teams
                 .insert((org.into(), team_slug.into(), user.into()), state.into())
@@ -463,7 +474,7 @@ impl FakeGithub {
     /// never given a role is answered as GitHub answers for anyone on a
     /// public repository: `read` (on a private one GitHub says `none`); so
     /// an approval only counts from a user a test made a writer.
-    pub fn set_permission(&self, repo: &str, user: &str, role: &str) {
+    pub(crate) fn set_permission(&self, repo: &str, user: &str, role: &str) {
         assert!(
             ["admin", "maintain", "write", "triage", "read"].contains(&role),
             "not a repository role: {role}"
@@ -479,7 +490,7 @@ impl FakeGithub {
     /// (1-based) request to `route` (`METHOD /template`) was carried out
     /// and before its answer is sent: what happens on GitHub between two of
     /// the client's requests (a push, another run's label).
-    pub fn after_request(
+    pub(crate) fn after_request(
         &self,
         route: &str,
         nth: u32,
@@ -491,20 +502,26 @@ impl FakeGithub {
                 nth,
                 seen: 0,
                 action: Some(Box::new(action)),
-            })
+            });
         });
     }
 
     /// Registers a GitHub App (JWTs verified with `public_key_pem`) with one
     /// installation covering every repository; its tokens act as `<slug>[bot]`.
-    pub fn enable_app(&self, app_id: &str, slug: &str, public_key_pem: &str, installation_id: u64) {
+    pub(crate) fn enable_app(
+        &self,
+        app_id: &str,
+        slug: &str,
+        public_key_pem: &str,
+        installation_id: u64,
+    ) {
         self.with(|s| {
             s.app = Some(AppState {
                 app_id: app_id.into(),
                 slug: slug.into(),
                 public_key_pem: public_key_pem.into(),
                 installation_id,
-            })
+            });
         });
     }
 
@@ -512,7 +529,7 @@ impl FakeGithub {
     /// they touch any state. `route` is `METHOD /template` as in
     /// `tfctl::github::ROUTES`, or `METHOD *` / `* *` for every route (each
     /// route then fails `times` times).
-    pub fn inject_fault(&self, route: &str, fault: Fault, times: u32) {
+    pub(crate) fn inject_fault(&self, route: &str, fault: Fault, times: u32) {
         self.with(|s| {
             s.faults.insert(
                 route.into(),
@@ -527,7 +544,7 @@ impl FakeGithub {
 
     // ---- reading back --------------------------------------------------
 
-    pub fn pr(&self, repo: &str, number: u64) -> PrRec {
+    pub(crate) fn pr(&self, repo: &str, number: u64) -> PrRec {
         self.with(|s| {
             s.repo_mut(repo)
                 .prs
@@ -537,12 +554,12 @@ impl FakeGithub {
         })
     }
 
-    pub fn prs(&self, repo: &str) -> Vec<PrRec> {
+    pub(crate) fn prs(&self, repo: &str) -> Vec<PrRec> {
         self.with(|s| s.repo_mut(repo).prs.values().cloned().collect())
     }
 
     /// Comments on an issue/PR, oldest first.
-    pub fn comments(&self, repo: &str, number: u64) -> Vec<CommentRec> {
+    pub(crate) fn comments(&self, repo: &str, number: u64) -> Vec<CommentRec> {
         self.with(|s| {
             s.repo_mut(repo)
                 .comments
@@ -554,7 +571,7 @@ impl FakeGithub {
     }
 
     /// Label names on an issue/PR, in the order they were added.
-    pub fn labels(&self, repo: &str, number: u64) -> Vec<String> {
+    pub(crate) fn labels(&self, repo: &str, number: u64) -> Vec<String> {
         self.with(|s| {
             s.repo_mut(repo)
                 .issue_labels
@@ -565,7 +582,7 @@ impl FakeGithub {
     }
 
     /// Repository label names.
-    pub fn repo_labels(&self, repo: &str) -> Vec<String> {
+    pub(crate) fn repo_labels(&self, repo: &str) -> Vec<String> {
         self.with(|s| {
             s.repo_mut(repo)
                 .labels
@@ -577,7 +594,7 @@ impl FakeGithub {
 
     /// Commit statuses set on `sha`, oldest first.
     /// `creator` sets a commit status on `sha` (as its POST would).
-    pub fn seed_status(
+    pub(crate) fn seed_status(
         &self,
         repo: &str,
         sha: &str,
@@ -602,7 +619,7 @@ impl FakeGithub {
         });
     }
 
-    pub fn statuses(&self, repo: &str, sha: &str) -> Vec<StatusRec> {
+    pub(crate) fn statuses(&self, repo: &str, sha: &str) -> Vec<StatusRec> {
         self.with(|s| {
             s.repo_mut(repo)
                 .statuses
@@ -613,12 +630,12 @@ impl FakeGithub {
         })
     }
 
-    pub fn dispatches(&self, repo: &str) -> Vec<DispatchRec> {
+    pub(crate) fn dispatches(&self, repo: &str) -> Vec<DispatchRec> {
         self.with(|s| s.repo_mut(repo).dispatches.clone())
     }
 
     /// `(number, title, labels)` of the plain issues of a repo.
-    pub fn issues(&self, repo: &str) -> Vec<(u64, String, Vec<String>)> {
+    pub(crate) fn issues(&self, repo: &str) -> Vec<(u64, String, Vec<String>)> {
         self.with(|s| {
             let r = s.repo_mut(repo);
             r.issues
@@ -635,30 +652,30 @@ impl FakeGithub {
     }
 
     /// A plain issue (title, body, state, author), if it exists.
-    pub fn issue(&self, repo: &str, number: u64) -> Option<IssueRec> {
+    pub(crate) fn issue(&self, repo: &str, number: u64) -> Option<IssueRec> {
         self.with(|s| s.repo_mut(repo).issues.get(&number).cloned())
     }
 
-    pub fn branch(&self, repo: &str, branch: &str) -> Option<String> {
+    pub(crate) fn branch(&self, repo: &str, branch: &str) -> Option<String> {
         self.with(|s| s.repo_mut(repo).branches.get(branch).cloned())
     }
 
     /// Where the full ref `name` points, if it exists.
-    pub fn git_ref(&self, repo: &str, name: &str) -> Option<String> {
+    pub(crate) fn git_ref(&self, repo: &str, name: &str) -> Option<String> {
         self.with(|s| s.repo_mut(repo).git_ref(name).cloned())
     }
 
     /// The message of commit `sha`, if the fake has it.
-    pub fn git_commit_message(&self, repo: &str, sha: &str) -> Option<String> {
+    pub(crate) fn git_commit_message(&self, repo: &str, sha: &str) -> Option<String> {
         self.with(|s| s.repo_mut(repo).commits.get(sha).map(|c| c.message.clone()))
     }
 
     /// Every request received, in order.
-    pub fn requests(&self) -> Vec<RequestRecord> {
+    pub(crate) fn requests(&self) -> Vec<RequestRecord> {
         self.with(|s| s.requests.clone())
     }
 
-    pub fn clear_requests(&self) {
+    pub(crate) fn clear_requests(&self) {
         self.with(|s| s.requests.clear());
     }
 }

@@ -12,12 +12,12 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// A deterministic 40-hex "commit SHA" for a seed string.
-pub fn fake_sha(seed: &str) -> String {
+pub(crate) fn fake_sha(seed: &str) -> String {
     hex::encode(Sha256::digest(seed.as_bytes()))[..40].to_owned()
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC).
-pub fn iso(secs: u64) -> String {
+pub(super) fn iso(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.
@@ -39,11 +39,11 @@ pub fn iso(secs: u64) -> String {
 }
 
 /// The most files GitHub's "list pull request files" returns, over all pages.
-pub const PR_FILES_LIMIT: usize = 3000;
+pub(super) const PR_FILES_LIMIT: usize = 3000;
 
 /// One changed file, as seeded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FileRec {
+pub(crate) struct FileRec {
     pub filename: String,
     /// `added`, `modified`, `removed`, `renamed`.
     pub status: String,
@@ -51,7 +51,7 @@ pub struct FileRec {
 }
 
 impl FileRec {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json!({
             "sha": fake_sha(&self.filename),
             "filename": self.filename,
@@ -63,7 +63,7 @@ impl FileRec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitRec {
+pub(crate) struct CommitRec {
     pub sha: String,
     pub parents: Vec<String>,
     pub message: String,
@@ -74,7 +74,7 @@ pub struct CommitRec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PrRec {
+pub(crate) struct PrRec {
     pub number: u64,
     pub title: String,
     pub body: Option<String>,
@@ -96,7 +96,7 @@ pub struct PrRec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IssueRec {
+pub(crate) struct IssueRec {
     pub number: u64,
     pub title: String,
     pub body: Option<String>,
@@ -106,7 +106,7 @@ pub struct IssueRec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CommentRec {
+pub(crate) struct CommentRec {
     pub id: u64,
     pub issue: u64,
     pub user: String,
@@ -116,14 +116,14 @@ pub struct CommentRec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LabelRec {
+pub(crate) struct LabelRec {
     pub name: String,
     pub color: String,
     pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EventRec {
+pub(crate) struct EventRec {
     pub id: u64,
     pub issue: u64,
     /// `labeled` / `unlabeled` / `merged` / `closed`.
@@ -134,7 +134,7 @@ pub struct EventRec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReviewRec {
+pub(crate) struct ReviewRec {
     pub id: u64,
     pub user: String,
     /// REST spelling: `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`.
@@ -144,7 +144,7 @@ pub struct ReviewRec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StatusRec {
+pub(crate) struct StatusRec {
     pub id: u64,
     pub sha: String,
     pub state: String,
@@ -156,7 +156,7 @@ pub struct StatusRec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DispatchRec {
+pub(crate) struct DispatchRec {
     pub event_type: String,
     pub client_payload: Value,
     pub sender: String,
@@ -164,7 +164,7 @@ pub struct DispatchRec {
 
 /// One repository's state.
 #[derive(Debug, Clone, Default)]
-pub struct RepoState {
+pub(crate) struct RepoState {
     pub full_name: String,
     pub branches: BTreeMap<String, String>,
     pub commits: BTreeMap<String, CommitRec>,
@@ -184,7 +184,7 @@ pub struct RepoState {
 }
 
 impl RepoState {
-    pub fn new(full_name: &str) -> RepoState {
+    pub(crate) fn new(full_name: &str) -> RepoState {
         RepoState {
             full_name: full_name.to_owned(),
             next_number: 1,
@@ -192,23 +192,23 @@ impl RepoState {
         }
     }
 
-    pub fn owner(&self) -> &str {
+    pub(crate) fn owner(&self) -> &str {
         self.full_name.split('/').next().unwrap_or_default()
     }
 
     /// Issue or PR with this number exists.
-    pub fn has_issue(&self, n: u64) -> bool {
+    pub(crate) fn has_issue(&self, n: u64) -> bool {
         self.prs.contains_key(&n) || self.issues.contains_key(&n)
     }
 
-    pub fn labels_of(&self, n: u64) -> Vec<Value> {
+    pub(crate) fn labels_of(&self, n: u64) -> Vec<Value> {
         self.issue_labels
             .get(&n)
             .map(|names| names.iter().map(|name| self.label_json(name)).collect())
             .unwrap_or_default()
     }
 
-    pub fn label_json(&self, name: &str) -> Value {
+    pub(crate) fn label_json(&self, name: &str) -> Value {
         let rec = self
             .labels
             .iter()
@@ -223,14 +223,14 @@ impl RepoState {
     }
 
     /// Where the full ref `name` points (`refs/heads/*` are the branches).
-    pub fn git_ref(&self, name: &str) -> Option<&String> {
+    pub(crate) fn git_ref(&self, name: &str) -> Option<&String> {
         match name.strip_prefix("refs/heads/") {
             Some(branch) => self.branches.get(branch),
             None => self.refs.get(name),
         }
     }
 
-    pub fn set_git_ref(&mut self, name: &str, sha: &str) {
+    pub(crate) fn set_git_ref(&mut self, name: &str, sha: &str) {
         match name.strip_prefix("refs/heads/") {
             Some(branch) => self.branches.insert(branch.into(), sha.into()),
             None => self.refs.insert(name.into(), sha.into()),
@@ -238,7 +238,7 @@ impl RepoState {
     }
 
     /// Every ref (branches included), sorted by full name.
-    pub fn git_refs(&self) -> Vec<(String, String)> {
+    pub(crate) fn git_refs(&self) -> Vec<(String, String)> {
         let mut all: Vec<(String, String)> = self
             .branches
             .iter()
@@ -251,12 +251,12 @@ impl RepoState {
 
     /// A commit the fake knows: seeded or written, or a branch head (the
     /// fake does not model every branch's commit).
-    pub fn has_commit(&self, sha: &str) -> bool {
+    pub(crate) fn has_commit(&self, sha: &str) -> bool {
         self.commits.contains_key(sha) || self.branches.values().any(|b| b == sha)
     }
 
     /// `ancestor` is `sha` or reachable from it through parents.
-    pub fn is_ancestor(&self, ancestor: &str, sha: &str) -> bool {
+    pub(crate) fn is_ancestor(&self, ancestor: &str, sha: &str) -> bool {
         let mut seen = std::collections::BTreeSet::new();
         let mut stack = vec![sha.to_owned()];
         while let Some(s) = stack.pop() {
@@ -273,7 +273,7 @@ impl RepoState {
     }
 
     /// A ref as `git/get-ref` answers it.
-    pub fn git_ref_json(&self, name: &str, sha: &str, api: &str) -> Value {
+    pub(crate) fn git_ref_json(&self, name: &str, sha: &str, api: &str) -> Value {
         let repo = &self.full_name;
         json!({
             "ref": name,
@@ -284,7 +284,7 @@ impl RepoState {
     }
 
     /// A commit as `git/get-commit` answers it.
-    pub fn git_commit_json(&self, c: &CommitRec, api: &str) -> Value {
+    pub(crate) fn git_commit_json(&self, c: &CommitRec, api: &str) -> Value {
         let repo = &self.full_name;
         let person = json!({"name": "fake", "email": "fake@github.test", "date": c.date});
         json!({
@@ -306,14 +306,14 @@ impl RepoState {
     }
 
     /// Resolves a branch name or a SHA.
-    pub fn resolve(&self, r: &str) -> Option<String> {
+    pub(crate) fn resolve(&self, r: &str) -> Option<String> {
         if let Some(sha) = self.branches.get(r) {
             return Some(sha.clone());
         }
         self.commits.contains_key(r).then(|| r.to_owned())
     }
 
-    pub fn pr_json(&self, pr: &PrRec, api: &str) -> Value {
+    pub(crate) fn pr_json(&self, pr: &PrRec, api: &str) -> Value {
         let repo_json = |name: &str| json!({"full_name": name, "name": name.split('/').nth(1), "owner": {"login": name.split('/').next()}});
         let base_sha = self.branches.get(&pr.base_ref).cloned().unwrap_or_default();
         json!({
@@ -338,7 +338,7 @@ impl RepoState {
         })
     }
 
-    pub fn issue_json(&self, n: u64, api: &str) -> Option<Value> {
+    pub(crate) fn issue_json(&self, n: u64, api: &str) -> Option<Value> {
         let html = format!("https://github.test/{}/issues/{n}", self.full_name);
         if let Some(pr) = self.prs.get(&n) {
             return Some(json!({
@@ -357,12 +357,12 @@ impl RepoState {
     }
 }
 
-pub fn fake_id(seed: &str) -> u64 {
+pub(super) fn fake_id(seed: &str) -> u64 {
     let d = Sha256::digest(seed.as_bytes());
     u64::from_be_bytes(d[..8].try_into().unwrap()) >> 16
 }
 
-pub fn user_json(login: &str) -> Value {
+pub(super) fn user_json(login: &str) -> Value {
     let kind = if login.ends_with("[bot]") {
         "Bot"
     } else {
@@ -372,7 +372,7 @@ pub fn user_json(login: &str) -> Value {
 }
 
 impl CommentRec {
-    pub fn json(&self, repo: &str) -> Value {
+    pub(crate) fn json(&self, repo: &str) -> Value {
         json!({
             "id": self.id,
             "body": self.body,
@@ -385,14 +385,14 @@ impl CommentRec {
 }
 
 impl ReviewRec {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json!({"id": self.id, "user": user_json(&self.user), "state": self.state,
                "commit_id": self.commit_id, "submitted_at": self.submitted_at, "body": ""})
     }
 }
 
 impl EventRec {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json!({"id": self.id, "event": self.event, "actor": user_json(&self.actor),
                "label": self.label.as_ref().map(|l| json!({"name": l, "color": "ededed"})),
                "created_at": self.created_at})
@@ -400,7 +400,7 @@ impl EventRec {
 }
 
 impl StatusRec {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json!({"id": self.id, "state": self.state, "context": self.context,
                "description": self.description, "target_url": self.target_url,
                "creator": user_json(&self.creator), "created_at": self.created_at})
@@ -409,7 +409,7 @@ impl StatusRec {
 
 /// How a route misbehaves, before it touches any state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Answer with this status (502, 503, 500...) and an HTML body.
     Status(u16),
     /// 403 "secondary rate limit" with `retry-after: secs`.
@@ -429,7 +429,7 @@ pub enum Fault {
 
 /// An injected fault and how many requests per route it still hits.
 #[derive(Debug, Clone)]
-pub struct FaultRule {
+pub(crate) struct FaultRule {
     pub fault: Fault,
     pub times: u32,
     /// Hits so far, per concrete route (so `POST *` fails every POST route
@@ -439,7 +439,7 @@ pub struct FaultRule {
 
 /// One request the fake received.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RequestRecord {
+pub(crate) struct RequestRecord {
     pub method: String,
     /// The path as sent (percent-encoded).
     pub path: String,
@@ -454,7 +454,7 @@ pub struct RequestRecord {
 
 /// A GitHub App the fake knows.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub app_id: String,
     pub slug: String,
     pub public_key_pem: String,
@@ -462,13 +462,13 @@ pub struct AppState {
 }
 
 /// A hook's effect on the state.
-pub type HookAction = Box<dyn FnOnce(&mut State) + Send>;
+pub(super) type HookAction = Box<dyn FnOnce(&mut State) + Send>;
 
 /// Something that happens on GitHub between two of tfctl's requests (a
 /// push, another run's label): runs once, on the `nth` answered request to
 /// `route`, after that request was carried out and before its answer
 /// leaves, so the client's next request sees it.
-pub struct Hook {
+pub(crate) struct Hook {
     pub route: String,
     pub nth: u32,
     pub seen: u32,
@@ -488,7 +488,7 @@ impl std::fmt::Debug for Hook {
 
 /// Everything the fake holds.
 #[derive(Debug, Default)]
-pub struct State {
+pub(crate) struct State {
     pub api_url: String,
     /// Path prefix the API is served under (`/api/v3` for GHES), or empty.
     pub prefix: String,
@@ -509,7 +509,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn new() -> State {
+    pub(crate) fn new() -> State {
         State {
             next_id: 1,
             // 2024-01-01T00:00:00Z
@@ -518,17 +518,17 @@ impl State {
         }
     }
 
-    pub fn id(&mut self) -> u64 {
+    pub(crate) fn id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
     }
 
-    pub fn tick(&mut self) -> String {
+    pub(crate) fn tick(&mut self) -> String {
         self.clock += 1;
         iso(self.clock)
     }
 
-    pub fn repo_mut(&mut self, full_name: &str) -> &mut RepoState {
+    pub(crate) fn repo_mut(&mut self, full_name: &str) -> &mut RepoState {
         self.repos
             .entry(full_name.to_owned())
             .or_insert_with(|| RepoState::new(full_name))
@@ -536,7 +536,7 @@ impl State {
 
     /// `actor` adds `label` to issue/PR `number` (with its `labeled` event),
     /// as the web UI or another workflow run would.
-    pub fn label_issue(&mut self, repo: &str, number: u64, label: &str, actor: &str) {
+    pub(crate) fn label_issue(&mut self, repo: &str, number: u64, label: &str, actor: &str) {
         let now = self.tick();
         let id = self.id();
         let r = self.repo_mut(repo);
@@ -556,7 +556,7 @@ impl State {
 
     /// `actor` takes `label` off issue/PR `number` (with its `unlabeled`
     /// event); nothing when it is not on.
-    pub fn unlabel_issue(&mut self, repo: &str, number: u64, label: &str, actor: &str) {
+    pub(crate) fn unlabel_issue(&mut self, repo: &str, number: u64, label: &str, actor: &str) {
         let now = self.tick();
         let id = self.id();
         let r = self.repo_mut(repo);
@@ -576,7 +576,7 @@ impl State {
     }
 
     /// A push to PR `number`'s branch: its head is now `sha`.
-    pub fn move_pr_head(&mut self, repo: &str, number: u64, sha: &str) {
+    pub(crate) fn move_pr_head(&mut self, repo: &str, number: u64, sha: &str) {
         let r = self.repo_mut(repo);
         let pr = r.prs.get_mut(&number).expect("no such PR");
         pr.head_sha = sha.into();
@@ -585,7 +585,7 @@ impl State {
     }
 
     /// Runs the hooks due now that a request to `route` was answered.
-    pub fn run_hooks(&mut self, route: &str) {
+    pub(crate) fn run_hooks(&mut self, route: &str) {
         let mut due = Vec::new();
         for hook in self.hooks.iter_mut().filter(|h| h.route == route) {
             hook.seen += 1;
@@ -599,7 +599,7 @@ impl State {
     }
 
     /// The fault to apply to `route` now, if any (counting the hit).
-    pub fn take_fault(&mut self, method: &str, route: &str) -> Option<Fault> {
+    pub(crate) fn take_fault(&mut self, method: &str, route: &str) -> Option<Fault> {
         let keys = [route.to_owned(), format!("{method} *"), "* *".to_owned()];
         for key in keys {
             if let Some(rule) = self.faults.get_mut(&key) {
