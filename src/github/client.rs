@@ -498,16 +498,13 @@ impl Client {
                 message: "no installation: set TFCTL_APP_INSTALLATION_ID".into(),
                 attempts: 1,
             })?;
-            let route = routes::REPO_INSTALLATION;
-            let path = route.path(&[&repo.owner, &repo.name]);
-            let call = format!("{} {path}", route.method);
-            let resp = self
-                .execute(route, &call, self.url(&path, &[])?, None, &jwt)
-                .await?;
-            if !resp.is_success() {
-                return Err(resp.error());
-            }
-            resp.json::<Installation>()?.id
+            self.app_json::<Installation>(
+                app,
+                routes::REPO_INSTALLATION,
+                &[&repo.owner, &repo.name],
+            )
+            .await?
+            .id
         };
         let route = routes::INSTALLATION_TOKEN;
         let id = installation_id.to_string();
