@@ -19,6 +19,17 @@ use super::{GithubError, GithubErrorKind, RepoRef};
 pub const COMMENT_BODY_LIMIT: usize = 65_536;
 
 /// Refuses a body GitHub would reject with 422.
+/// [`check_body`] of a new comment on issue or PR `number`: how every
+/// comment write (create, upsert, a series of parts) checks its size
+/// before any request is sent.
+fn check_new_comment(repo: &RepoRef, number: u64, body: &str) -> Result<(), GithubError> {
+    check_body(
+        routes::ISSUES_CREATE_COMMENT,
+        &format!("/repos/{repo}/issues/{number}/comments"),
+        body,
+    )
+}
+
 pub(crate) fn check_body(route: Route, path: &str, body: &str) -> Result<(), GithubError> {
     let chars = body.chars().count();
     if chars > COMMENT_BODY_LIMIT {
@@ -242,11 +253,7 @@ impl Client {
         body: &str,
     ) -> Result<Comment, GithubError> {
         let route = routes::ISSUES_CREATE_COMMENT;
-        check_body(
-            route,
-            &format!("/repos/{repo}/issues/{number}/comments"),
-            body,
-        )?;
+        check_new_comment(repo, number, body)?;
         let n = number.to_string();
         self.json(
             route,
@@ -292,11 +299,7 @@ impl Client {
         body: &str,
     ) -> Result<UpsertOutcome, GithubError> {
         // Check before the list call so an oversized body costs nothing.
-        check_body(
-            routes::ISSUES_CREATE_COMMENT,
-            &format!("/repos/{repo}/issues/{number}/comments"),
-            body,
-        )?;
+        check_new_comment(repo, number, body)?;
         let comments = self.list_comments(repo, number).await?;
         self.upsert_listed_comment(repo, number, &comments, marker_prefix, author, body)
             .await
@@ -314,11 +317,7 @@ impl Client {
         author: Option<&str>,
         body: &str,
     ) -> Result<UpsertOutcome, GithubError> {
-        check_body(
-            routes::ISSUES_CREATE_COMMENT,
-            &format!("/repos/{repo}/issues/{number}/comments"),
-            body,
-        )?;
+        check_new_comment(repo, number, body)?;
         let marked = find_marked_comments(comments, marker_prefix, author);
         for duplicate in marked.iter().skip(1) {
             self.delete_comment(repo, duplicate.id).await?;
@@ -354,11 +353,7 @@ impl Client {
         bodies: &[String],
     ) -> Result<(), GithubError> {
         for body in bodies {
-            check_body(
-                routes::ISSUES_CREATE_COMMENT,
-                &format!("/repos/{repo}/issues/{number}/comments"),
-                body,
-            )?;
+            check_new_comment(repo, number, body)?;
         }
         let mut marked = find_marked_comments(comments, marker_prefix, author);
         marked.sort_by_key(|c| c.id);
