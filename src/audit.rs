@@ -81,38 +81,6 @@ pub fn append(path: &Path, event: &AuditEvent) -> Result<(), Error> {
     writeln!(file, "{line}").map_err(|e| Error::runtime(format!("{}: {e}", path.display())))
 }
 
-/// A collapsed markdown block listing events, oldest first. Every cell is
-/// escaped as table-cell text ([`crate::render::inline`]; the head as a code
-/// span): an event carries text from a repository (the environment of a
-/// tfvars, an override's justification, a login), which must not add a
-/// column, end the row, open HTML or forge a `<!-- tfctl:` marker.
-pub fn markdown(events: &[AuditEvent]) -> String {
-    use crate::render::{code, inline};
-    let mut out = String::from("<details><summary>Audit trail</summary>\n\n");
-    out.push_str("| time | action | actor | outcome | environment | head | why |\n|---|---|---|---|---|---|---|\n");
-    for e in events {
-        let why: Vec<String> = e
-            .reasons
-            .iter()
-            .chain(&e.violations_overridden)
-            .map(|r| inline(r))
-            .collect();
-        let head: String = e.head_sha.chars().take(7).collect();
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | `{}` | {} |\n",
-            inline(&e.time),
-            inline(&e.action),
-            inline(&e.actor),
-            inline(&e.outcome),
-            inline(e.environment.as_deref().unwrap_or("-")),
-            code(&head),
-            why.join("<br>")
-        ));
-    }
-    out.push_str("\n</details>\n");
-    out
-}
-
 /// The current time as RFC 3339 UTC (second precision), without a date crate.
 pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
@@ -123,50 +91,38 @@ pub fn now_rfc3339() -> String {
 
 pub use crate::clock::{parse_rfc3339, rfc3339};
 
+/// An override event with text in most fields, for tests of the log and
+/// of its rendering.
+#[cfg(test)]
+pub(crate) fn sample() -> AuditEvent {
+    AuditEvent {
+        time: "2026-11-21T10:00:00Z".into(),
+        action: "override".into(),
+        actor: "sec-lead".into(),
+        pull_request: "o/r#5".into(),
+        head_sha: "abcdef0123".into(),
+        environment: Some("production".into()),
+        outcome: "merged".into(),
+        reasons: vec!["INC-1 | hotfix".into()],
+        violations_overridden: vec!["bucket must not be public".into()],
+        run_url: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn events_append_as_json_lines_and_render_as_a_table() {
+    fn events_append_as_json_lines_that_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/audit.jsonl");
-        let event = AuditEvent {
-            time: "2026-11-21T10:00:00Z".into(),
-            action: "override".into(),
-            actor: "sec-lead".into(),
-            pull_request: "o/r#5".into(),
-            head_sha: "abcdef0123".into(),
-            environment: Some("production".into()),
-            outcome: "merged".into(),
-            reasons: vec!["INC-1 | hotfix".into()],
-            violations_overridden: vec!["bucket must not be public".into()],
-            run_url: None,
-        };
+        let event = sample();
         append(&path, &event).unwrap();
         append(&path, &event).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2);
         let back: AuditEvent = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(back, event);
-        let md = markdown(std::slice::from_ref(&event));
-        assert!(md.contains("| override | sec-lead | merged | production | `abcdef0` | INC-1 \\| hotfix<br>bucket must not be public |"), "{md}");
-
-        // Every cell from a repository stays in its cell.
-        use crate::render::hostile;
-        let hostile_event = AuditEvent {
-            environment: Some(hostile::TEXT.into()),
-            actor: hostile::TEXT.into(),
-            head_sha: "`<!--`|\n::x".into(),
-            reasons: vec![hostile::TEXT.into()],
-            ..event
-        };
-        let md = markdown(&[hostile_event]);
-        hostile::assert_inert(&md, 0);
-        assert_eq!(
-            md.lines().filter(|l| l.starts_with("| 2026")).count(),
-            1,
-            "{md}"
-        );
     }
 }

@@ -4,12 +4,11 @@
 //! roots can be in different checkouts (a controller PR plans the config
 //! repo checked out beside it), so paths are compared absolute.
 //!
-//! [`Roots::classify`] is pure; [`Roots::of`], [`absolute`] and
-//! [`resolve_typed`] (`--files` as a person types it) ask the filesystem.
+//! [`Roots::classify`] is pure; [`absolute`] and [`resolve_typed`]
+//! (`--files` as a person types it) ask the filesystem.
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::config::Config;
 use crate::error::Error;
 
 /// The absolute roots of a run.
@@ -37,18 +36,6 @@ pub struct Classified {
 }
 
 impl Roots {
-    /// The roots of `cfg` with `config_root` (IO: made absolute).
-    pub fn of(cfg: &Config, config_root: &Path) -> Roots {
-        let mut policies: Vec<PathBuf> = cfg.policy.paths.iter().map(|p| absolute(p)).collect();
-        policies.extend(cfg.policy.data.iter().map(|p| absolute(p)));
-        Roots {
-            config: absolute(config_root),
-            modules: absolute(&cfg.modules_root),
-            base: absolute(&cfg.base_dir),
-            policies,
-        }
-    }
-
     /// Classifies absolute path `path` (pure).
     pub fn classify(&self, path: &Path) -> Classified {
         let stack_path = relative(&self.config, path);

@@ -190,7 +190,7 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
     };
     let mut whole_estate = matches!(source, ChangeSource::All);
     let needs_roots = !whole_estate;
-    let roots = needs_roots.then(|| Roots::of(cfg, config_root));
+    let roots = needs_roots.then(|| roots_of(cfg, config_root));
     let mut sorted = Sorted::default();
     let (old_rev, git) = match source {
         ChangeSource::All => (None, None),
@@ -1095,6 +1095,19 @@ fn check_dependencies_exist(
         }
     }
     Ok(())
+}
+
+/// The roots of `cfg` with `config_root` (IO: made absolute).
+fn roots_of(cfg: &Config, config_root: &Path) -> Roots {
+    let absolute = change_paths::absolute;
+    let mut policies: Vec<PathBuf> = cfg.policy.paths.iter().map(|p| absolute(p)).collect();
+    policies.extend(cfg.policy.data.iter().map(|p| absolute(p)));
+    Roots {
+        config: absolute(config_root),
+        modules: absolute(&cfg.modules_root),
+        base: absolute(&cfg.base_dir),
+        policies,
+    }
 }
 
 #[cfg(test)]

@@ -115,6 +115,13 @@ pub fn add_mask(secret: &str) -> Vec<String> {
         .collect()
 }
 
+/// Prints [`add_mask`]'s commands on stdout, where the runner reads them.
+pub(crate) fn print_mask(secret: &str) {
+    for line in add_mask(secret) {
+        println!("{line}");
+    }
+}
+
 /// Severity of an annotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {

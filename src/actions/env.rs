@@ -254,7 +254,9 @@ impl ActionsEnv {
     pub fn client_config(&self) -> Result<ClientConfig> {
         let mut config = ClientConfig::new(self.api_url.clone(), self.credentials()?);
         config.installation_repo = self.repo().ok();
-        config.mask_minted_tokens = self.in_actions;
+        if self.in_actions {
+            config.on_minted_token = Some(super::commands::print_mask);
+        }
         if let Some(raw) = &self.retry_base_ms {
             let ms: u64 = raw.parse().map_err(|_| {
                 Error::input(format!(
@@ -363,7 +365,7 @@ mod tests {
         let config = inside.client_config().unwrap();
         assert_eq!(config.api_url, "https://ghe.example/api/v3");
         assert_eq!(config.installation_repo.unwrap().to_string(), "o/r");
-        assert!(config.mask_minted_tokens);
+        assert!(config.on_minted_token.is_some());
         assert!(env(&[]).client_config().is_err());
         let fast = env(&[("GITHUB_TOKEN", "t"), ("TFCTL_GITHUB_RETRY_BASE_MS", "5")]);
         let retry = fast.client_config().unwrap().retry;

@@ -33,7 +33,7 @@ use crate::report::{ApplyReport, ApplyResult, ApplyStatus};
 use crate::runner::{self, Cancel, Operation, StackJob};
 use crate::select::{self, ChangeSource};
 
-use super::gh::GhSession;
+use super::gh::{GhSession, RunRecord};
 use super::locking::{self, LockStore};
 use super::promoting;
 
@@ -828,12 +828,6 @@ impl Apply<'_> {
                 marker: None,
             },
         );
-        if let Err(e) = session.append_summary(&summary) {
-            problems.push(e.message);
-        }
-        if let Err(e) = session.set_outputs(&step_outputs(report)) {
-            problems.push(e.message);
-        }
         let event = AuditEvent {
             environment: report.environment.clone(),
             reasons: report.blocked.clone(),
@@ -852,7 +846,12 @@ impl Apply<'_> {
                 run_url,
             )
         };
-        if let Err(e) = session.audit(&event) {
+        let record = RunRecord {
+            summary: Some(summary),
+            outputs: step_outputs(report),
+            event: Some(event),
+        };
+        if let Err(e) = session.leave(record) {
             problems.push(e.message);
         }
 

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::gh::GhSession;
+use super::gh::{GhSession, RunRecord};
 use crate::actions::event::{
     DispatchPayload, Event, PullRequestEvent, PushEvent, EVENT_TYPE_APPLY, EVENT_TYPE_VALIDATE,
 };
@@ -101,8 +101,7 @@ pub fn run(config: Option<&Path>, args: DispatchArgs, ctx: &Context) -> Result<E
         "tfctl dispatch: {}",
         crate::actions::commands::neutralise(&done.line)
     );
-    let outputs: Vec<(&str, String)> = done.outputs.into_iter().collect();
-    session.set_outputs(&outputs)?;
+    session.leave(RunRecord::outputs(done.outputs.into_iter().collect()))?;
     Ok(done.status)
 }
 
@@ -348,7 +347,7 @@ impl Flow<'_> {
             .client
             .dispatch(controller, event_type, &map)
             .await?;
-        self.session.audit(&AuditEvent {
+        self.session.leave(RunRecord::audited(AuditEvent {
             reasons: vec![format!("stacks: {}", stack_ids(stacks))],
             ..AuditEvent::new(
                 "dispatch",
@@ -358,7 +357,7 @@ impl Flow<'_> {
                 &format!("{event_type} sent to {controller}"),
                 self.session.env.run_url(),
             )
-        })
+        }))
     }
 
     fn controller_name(&self) -> String {

@@ -20,7 +20,7 @@ use crate::pipeline;
 use crate::render::drift as render;
 use crate::select::{self, ChangeSource};
 
-use super::gh::GhSession;
+use super::gh::{GhSession, RunRecord};
 
 pub fn run(config: Option<&Path>, args: DriftArgs, ctx: &Context) -> Result<ExitStatus> {
     let cfg = super::load_config(config, ctx)?;
@@ -131,17 +131,20 @@ fn publish(session: &GhSession, found: &DriftReport) -> Result<()> {
             }
         })
         .map_err(Error::from)?;
-    session.append_summary(&render::summary_markdown(found))?;
-    session.set_outputs(&[
-        ("drifted", found.drifted.len().to_string()),
-        (
-            "severity",
-            found
-                .severity
-                .map_or(String::new(), |s| s.as_str().to_string()),
-        ),
-        ("issue", issue.map_or(String::new(), |n| n.to_string())),
-    ])
+    session.leave(RunRecord {
+        summary: Some(render::summary_markdown(found)),
+        outputs: vec![
+            ("drifted", found.drifted.len().to_string()),
+            (
+                "severity",
+                found
+                    .severity
+                    .map_or(String::new(), |s| s.as_str().to_string()),
+            ),
+            ("issue", issue.map_or(String::new(), |n| n.to_string())),
+        ],
+        event: None,
+    })
 }
 
 /// Comments `note` on an issue, then closes it.

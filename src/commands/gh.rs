@@ -18,6 +18,37 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{self, Client, RepoRef};
 
+/// What a command leaves in its own run once its GitHub writes are done,
+/// written by [`GhSession::leave`]: the one fan-out of validate, report,
+/// apply, merge, dispatch, drift and unlock.
+#[derive(Debug, Default)]
+pub struct RunRecord {
+    /// Markdown for the job summary.
+    pub summary: Option<String>,
+    /// Step outputs (each declared in `actions::outputs`).
+    pub outputs: Vec<(&'static str, String)>,
+    /// The audit event: a row under the summary, a line in the audit log.
+    pub event: Option<AuditEvent>,
+}
+
+impl RunRecord {
+    /// Only step outputs.
+    pub fn outputs(outputs: Vec<(&'static str, String)>) -> RunRecord {
+        RunRecord {
+            outputs,
+            ..RunRecord::default()
+        }
+    }
+
+    /// Only an audit event.
+    pub fn audited(event: AuditEvent) -> RunRecord {
+        RunRecord {
+            event: Some(event),
+            ..RunRecord::default()
+        }
+    }
+}
+
 /// Everything a GitHub-facing command starts from.
 pub struct GhSession {
     pub env: ActionsEnv,
@@ -76,12 +107,8 @@ impl GhSession {
         github: &GithubConfig,
         args: &GithubArgs,
     ) -> Result<GhSession> {
-        if env.in_actions {
-            for secret in env.secrets() {
-                for line in workflow::add_mask(secret.expose()) {
-                    println!("{line}");
-                }
-            }
+        for line in env.mask_commands() {
+            println!("{line}");
         }
         let event = env.load_event()?;
         let repo = env.repo()?;
@@ -120,13 +147,40 @@ impl GhSession {
         })
     }
 
-    /// Writes step outputs to `$GITHUB_OUTPUT` (nothing outside Actions).
     /// The client that writes to the repository tfctl runs in.
     pub fn home(&self) -> &Client {
         self.controller_client.as_ref().unwrap_or(&self.client)
     }
 
-    pub fn set_outputs(&self, outputs: &[(&str, String)]) -> Result<()> {
+    /// Leaves `record` in this run: the job summary (with the audit
+    /// event's row after it), the step outputs, then the event's line in
+    /// the audit log. Every part is tried even when one fails; the
+    /// failures come back as one error, so nothing is skipped silently.
+    pub fn leave(&self, record: RunRecord) -> Result<()> {
+        let mut summary = record.summary.unwrap_or_default();
+        if let Some(event) = &record.event {
+            summary.push_str(&crate::render::audit::trail(std::slice::from_ref(event)));
+        }
+        let problems: Vec<String> = [
+            self.append_summary(&summary),
+            self.set_outputs(&record.outputs),
+            record
+                .event
+                .as_ref()
+                .map_or(Ok(()), |event| audit::append(&self.audit_log, event)),
+        ]
+        .into_iter()
+        .filter_map(|written| written.err().map(|e| e.to_string()))
+        .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::runtime(problems.join("; ")))
+        }
+    }
+
+    /// Writes step outputs to `$GITHUB_OUTPUT` (nothing outside Actions).
+    fn set_outputs(&self, outputs: &[(&str, String)]) -> Result<()> {
         if let Some(path) = &self.env.output_path {
             for (name, value) in outputs {
                 debug_assert!(
@@ -139,18 +193,13 @@ impl GhSession {
         Ok(())
     }
 
-    /// Appends markdown to `$GITHUB_STEP_SUMMARY` (nothing outside Actions).
-    pub fn append_summary(&self, markdown: &str) -> Result<()> {
+    /// Appends markdown to `$GITHUB_STEP_SUMMARY` (nothing outside Actions,
+    /// nor when there is nothing to say).
+    fn append_summary(&self, markdown: &str) -> Result<()> {
         match &self.env.step_summary_path {
-            Some(path) => workflow::append_summary(path, markdown),
-            None => Ok(()),
+            Some(path) if !markdown.is_empty() => workflow::append_summary(path, markdown),
+            _ => Ok(()),
         }
-    }
-
-    /// Records an audit event: the JSON-lines log and the job summary.
-    pub fn audit(&self, event: &AuditEvent) -> Result<()> {
-        audit::append(&self.audit_log, event)?;
-        self.append_summary(&audit::markdown(std::slice::from_ref(event)))
     }
 
     /// A runtime for the async client.

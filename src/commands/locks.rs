@@ -13,7 +13,7 @@ use crate::error::{Error, ExitStatus, Result};
 use crate::github::RepoRef;
 use crate::locks::{LockRecord, LockState};
 
-use super::gh::GhSession;
+use super::gh::{GhSession, RunRecord};
 
 /// Lists every stack lock: held ones with their holder's standing now.
 pub fn run(config: Option<&Path>, args: LocksArgs, ctx: &Context) -> Result<ExitStatus> {
@@ -133,7 +133,7 @@ pub fn unlock(config: Option<&Path>, args: UnlockArgs, ctx: &Context) -> Result<
             println!("tfctl unlock: {stack} is not locked: nothing to do");
             return Ok(ExitStatus::Success);
         };
-        session.audit(&AuditEvent {
+        session.leave(RunRecord::audited(AuditEvent {
             reasons: vec![reason.clone()],
             ..AuditEvent::new(
                 "unlock",
@@ -143,7 +143,7 @@ pub fn unlock(config: Option<&Path>, args: UnlockArgs, ctx: &Context) -> Result<
                 &format!("{stack} unlocked"),
                 session.env.run_url(),
             )
-        })?;
+        }))?;
         println!(
             "tfctl unlock: {stack} was locked by {}#{}: freed by {actor} ({reason})",
             held.repository, held.pr

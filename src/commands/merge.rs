@@ -10,10 +10,9 @@
 //! label, the one sticky comment and the audit event written, so a failure
 //! never leaves half a decision on the PR.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::gh::GhSession;
+use super::gh::{GhSession, RunRecord};
 use crate::actions::commands::neutralise;
 use crate::actions::event::Event;
 use crate::audit::AuditEvent;
@@ -51,7 +50,7 @@ pub fn run(config: Option<&Path>, args: MergeArgs, ctx: &Context) -> Result<Exit
         Ok(t) => t,
         Err(why) => {
             println!("tfctl merge: {}", neutralise(&why));
-            session.set_outputs(&[("merged", "false".into())])?;
+            session.leave(RunRecord::outputs(vec![("merged", "false".into())]))?;
             return Ok(ExitStatus::Success);
         }
     };
@@ -130,7 +129,7 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     if pr.is_merged() {
         // A re-run after the merge: the PR already says so.
         println!("tfctl merge: #{n} is already merged: nothing to do");
-        session.set_outputs(&[("merged", "true".into())])?;
+        session.leave(RunRecord::outputs(vec![("merged", "true".into())]))?;
         return Ok(ExitStatus::Success);
     }
     let reviews = client.list_reviews(repo, n).await?;
@@ -305,15 +304,16 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
         &crate::render::split::pointer(run_url.as_deref()),
     );
     upsert(session, n, previous, &body).await?;
-    session.audit(&event)?;
-
-    let outputs = BTreeMap::from([
-        ("merged", merged.to_string()),
-        ("environment", environment.unwrap_or_default()),
-        ("branch", branch.clone().unwrap_or_default()),
-        ("merge_commit_sha", merge_sha.clone().unwrap_or_default()),
-    ]);
-    session.set_outputs(&outputs.into_iter().collect::<Vec<_>>())?;
+    session.leave(RunRecord {
+        summary: None,
+        outputs: vec![
+            ("branch", branch.clone().unwrap_or_default()),
+            ("environment", environment.unwrap_or_default()),
+            ("merge_commit_sha", merge_sha.clone().unwrap_or_default()),
+            ("merged", merged.to_string()),
+        ],
+        event: Some(event),
+    })?;
     match &outcome {
         Outcome::Merged {
             branch,

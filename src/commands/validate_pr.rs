@@ -24,7 +24,7 @@ use crate::render::{markdown, marker, split};
 use crate::report::{RunReport, RunResult, StackStatus};
 use crate::select::{self, ChangeSource, Selection};
 
-use super::gh::GhSession;
+use super::gh::{GhSession, RunRecord};
 
 /// Where the PR is and which commit to validate.
 pub(crate) struct Target {
@@ -350,7 +350,7 @@ pub(crate) fn publish(
         target_branch: marker.target_branch.clone(),
         run_url: run_url.clone(),
         marker: Some(placement.in_comment.clone()),
-        audit_markdown: Some(audit::markdown(std::slice::from_ref(&event))),
+        audit_markdown: Some(crate::render::audit::trail(std::slice::from_ref(&event))),
         next_step: None,
     };
     let approval = markdown::Approval {
@@ -445,14 +445,18 @@ pub(crate) fn publish(
         })
         .map_err(Error::from)?;
 
+    // The summary's audit row is the one `leave` adds after it.
     let summary_ctx = markdown::CommentContext {
         marker: None,
+        audit_markdown: None,
         ..ctx
     };
-    session.append_summary(&crate::render::summary::job_summary(report, &summary_ctx))?;
     annotate(report, &run.sel.dag.stacks, &run.git.prefix);
-    session.set_outputs(&outputs(report, &marker))?;
-    audit::append(&session.audit_log, &event)?;
+    session.leave(RunRecord {
+        summary: Some(crate::render::summary::job_summary(report, &summary_ctx)),
+        outputs: outputs(report, &marker),
+        event: Some(event),
+    })?;
     super::plan_judge::print_report(report, format)?;
     Ok(super::plan_judge::exit_status(report))
 }

@@ -41,9 +41,12 @@ pub struct ClientConfig {
     /// Bound on one request (connect + response + body).
     pub request_timeout: Duration,
     pub user_agent: String,
-    /// Print `::add-mask::` for installation tokens the client mints, so a
-    /// stray echo in the workflow can't show them (set inside Actions).
-    pub mask_minted_tokens: bool,
+    /// Called with each installation token the client mints, before its
+    /// first use: inside Actions it prints `::add-mask::`, so a stray echo
+    /// in the workflow can't show the token. A hook, not a flag: the
+    /// workflow-command syntax belongs to `actions`, which sits above this
+    /// client (docs/ARCHITECTURE.md).
+    pub on_minted_token: Option<fn(&str)>,
 }
 
 impl ClientConfig {
@@ -56,7 +59,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(30),
             user_agent: format!("tfctl/{}", env!("CARGO_PKG_VERSION")),
-            mask_minted_tokens: false,
+            on_minted_token: None,
         }
     }
 }
@@ -69,7 +72,7 @@ pub struct Client {
     installation_repo: Option<RepoRef>,
     retry: RetryPolicy,
     request_timeout: Duration,
-    mask_minted_tokens: bool,
+    on_minted_token: Option<fn(&str)>,
     minted: tokio::sync::Mutex<Option<(Secret, Instant)>>,
 }
 
@@ -220,7 +223,7 @@ impl Client {
             installation_repo: config.installation_repo,
             retry: config.retry,
             request_timeout: config.request_timeout,
-            mask_minted_tokens: config.mask_minted_tokens,
+            on_minted_token: config.on_minted_token,
             minted: tokio::sync::Mutex::new(None),
         })
     }
@@ -524,10 +527,8 @@ impl Client {
                 message: "response has no `token`".into(),
                 attempts: resp.attempts,
             })?;
-        if self.mask_minted_tokens {
-            for line in crate::actions::commands::add_mask(&token.token) {
-                println!("{line}");
-            }
+        if let Some(hook) = self.on_minted_token {
+            hook(&token.token);
         }
         Ok(Secret::new(token.token))
     }

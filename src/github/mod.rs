@@ -87,7 +87,7 @@ pub struct RepoRef {
 
 impl RepoRef {
     /// Parses `owner/name`; anything else is an input error.
-    pub fn parse(s: &str) -> crate::error::Result<RepoRef> {
+    pub fn parse(s: &str) -> Result<RepoRef, crate::error::Error> {
         let ok = |part: &str| {
             !part.is_empty()
                 && part != "."
@@ -101,7 +101,7 @@ impl RepoRef {
                 owner: owner.to_owned(),
                 name: name.to_owned(),
             }),
-            _ => Err(crate::Error::input(format!(
+            _ => Err(crate::error::Error::input(format!(
                 "`{s}` is not a repository (expected OWNER/REPO)"
             ))),
         }
@@ -173,9 +173,9 @@ impl fmt::Display for GithubError {
 
 impl std::error::Error for GithubError {}
 
-impl From<GithubError> for crate::Error {
-    fn from(e: GithubError) -> crate::Error {
-        crate::Error::runtime(e.to_string())
+impl From<GithubError> for crate::error::Error {
+    fn from(e: GithubError) -> crate::error::Error {
+        crate::error::Error::runtime(e.to_string())
     }
 }
 
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(r.to_string(), "octo-org/my.repo_1");
         for bad in ["", "a", "a/", "/b", "a/b/c", "a/..", "a b/c"] {
             let e = RepoRef::parse(bad).unwrap_err();
-            assert_eq!(e.exit_status(), crate::ExitStatus::BadInput, "{bad}");
+            assert_eq!(e.exit_status(), crate::error::ExitStatus::BadInput, "{bad}");
         }
     }
 
@@ -226,7 +226,7 @@ mod tests {
         assert!(e
             .to_string()
             .contains("failed after 4 attempts: 502 Bad Gateway"));
-        let err: crate::Error = e.into();
-        assert_eq!(err.exit_status(), crate::ExitStatus::Failure);
+        let err: crate::error::Error = e.into();
+        assert_eq!(err.exit_status(), crate::error::ExitStatus::Failure);
     }
 }

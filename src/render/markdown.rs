@@ -582,7 +582,7 @@ mod tests {
             signature: None,
             locked: Vec::new(),
         };
-        let audit = crate::audit::markdown(&[crate::audit::AuditEvent {
+        let audit = crate::render::audit::trail(&[crate::audit::AuditEvent {
             time: "2026-11-21T10:00:00Z".into(),
             action: "validation".into(),
             actor: "octocat".into(),

@@ -18,6 +18,7 @@
 //! command.
 
 pub mod apply;
+pub mod audit;
 pub mod drift;
 pub mod graph;
 pub mod json;
@@ -201,6 +202,57 @@ pub(crate) mod hostile {
     }
 }
 
+/// The first seven characters of a commit SHA, as GitHub shows it.
+pub fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// The short head a stack's result was carried from, when it was
+/// (re-validation: nothing it reads changed since that validation).
+pub(crate) fn carried_from(s: &crate::report::StackReport) -> Option<&str> {
+    s.inputs
+        .as_ref()
+        .and_then(|i| i.carried_from.as_deref())
+        .map(short)
+}
+
+/// How many stacks were carried, and from which heads (short), for the
+/// line under a report's verdict; `None` when every stack was planned.
+pub(crate) fn carried_line(report: &crate::report::RunReport) -> Option<String> {
+    let heads: std::collections::BTreeSet<&str> =
+        report.stacks.iter().filter_map(carried_from).collect();
+    let n = report
+        .stacks
+        .iter()
+        .filter(|s| carried_from(s).is_some())
+        .count();
+    (n > 0).then(|| {
+        let heads: Vec<&str> = heads.into_iter().collect();
+        format!(
+            "{n} of {} stacks carried from the validation of {} (nothing they read changed); `--full` plans them all",
+            report.stacks.len(),
+            heads.join(", ")
+        )
+    })
+}
+
+/// The reasons of `s` that are not its own files (a module or policy file
+/// that selected it), as one short phrase; `None` when it has none.
+pub(crate) fn impact_reasons(s: &crate::report::StackReport) -> Option<String> {
+    let own = format!("{}/", s.id);
+    let others: Vec<&str> = s
+        .reasons
+        .iter()
+        .map(String::as_str)
+        .filter(|r| !r.starts_with(&own))
+        .collect();
+    match others.len() {
+        0 => None,
+        1..=3 => Some(others.join(", ")),
+        n => Some(format!("{} and {} more", others[..3].join(", "), n - 3)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,56 +296,5 @@ mod tests {
             fenced("", "::warning::x"),
             "```\n:\u{200b}:warning::x\n```\n"
         );
-    }
-}
-
-/// The reasons of `s` that are not its own files (a module or policy file
-/// that selected it), as one short phrase; `None` when it has none.
-/// The first seven characters of a commit SHA, as GitHub shows it.
-pub fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
-}
-
-/// The short head a stack's result was carried from, when it was
-/// (re-validation: nothing it reads changed since that validation).
-pub(crate) fn carried_from(s: &crate::report::StackReport) -> Option<&str> {
-    s.inputs
-        .as_ref()
-        .and_then(|i| i.carried_from.as_deref())
-        .map(short)
-}
-
-/// How many stacks were carried, and from which heads (short), for the
-/// line under a report's verdict; `None` when every stack was planned.
-pub(crate) fn carried_line(report: &crate::report::RunReport) -> Option<String> {
-    let heads: std::collections::BTreeSet<&str> =
-        report.stacks.iter().filter_map(carried_from).collect();
-    let n = report
-        .stacks
-        .iter()
-        .filter(|s| carried_from(s).is_some())
-        .count();
-    (n > 0).then(|| {
-        let heads: Vec<&str> = heads.into_iter().collect();
-        format!(
-            "{n} of {} stacks carried from the validation of {} (nothing they read changed); `--full` plans them all",
-            report.stacks.len(),
-            heads.join(", ")
-        )
-    })
-}
-
-pub(crate) fn impact_reasons(s: &crate::report::StackReport) -> Option<String> {
-    let own = format!("{}/", s.id);
-    let others: Vec<&str> = s
-        .reasons
-        .iter()
-        .map(String::as_str)
-        .filter(|r| !r.starts_with(&own))
-        .collect();
-    match others.len() {
-        0 => None,
-        1..=3 => Some(others.join(", ")),
-        n => Some(format!("{} and {} more", others[..3].join(", "), n - 3)),
     }
 }

@@ -29,7 +29,7 @@ pub fn part_prefix() -> String {
 /// `<kind>` of the header the validation comment carries instead of the
 /// marker. It starts with `validation`, so the sticky validation comment is
 /// still found by its prefix, but it is not a [`ValidationMarker`].
-pub const HEADER_KIND: &str = "validation-parts";
+const HEADER_KIND: &str = "validation-parts";
 
 /// More parts than this (about 6,000 stacks) and validate refuses the pull
 /// request before writing anything: the PR would be a wall of comments.
@@ -166,16 +166,6 @@ fn parse_part(span: &str) -> Option<Part<'_>> {
     })
 }
 
-/// The fingerprint and part count a validation comment's header names.
-pub fn header(body: &str) -> Option<(&str, usize)> {
-    let (start, end) = marker::spans(body, HEADER_KIND).next()?;
-    let inner = body[start..end]
-        .strip_prefix(&format!("<!-- tfctl:{HEADER_KIND} "))?
-        .strip_suffix(" -->")?;
-    let (fp, n) = inner.split_once(' ')?;
-    Some((fp, n.trim().parse().ok()?))
-}
-
 /// Every attestation whose parts are all present in `comments` (each a body
 /// and the time it last changed), with the latest of those times. Parts
 /// are grouped by the fingerprint they claim and joined in order; a group
@@ -276,7 +266,10 @@ mod tests {
             assert!(part.chars().count() <= 65_536, "{}", part.chars().count());
         }
         let fp = marker::fingerprint(&m);
-        assert_eq!(header(&p.in_comment), Some((fp.as_str(), p.parts.len())));
+        assert_eq!(
+            p.in_comment,
+            format!("<!-- tfctl:validation-parts {fp} {} -->", p.parts.len())
+        );
         let joined = assemble(as_comments(&p));
         assert_eq!(joined.len(), 1);
         assert_eq!(joined[0].1, m);

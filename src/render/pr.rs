@@ -83,7 +83,7 @@ pub fn merge_comment(m: &MergeMarker, rendered_marker: &str, run_url: Option<&st
         }
     }
     out.push('\n');
-    out.push_str(&crate::audit::markdown(&m.history));
+    out.push_str(&super::audit::trail(&m.history));
     let mut footer = vec![
         "tfctl".to_string(),
         format!("head `{}`", short(&m.head_sha)),

@@ -465,6 +465,16 @@ impl Case {
     }
 }
 
+/// The fingerprint and part count in a validation comment's header
+/// `<!-- tfctl:validation-parts FP N -->` (read as a person would: only the
+/// parts themselves are evidence, and `evidence` joins those).
+fn parts_header(body: &str) -> Option<(String, usize)> {
+    let start = body.find("<!-- tfctl:validation-parts ")?;
+    let rest = &body[start + "<!-- tfctl:validation-parts ".len()..];
+    let (fp, n) = rest[..rest.find(" -->")?].split_once(' ')?;
+    Some((fp.to_string(), n.parse().ok()?))
+}
+
 /// A PR whose attestation outgrows one comment (1,500 recorded violations)
 /// is validated, not refused: the report keeps the validation comment, the
 /// signed attestation is spread over part comments that merge and apply's
@@ -482,7 +492,7 @@ fn an_attestation_too_large_for_one_comment_is_published_in_parts_that_verify() 
         .filter(|b| b.contains("<!-- tfctl:validation"))
         .collect();
     assert_eq!(main.len(), 1, "one validation comment");
-    let (fp, n) = tfctl::render::parts::header(&main[0]).expect("the header names the parts");
+    let (fp, n) = parts_header(&main[0]).expect("the header names the parts");
     assert!(main[0].contains("tfctl validate failed"), "{}", main[0]);
     assert!(
         main[0].contains(&format!(

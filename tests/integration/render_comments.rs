@@ -566,7 +566,7 @@ fn context(report: &RunReport) -> CommentContext {
         target_branch: "prod".into(),
         run_url: Some(RUN_URL.into()),
         marker: Some(marker::render(&validation_marker(report), Some(&key()))),
-        audit_markdown: Some(tfctl::audit::markdown(&[AuditEvent {
+        audit_markdown: Some(tfctl::render::audit::trail(&[AuditEvent {
             time: "2026-12-01T10:00:00Z".into(),
             action: "validation".into(),
             actor: "alice".into(),
