@@ -5,7 +5,6 @@
 //! environment; a command decides "local or Actions?" from `actions` only.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -44,20 +43,4 @@ impl Context {
             stderr_is_terminal: std::io::stderr().is_terminal(),
         }
     }
-
-    /// A context of nothing: not in Actions, no terraform override, no
-    /// `PATH` (tests and callers that pass everything explicitly).
-    pub fn empty(cwd: PathBuf) -> Context {
-        Context {
-            actions: ActionsEnv::from_env(&BTreeMap::new()),
-            host: HostEnv::default(),
-            cwd,
-            stderr_is_terminal: false,
-        }
-    }
-}
-
-/// `PATH` as the context read it, for a caller that needs only that.
-pub fn path_of(ctx: &Context) -> Option<&OsString> {
-    ctx.host.path.as_ref()
 }

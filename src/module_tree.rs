@@ -165,12 +165,12 @@ fn parse_hcl_file(path: &str, text: &str) -> Result<(Vec<String>, Vec<String>), 
     let body: Body = hcl::parse(text).map_err(|e| match e {
         hcl::Error::Parse(parse) => {
             let loc = parse.location();
-            Error::input(format!(
-                "{path}:{}:{}: cannot read this Terraform file: {}",
+            Error::input_at(
+                path,
                 loc.line(),
-                loc.column(),
-                parse.message()
-            ))
+                Some(loc.column()),
+                format!("cannot read this Terraform file: {}", parse.message()),
+            )
         }
         other => Error::input(format!("{path}: cannot read this Terraform file: {other}")),
     })?;
@@ -198,11 +198,12 @@ fn parse_hcl_file(path: &str, text: &str) -> Result<(Vec<String>, Vec<String>), 
 
 fn parse_json_file(path: &str, text: &str) -> Result<(Vec<String>, Vec<String>), Error> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        Error::input(format!(
-            "{path}:{}:{}: cannot read this Terraform file: {e}",
+        Error::input_at(
+            path,
             e.line(),
-            e.column()
-        ))
+            Some(e.column()),
+            format!("cannot read this Terraform file: {e}"),
+        )
     })?;
     let names = |key: &str| -> Vec<(String, serde_json::Value)> {
         value

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::report::Changes;
 
 pub use digest::{diff_digest_inputs, digest};
-pub use mask::{SensitiveValues, MIN_REDACTED_CHARS, REDACTED};
+pub use mask::{SensitiveValues, MIN_REDACTED_CHARS};
 pub use summary::{summary, summary_from, summary_with_limit, DEFAULT_SUMMARY_LINES};
 
 /// Counts resource changes the way terraform's `Plan: N to add, ...` line

@@ -67,7 +67,7 @@ impl PromotionRecord {
         format!(
             "{SUBJECT}: {} @ {} in {}\n\n{json}\n",
             self.module,
-            short(&self.module_digest),
+            crate::render::short(&self.module_digest),
             self.environment
         )
     }
@@ -111,12 +111,8 @@ pub fn tfvars_digest(var_files: &[(String, String)], ignore_keys: &[String]) -> 
 pub fn gap_reason(module: &str, module_digest: &str, source: &str) -> String {
     format!(
         "modules/{module} @ {} has not been applied in {source} (promote_from: apply it there first, or a special approver may OVERRIDE)",
-        short(module_digest)
+        crate::render::short(module_digest)
     )
-}
-
-fn short(digest: &str) -> &str {
-    digest.get(..7).unwrap_or(digest)
 }
 
 #[cfg(test)]

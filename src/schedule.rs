@@ -136,16 +136,6 @@ impl Schedule {
         Ok(schedule)
     }
 
-    /// Number of nodes (tasks and barriers).
-    pub fn len(&self) -> usize {
-        self.state.len()
-    }
-
-    /// Whether the graph has no nodes.
-    pub fn is_empty(&self) -> bool {
-        self.state.is_empty()
-    }
-
     /// The next task that may start, lowest index first; it becomes
     /// `Running`. `None` when nothing is ready right now.
     pub fn pop_ready(&mut self) -> Option<usize> {
@@ -205,7 +195,8 @@ impl Schedule {
     }
 
     /// For a skipped node: the failed task that caused the skip.
-    pub fn skipped_by(&self, node: usize) -> Option<usize> {
+    #[cfg(test)]
+    fn skipped_by(&self, node: usize) -> Option<usize> {
         match self.state[node] {
             NodeState::Skipped { cause } => Some(cause),
             _ => None,
@@ -394,7 +385,7 @@ mod tests {
     #[test]
     fn empty_graph_is_done() {
         let s = Schedule::new(&[], &[]).unwrap();
-        assert!(s.is_done() && s.is_empty());
+        assert!(s.is_done());
     }
 
     #[test]

@@ -59,8 +59,6 @@ pub struct Selection {
     pub dag: Dag,
     /// Changed paths relative to the config root (for `data.tfctl`).
     pub changed_files: Vec<String>,
-    /// Last contents of deleted tfvars, by stack id (destroys plan with them).
-    pub destroyed_tfvars: BTreeMap<String, String>,
     /// What terraform receives for each stack, by stack id.
     pub inputs: BTreeMap<String, StackInputs>,
     /// docs/DESIGN.md §3: deleted stacks that other stacks still depend on,
@@ -330,7 +328,6 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
     };
     let mut module_facts: HashMap<String, Option<ModuleFacts>> = HashMap::new();
     let mut stacks = Vec::with_capacity(refs.len());
-    let mut destroyed_tfvars = BTreeMap::new();
     let mut inputs = BTreeMap::new();
     // The var files of every planned stack, read on several threads.
     let plan_files = |stack_ref: &StackRef| -> Result<Vec<(String, String)>, Error> {
@@ -378,9 +375,6 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
                         ))
                     })?;
                     files.push((rel, text));
-                }
-                if let Some((_, text)) = files.first() {
-                    destroyed_tfvars.insert(stack_ref.id.clone(), text.clone());
                 }
             }
         }
@@ -550,7 +544,6 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
     Ok(Selection {
         dag,
         changed_files: changed,
-        destroyed_tfvars,
         inputs,
         broken_dependencies,
         warnings,
@@ -793,9 +786,12 @@ pub fn stack_from_files(
         let line = tfvars::attribute_line(text, "environment");
         match &environment {
             Some((first, source)) if first != given => {
-                return Err(Error::input(format!(
-                    "{path}:{line}: environment {given:?} disagrees with {first:?} from {source}"
-                )))
+                return Err(Error::input_at(
+                    path.clone(),
+                    line,
+                    None,
+                    format!("environment {given:?} disagrees with {first:?} from {source}"),
+                ))
             }
             Some(_) => {}
             None => environment = Some((given.clone(), format!("{path}:{line}"))),
@@ -815,7 +811,7 @@ pub fn stack_from_files(
     };
     // Every file is judged by the stack's environment, wherever it is named.
     for ((path, text), facts) in files.iter().zip(&parsed) {
-        check_inputs_in(cfg, path, facts, text, Some(&environment))?;
+        check_inputs(cfg, path, facts, text, Some(&environment))?;
     }
 
     let declares = |name: &str| module.is_some_and(|(_, m)| m.variables.contains_key(name));
@@ -907,20 +903,10 @@ fn module_display(cfg: &Config, module_rel: &str) -> String {
 /// not set a variable its environment's `variables` sets (the account's
 /// role, say): those are the platform team's, and whether `-var` or the
 /// tfvars wins would depend on argument order, not on who owns the value.
-pub fn check_inputs(
-    cfg: &Config,
-    tfvars: &str,
-    facts: &tfvars::TfvarsFacts,
-    text: &str,
-) -> Result<(), Error> {
-    check_inputs_in(cfg, tfvars, facts, text, None)
-}
-
-/// [`check_inputs`] of one tfvars of a stack whose environment is
-/// `stack_environment` when known (named by its path or another of its
-/// tfvars, and declared). Also refuses a tfvars setting a `tfctl_`
-/// variable: tfctl sets those.
-fn check_inputs_in(
+/// `stack_environment` is the stack's environment when known (named by its
+/// path or another of its tfvars, and declared). Also refuses a tfvars
+/// setting a `tfctl_` variable: tfctl sets those.
+fn check_inputs(
     cfg: &Config,
     tfvars: &str,
     facts: &tfvars::TfvarsFacts,
@@ -1088,10 +1074,12 @@ fn check_dependencies_exist(
                 .lines()
                 .position(|l| l.contains(dep.as_str()))
                 .map_or(1, |i| i + 1);
-            return Err(Error::input(format!(
-                "{}:{line}: depends_on names `{dep}`, which is not a stack",
-                stack.tfvars.display()
-            )));
+            return Err(Error::input_at(
+                stack.tfvars.display().to_string(),
+                line,
+                None,
+                format!("depends_on names `{dep}`, which is not a stack"),
+            ));
         }
     }
     Ok(())
@@ -1126,7 +1114,7 @@ mod tests {
 
     fn check(text: &str) -> Result<(), Error> {
         let facts = tfvars::parse(text, "S3/a/a.tfvars").unwrap();
-        check_inputs(&cfg(), "S3/a/a.tfvars", &facts, text)
+        check_inputs(&cfg(), "S3/a/a.tfvars", &facts, text, None)
     }
 
     #[test]

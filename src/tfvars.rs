@@ -98,12 +98,12 @@ fn syntax_error(path: &str, e: &hcl::Error) -> Error {
     match e {
         hcl::Error::Parse(parse) => {
             let loc = parse.location();
-            Error::input(format!(
-                "{path}:{}:{}: tfvars syntax error: {}",
+            Error::input_at(
+                path,
                 loc.line(),
-                loc.column(),
-                parse.message()
-            ))
+                Some(loc.column()),
+                format!("tfvars syntax error: {}", parse.message()),
+            )
         }
         other => Error::input(format!("{path}: tfvars syntax error: {other}")),
     }
@@ -162,7 +162,7 @@ pub fn attribute_line(text: &str, key: &str) -> usize {
 
 fn attribute_error(text: &str, path: &str, key: &str, problem: &str) -> Error {
     let line = attribute_line(text, key);
-    Error::input(format!("{path}:{line}: `{key}` {problem}"))
+    Error::input_at(path, line, None, format!("`{key}` {problem}"))
 }
 
 #[cfg(test)]

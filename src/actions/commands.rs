@@ -127,7 +127,6 @@ pub(crate) fn print_mask(secret: &str) {
 pub enum Level {
     Error,
     Warning,
-    Notice,
 }
 
 impl Level {
@@ -135,7 +134,6 @@ impl Level {
         match self {
             Level::Error => "error",
             Level::Warning => "warning",
-            Level::Notice => "notice",
         }
     }
 }

@@ -159,18 +159,13 @@ pub struct PullRequestPayload {
 }
 
 impl PullRequestPayload {
-    /// True when the head lives in another repository than the base (a fork,
-    /// or a deleted fork).
+    /// True when the head lives in another repository than the base
+    /// ([`crate::github::models::is_fork`]).
     pub fn is_from_fork(&self) -> bool {
-        match (&self.head.repo, &self.base.repo) {
-            (Some(h), Some(b)) => h.full_name != b.full_name,
-            (None, _) => true,
-            (Some(_), None) => false,
-        }
-    }
-
-    pub fn has_label(&self, name: &str) -> bool {
-        self.labels.iter().any(|l| l.name == name)
+        crate::github::models::is_fork(
+            self.head.repo.as_ref().map(|r| r.full_name.as_str()),
+            self.base.repo.as_ref().map(|r| r.full_name.as_str()),
+        )
     }
 }
 
@@ -408,32 +403,6 @@ impl Event {
         }
     }
 
-    /// The repository the event happened in, when the payload says (a
-    /// `schedule` payload may not; `GITHUB_REPOSITORY` always does).
-    pub fn repository(&self) -> Option<&Repository> {
-        match self {
-            Event::Push(e) => Some(&e.repository),
-            Event::PullRequest(e) => Some(&e.repository),
-            Event::PullRequestReview(e) => Some(&e.repository),
-            Event::IssueComment(e) => Some(&e.repository),
-            Event::RepositoryDispatch(e) => Some(&e.repository),
-            Event::WorkflowDispatch(e) => Some(&e.repository),
-            Event::Schedule(e) => e.repository.as_ref(),
-        }
-    }
-
-    /// The pull request the event is about, when the payload says: a PR or
-    /// review event, or a comment on a PR. (`repository_dispatch` carries it
-    /// in `client_payload`: see [`RepositoryDispatchEvent::tfctl_payload`].)
-    pub fn pr_number(&self) -> Option<u64> {
-        match self {
-            Event::PullRequest(e) => Some(e.number),
-            Event::PullRequestReview(e) => Some(e.pull_request.number),
-            Event::IssueComment(e) if e.is_on_pull_request() => Some(e.issue.number),
-            _ => None,
-        }
-    }
-
     /// Who triggered it, when the payload says.
     pub fn sender(&self) -> Option<&User> {
         match self {
@@ -598,14 +567,13 @@ mod tests {
             panic!()
         };
         assert!(!plain.is_on_pull_request());
-        assert_eq!(Event::IssueComment(plain.clone()).pr_number(), None);
         v["issue"]["pull_request"] = json!({"url": "https://api.github.com/repos/o/r/pulls/1"});
         let Event::IssueComment(on_pr) = parse("issue_comment", &v.to_string(), path()).unwrap()
         else {
             panic!()
         };
         assert!(on_pr.is_on_pull_request());
-        assert_eq!(Event::IssueComment(on_pr).pr_number(), Some(1));
+        assert_eq!(on_pr.issue.number, 1);
     }
 
     #[test]
@@ -737,7 +705,7 @@ mod tests {
         assert_eq!(e.schedule, "0 6 * * 1-5");
         let event = Event::Schedule(e);
         assert_eq!(event.name(), "schedule");
-        assert!(event.repository().is_none() && event.sender().is_none());
+        assert!(event.sender().is_none());
         let err = parse("schedule", "{}", path()).unwrap_err();
         assert_eq!(err.message, "event.json: schedule: missing field");
     }
@@ -753,10 +721,6 @@ mod tests {
             panic!()
         };
         assert!(!r.review.is_approval());
-        assert_eq!(
-            Event::PullRequestReview(r.clone()).pr_number(),
-            Some(r.pull_request.number)
-        );
         let mut review = r.review.clone();
         review.state = "APPROVED".into();
         assert!(review.is_approval());

@@ -11,4 +11,3 @@ pub mod event;
 pub mod outputs;
 
 pub use env::ActionsEnv;
-pub use event::{DispatchPayload, Event};

@@ -199,7 +199,7 @@ impl Apply<'_> {
             let sha = trigger.sha.clone().unwrap_or_default();
             let reason = format!(
                 "no merged pull request has {} as its merge commit: a direct push to {} is not applied",
-                short(&sha),
+                crate::render::short(&sha),
                 trigger.branch
             );
             let header = ApplyHeader {
@@ -758,7 +758,7 @@ impl Apply<'_> {
         .await;
         let snapshot_dir = cfg.base_dir.join(".tfctl").join("snapshots").join(format!(
             "{}-{}",
-            short(merge_sha),
+            scratch_tag(merge_sha),
             std::process::id()
         ));
         for (job, run) in jobs.iter().zip(runs.iter_mut()) {
@@ -926,7 +926,9 @@ fn step_outputs(report: &ApplyReport) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn short(sha: &str) -> &str {
+/// Twelve characters of the merge commit: part of a scratch directory's
+/// name, longer than [`crate::render::short`] so two merges never share one.
+fn scratch_tag(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 

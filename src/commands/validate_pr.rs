@@ -7,7 +7,7 @@
 //! [`open_pr`] and [`publish`] are shared with `tfctl report`, which
 //! publishes the merged verdict of a job matrix the same way, once.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::actions::commands::{self as workflow, Level, Location};
 use crate::actions::event::Event;
@@ -158,12 +158,7 @@ pub(crate) fn open_pr(cfg: &Config, select: &SelectArgs, session: &GhSession) ->
     let pr = runtime
         .block_on(client.get_pull(&target.repo, target.number))
         .map_err(Error::from)?;
-    let from_fork = pr
-        .head
-        .repo
-        .as_ref()
-        .is_none_or(|r| r.full_name != target.repo.to_string());
-    if from_fork && !cfg.github.allow_forks {
+    if pr.is_from_fork(&target.repo) && !cfg.github.allow_forks {
         return Err(Error::input(format!(
             "{}#{}: the head is a fork; set github.allow_forks to validate PRs from forks",
             target.repo, target.number
@@ -200,7 +195,7 @@ pub(crate) fn open_pr(cfg: &Config, select: &SelectArgs, session: &GhSession) ->
             old_rev: (!is_controller_pr).then(|| pr.base.sha.clone()),
         },
     )
-    .inspect_err(annotate_input_error)?;
+    .inspect_err(|e| annotate_input_error(e, &config_root, &git.top))?;
     super::print_warnings(&sel);
     Ok(PrRun {
         target,
@@ -636,27 +631,32 @@ fn annotate(report: &RunReport, stacks: &[crate::stack::Stack], prefix: &str) {
     }
 }
 
-/// An input error of the form `file:line[:col]: message` as an annotation.
-fn annotate_input_error(e: &Error) {
-    let mut parts = e.message.splitn(4, ':');
-    let (Some(file), Some(line)) = (parts.next(), parts.next()) else {
+/// An input error that names its place, as an annotation there. GitHub
+/// pins annotations to paths from the repository's top; the error names a
+/// stack's file from the config root, so it is found there first.
+fn annotate_input_error(e: &Error, config_root: &Path, top: &Path) {
+    let Some(at) = &e.location else {
         return;
     };
-    let Ok(line) = line.trim().parse::<u32>() else {
-        return;
-    };
-    let rest: Vec<&str> = parts.collect();
-    let (col, msg) = match rest.as_slice() {
-        [col, msg] if col.trim().parse::<u32>().is_ok() => {
-            (col.trim().parse().ok(), msg.trim().to_string())
-        }
-        _ => (None, rest.join(":").trim().to_string()),
-    };
+    let named = Path::new(&at.file);
+    let file = [config_root.join(named), top.join(named)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .and_then(|p| {
+            let p = crate::change_paths::absolute(&p);
+            p.strip_prefix(crate::change_paths::absolute(top))
+                .ok()
+                .map(|rel| rel.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| at.file.clone());
     let location = Location {
-        file: Some(file.to_string()),
-        line: Some(line),
-        col,
+        file: Some(file),
+        line: Some(at.line),
+        col: at.col,
         title: Some("tfctl".into()),
     };
-    println!("{}", workflow::annotation(Level::Error, &location, &msg));
+    println!(
+        "{}",
+        workflow::annotation(Level::Error, &location, e.what())
+    );
 }

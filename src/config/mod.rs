@@ -54,7 +54,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
     let raw: raw::RawConfig = if text.trim().is_empty() {
         raw::RawConfig::default()
     } else {
-        serde_yaml::from_str(text).map_err(|e| Error::input(yaml_error(path, &e)))?
+        serde_yaml::from_str(text).map_err(|e| yaml_error(path, &e))?
     };
     Config::from_raw(raw, path).map_err(|problems| {
         Error::input(
@@ -68,7 +68,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
 }
 
 /// `file:line:col: message`, from `serde_yaml`'s location.
-fn yaml_error(path: &Path, e: &serde_yaml::Error) -> String {
+fn yaml_error(path: &Path, e: &serde_yaml::Error) -> Error {
     let msg = e.to_string();
     // serde_yaml appends " at line L column C"; put the location up front instead.
     let msg = match msg.find(" at line ") {
@@ -76,8 +76,13 @@ fn yaml_error(path: &Path, e: &serde_yaml::Error) -> String {
         None => msg,
     };
     match e.location() {
-        Some(loc) => format!("{}:{}:{}: {msg}", path.display(), loc.line(), loc.column()),
-        None => format!("{}: {msg}", path.display()),
+        Some(loc) => Error::input_at(
+            path.display().to_string(),
+            loc.line(),
+            Some(loc.column()),
+            msg,
+        ),
+        None => Error::input(format!("{}: {msg}", path.display())),
     }
 }
 
@@ -228,7 +233,6 @@ mod tests {
             }
         );
         let live = Layout::parse("live/{environment}/{service}/{name}").unwrap();
-        assert!(live.has_environment());
         assert_eq!(
             live.roles("live/production/network/vpc").unwrap(),
             PathRoles {

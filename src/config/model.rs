@@ -52,7 +52,6 @@ pub struct StackGlobs {
     pub exclude: GlobSet,
     /// Matched against the file name only.
     pub companions: GlobSet,
-    pub include_patterns: Vec<String>,
     /// What the directories of a stack's path mean (`stacks.layout`).
     pub layout: Layout,
     /// How several tfvars of one stack combine; `None`: one per stack.
@@ -131,11 +130,6 @@ impl Layout {
             template: template.to_string(),
             leading: out,
         })
-    }
-
-    /// Whether the layout has an `{environment}` directory.
-    pub fn has_environment(&self) -> bool {
-        self.leading.contains(&LayoutPart::Environment)
     }
 
     /// Names the parts of stack path `id` (pure). A path with fewer
@@ -431,7 +425,6 @@ impl Config {
                 }),
                 &mut problems,
             ),
-            include_patterns,
             layout: Layout::parse(stacks_raw.layout.as_deref().unwrap_or(DEFAULT_LAYOUT))
                 .unwrap_or_else(|problem| {
                     problems.push(format!("stacks.layout: {problem}"));

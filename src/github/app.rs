@@ -18,7 +18,7 @@ struct Claims<'a> {
 }
 
 /// Signs the App JWT for `app_id` at `now_unix` (seconds since the epoch).
-pub fn app_jwt(
+pub(crate) fn app_jwt(
     app_id: &str,
     private_key_pem: &Secret,
     now_unix: u64,

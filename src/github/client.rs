@@ -228,11 +228,6 @@ impl Client {
         })
     }
 
-    /// The REST base URL, without a trailing slash.
-    pub fn api_url(&self) -> &str {
-        &self.base
-    }
-
     /// How this client authenticates.
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
@@ -572,7 +567,7 @@ mod tests {
             Credentials::Token(Secret::new("ghp_topsecret")),
         ))
         .unwrap();
-        assert_eq!(c.api_url(), "https://ghe.example/api/v3");
+        assert_eq!(c.base, "https://ghe.example/api/v3");
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("topsecret"), "{dbg}");
     }

@@ -18,7 +18,7 @@ use super::{Credentials, GithubError};
 
 /// The login tfctl writes as when nothing says otherwise: the job's
 /// `GITHUB_TOKEN` (the GitHub Actions App's installation token).
-pub const DEFAULT_BOT_LOGIN: &str = "github-actions[bot]";
+pub(crate) const DEFAULT_BOT_LOGIN: &str = "github-actions[bot]";
 
 /// What GitHub said about the credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]

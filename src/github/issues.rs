@@ -11,12 +11,12 @@
 use serde_json::{json, Value};
 
 use super::client::Client;
-use super::models::{Comment, Issue, IssueEvent, IssueSearch, Label};
+use super::models::{Comment, Issue, Label};
 use super::routes::{self, Route};
 use super::{GithubError, GithubErrorKind, RepoRef};
 
 /// GitHub's maximum comment / issue / PR body, in characters.
-pub const COMMENT_BODY_LIMIT: usize = 65_536;
+pub(crate) const COMMENT_BODY_LIMIT: usize = 65_536;
 
 /// Refuses a body GitHub would reject with 422.
 /// [`check_body`] of a new comment on issue or PR `number`: how every
@@ -97,7 +97,7 @@ pub fn find_marked_comment<'a>(
 /// user quoting the marker can't hijack it), oldest first. A re-run updates
 /// the first; any others are duplicates (a create whose answer was lost and
 /// was retried) to delete.
-pub fn find_marked_comments<'a>(
+pub(crate) fn find_marked_comments<'a>(
     comments: &'a [Comment],
     marker_prefix: &str,
     author: Option<&str>,
@@ -113,7 +113,11 @@ pub fn find_marked_comments<'a>(
 
 /// Label calls needed to reach "`add` present, every `remove` absent" from
 /// `current`: (labels to remove, whether to add).
-pub fn label_plan<'a>(current: &[String], add: &str, remove: &[&'a str]) -> (Vec<&'a str>, bool) {
+pub(crate) fn label_plan<'a>(
+    current: &[String],
+    add: &str,
+    remove: &[&'a str],
+) -> (Vec<&'a str>, bool) {
     let present = |name: &str| current.iter().any(|c| c.eq_ignore_ascii_case(name));
     let removes = remove
         .iter()
@@ -123,35 +127,7 @@ pub fn label_plan<'a>(current: &[String], add: &str, remove: &[&'a str]) -> (Vec
     (removes, !present(add))
 }
 
-/// Who put `label` on the issue: the actor of the last `labeled` event for
-/// it, provided no `unlabeled` came after. `None` when it isn't on, or the
-/// actor is unknown.
-pub fn label_added_by<'a>(events: &'a [IssueEvent], label: &str) -> Option<&'a str> {
-    let last = events.iter().rev().find(|e| {
-        (e.event == "labeled" || e.event == "unlabeled")
-            && e.label
-                .as_ref()
-                .is_some_and(|l| l.name.eq_ignore_ascii_case(label))
-    })?;
-    if last.event != "labeled" {
-        return None;
-    }
-    last.actor.as_ref().map(|a| a.login.as_str())
-}
-
 impl Client {
-    /// `GET /repos/{owner}/{repo}/issues/{issue_number}` (PRs are issues too).
-    pub async fn get_issue(&self, repo: &RepoRef, number: u64) -> Result<Issue, GithubError> {
-        let n = number.to_string();
-        self.json(
-            routes::ISSUES_GET,
-            &[&repo.owner, &repo.name, &n],
-            &[],
-            None,
-        )
-        .await
-    }
-
     /// Opens an issue (drift reports).
     pub async fn create_issue(
         &self,
@@ -215,18 +191,6 @@ impl Client {
             &[&repo.owner, &repo.name, &n],
             &[],
             Some(&Value::Object(payload)),
-        )
-        .await
-    }
-
-    /// First page (≤100) of `GET /search/issues?q=…`, e.g.
-    /// `repo:o/r is:issue is:open label:drift in:title "S3/a"`.
-    pub async fn search_issues(&self, query: &str) -> Result<IssueSearch, GithubError> {
-        self.json(
-            routes::SEARCH_ISSUES,
-            &[],
-            &[("q", query), ("per_page", "100")],
-            None,
         )
         .await
     }
@@ -436,38 +400,6 @@ impl Client {
         .await
     }
 
-    /// Creates a repository label; `Ok(false)` when it already exists.
-    pub async fn create_label_if_missing(
-        &self,
-        repo: &RepoRef,
-        name: &str,
-        color: &str,
-        description: &str,
-    ) -> Result<bool, GithubError> {
-        let payload = json!({"name": name, "color": color, "description": description});
-        let resp = self
-            .call(
-                routes::LABELS_CREATE,
-                &[&repo.owner, &repo.name],
-                &[],
-                Some(&payload),
-            )
-            .await?;
-        if resp.is_success() {
-            return Ok(true);
-        }
-        let exists = resp.status == 422
-            && serde_json::from_slice::<Value>(&resp.body)
-                .ok()
-                .and_then(|v| v.get("errors").cloned())
-                .is_some_and(|errors| errors.to_string().contains("already_exists"));
-        if exists {
-            Ok(false)
-        } else {
-            Err(resp.error())
-        }
-    }
-
     /// Ensures `add` is on the issue and every label in `remove` is off.
     /// `known` is the current label set when the caller has it (read just
     /// before, e.g. with the PR), saving a list call; the calls are planned
@@ -513,21 +445,6 @@ impl Client {
             }
         }
         Ok(current)
-    }
-
-    /// Issue events, oldest first (who added which label, and when).
-    pub async fn list_issue_events(
-        &self,
-        repo: &RepoRef,
-        number: u64,
-    ) -> Result<Vec<IssueEvent>, GithubError> {
-        let n = number.to_string();
-        self.get_all(
-            routes::ISSUES_LIST_EVENTS,
-            &[&repo.owner, &repo.name, &n],
-            &[],
-        )
-        .await
     }
 }
 
@@ -582,36 +499,6 @@ mod tests {
         );
         // Never remove the label being added.
         assert_eq!(label_plan(&[], "a", &["a", "b"]), (vec![], true));
-    }
-
-    #[test]
-    fn label_actor_is_the_last_labeler() {
-        let ev = |id, event: &str, label: &str, who: &str| IssueEvent {
-            id,
-            event: event.into(),
-            actor: Some(User {
-                login: who.into(),
-                kind: None,
-            }),
-            label: Some(Label {
-                name: label.into(),
-                color: None,
-            }),
-            created_at: format!("2024-01-0{id}T00:00:00Z"),
-        };
-        let events = vec![
-            ev(1, "labeled", "opa-passed", "tfctl[bot]"),
-            ev(2, "unlabeled", "opa-passed", "mallory"),
-            ev(3, "labeled", "opa-passed", "mallory"),
-            ev(4, "labeled", "other", "bob"),
-        ];
-        assert_eq!(label_added_by(&events, "opa-passed"), Some("mallory"));
-        assert_eq!(label_added_by(&events[..2], "opa-passed"), None);
-        assert_eq!(
-            label_added_by(&events[..1], "opa-passed"),
-            Some("tfctl[bot]")
-        );
-        assert_eq!(label_added_by(&events, "missing"), None);
     }
 
     #[test]

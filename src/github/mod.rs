@@ -21,21 +21,14 @@ pub mod routes;
 
 use std::fmt;
 
-pub use app::app_jwt;
 pub use client::{Client, ClientConfig};
-pub use identity::{effective_bot_login, Identity, DEFAULT_BOT_LOGIN};
-pub use issues::{
-    find_marked_comment, find_marked_comments, label_added_by, label_plan, IssueState, IssueUpdate,
-    UpsertAction, UpsertOutcome, COMMENT_BODY_LIMIT,
-};
-pub use models::{GitCommit, GitRef};
+pub use identity::{effective_bot_login, Identity};
+pub use issues::{find_marked_comment, IssueState, IssueUpdate, UpsertAction, UpsertOutcome};
 pub use pulls::{MergeMethod, MergeOutcome, PrListState, PullUpdate};
-pub use refs::{ref_name_problem, RefCreated, RefUpdated};
-pub use repos::{
-    CommitState, COMPARE_FILES_LIMIT, DISPATCH_EVENT_TYPE_LIMIT, DISPATCH_PAYLOAD_KEY_LIMIT,
-};
-pub use retry::{Decision, Outcome, RetryPolicy};
-pub use routes::{Route, ROUTES};
+pub use refs::{RefCreated, RefUpdated};
+pub use repos::{CommitState, COMPARE_FILES_LIMIT};
+pub use retry::{Outcome, RetryPolicy};
+pub use routes::ROUTES;
 
 /// A value that must never be printed: tokens, private keys, signing keys.
 /// `Debug` shows `Secret(***)`; there is no `Display`.
@@ -227,6 +220,6 @@ mod tests {
             .to_string()
             .contains("failed after 4 attempts: 502 Bad Gateway"));
         let err: crate::error::Error = e.into();
-        assert_eq!(err.exit_status(), crate::error::ExitStatus::Failure);
+        assert_eq!(err.exit_status(), crate::error::ExitStatus::Unfinished);
     }
 }

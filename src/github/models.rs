@@ -85,13 +85,23 @@ impl PullRequest {
     }
 
     /// The head branch lives in another repository than `repo`, the PR's own
-    /// (a fork). A head whose repository was deleted counts as a fork: it
-    /// cannot be shown to be the PR's own. The one definition of "fork".
+    /// (a fork): see [`is_fork`].
     pub fn is_from_fork(&self, repo: &super::RepoRef) -> bool {
-        self.head
-            .repo
-            .as_ref()
-            .is_none_or(|h| !h.full_name.eq_ignore_ascii_case(&repo.to_string()))
+        is_fork(
+            self.head.repo.as_ref().map(|h| h.full_name.as_str()),
+            Some(&repo.to_string()),
+        )
+    }
+}
+
+/// The one definition of "fork": a head whose repository is not the PR's
+/// own (`owner/name`, which GitHub compares without case). A head whose
+/// repository was deleted, or a PR whose own repository is unknown, counts
+/// as a fork: neither can be shown to be the PR's own.
+pub fn is_fork(head_repo: Option<&str>, own_repo: Option<&str>) -> bool {
+    match (head_repo, own_repo) {
+        (Some(head), Some(own)) => !head.eq_ignore_ascii_case(own),
+        _ => true,
     }
 }
 
@@ -120,12 +130,6 @@ pub struct Review {
     pub commit_id: Option<String>,
     #[serde(default)]
     pub submitted_at: Option<String>,
-}
-
-impl Review {
-    pub fn is_approval(&self) -> bool {
-        self.state.eq_ignore_ascii_case("approved")
-    }
 }
 
 /// An issue or PR comment.
@@ -172,26 +176,6 @@ pub struct Issue {
     pub pull_request: Option<IssuePrLink>,
     #[serde(default)]
     pub html_url: Option<String>,
-}
-
-/// `search/issues` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct IssueSearch {
-    pub total_count: u64,
-    pub items: Vec<Issue>,
-}
-
-/// An issue timeline event (`labeled`, `unlabeled`, `closed`, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct IssueEvent {
-    pub id: u64,
-    pub event: String,
-    #[serde(default)]
-    pub actor: Option<User>,
-    /// Set on `labeled` / `unlabeled`.
-    #[serde(default)]
-    pub label: Option<Label>,
-    pub created_at: String,
 }
 
 /// A commit status.

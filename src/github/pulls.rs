@@ -17,16 +17,12 @@ use super::{GithubError, RepoRef};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrListState {
     Open,
-    Closed,
-    All,
 }
 
 impl PrListState {
     fn as_str(self) -> &'static str {
         match self {
             PrListState::Open => "open",
-            PrListState::Closed => "closed",
-            PrListState::All => "all",
         }
     }
 }

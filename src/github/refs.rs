@@ -50,7 +50,7 @@ pub enum RefUpdated {
 /// fine: a full name (`refs/a/b`), at least three components, none empty
 /// or starting with `.` or ending with `.lock`, no `..`, `@{`, spaces,
 /// control characters or `~^:?*[\`.
-pub fn ref_name_problem(name: &str) -> Option<String> {
+pub(crate) fn ref_name_problem(name: &str) -> Option<String> {
     let Some(rest) = name.strip_prefix("refs/") else {
         return Some(format!("`{name}` is not a full ref name (refs/...)"));
     };

@@ -14,9 +14,9 @@ use super::routes;
 use super::{GithubError, GithubErrorKind, RepoRef};
 
 /// GitHub's limit on `event_type`.
-pub const DISPATCH_EVENT_TYPE_LIMIT: usize = 100;
+pub(crate) const DISPATCH_EVENT_TYPE_LIMIT: usize = 100;
 /// GitHub's limit on `client_payload` top-level properties.
-pub const DISPATCH_PAYLOAD_KEY_LIMIT: usize = 10;
+pub(crate) const DISPATCH_PAYLOAD_KEY_LIMIT: usize = 10;
 /// "The total size of the JSON payload must be less than 64KB."
 const DISPATCH_PAYLOAD_BYTES: usize = 64 * 1024;
 /// GitHub cuts status descriptions longer than this.
@@ -25,7 +25,6 @@ const STATUS_DESCRIPTION_LIMIT: usize = 140;
 /// A commit status state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitState {
-    Pending,
     Success,
     Failure,
     Error,
@@ -34,7 +33,6 @@ pub enum CommitState {
 impl CommitState {
     pub fn as_str(self) -> &'static str {
         match self {
-            CommitState::Pending => "pending",
             CommitState::Success => "success",
             CommitState::Failure => "failure",
             CommitState::Error => "error",

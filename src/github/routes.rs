@@ -80,7 +80,6 @@ pub const PULLS_LIST_FILES: Route =
 pub const PULLS_LIST_REVIEWS: Route =
     Route::new("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews");
 pub const PULLS_MERGE: Route = Route::new("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge");
-pub const ISSUES_GET: Route = Route::new("GET", "/repos/{owner}/{repo}/issues/{issue_number}");
 pub const ISSUES_CREATE: Route = Route::new("POST", "/repos/{owner}/{repo}/issues");
 pub const ISSUES_LIST_FOR_REPO: Route = Route::new("GET", "/repos/{owner}/{repo}/issues");
 pub const ISSUES_UPDATE: Route = Route::new("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}");
@@ -108,10 +107,6 @@ pub const ISSUES_REMOVE_LABEL: Route = Route::new(
     "DELETE",
     "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}",
 );
-pub const ISSUES_LIST_EVENTS: Route =
-    Route::new("GET", "/repos/{owner}/{repo}/issues/{issue_number}/events");
-pub const LABELS_CREATE: Route = Route::new("POST", "/repos/{owner}/{repo}/labels");
-pub const SEARCH_ISSUES: Route = Route::new("GET", "/search/issues");
 pub const STATUSES_CREATE: Route = Route::new("POST", "/repos/{owner}/{repo}/statuses/{sha}");
 pub const STATUSES_LIST_FOR_REF: Route =
     Route::new("GET", "/repos/{owner}/{repo}/commits/{ref}/statuses");
@@ -150,7 +145,6 @@ pub const ROUTES: &[Route] = &[
     PULLS_LIST_FILES,
     PULLS_LIST_REVIEWS,
     PULLS_MERGE,
-    ISSUES_GET,
     ISSUES_CREATE,
     ISSUES_LIST_FOR_REPO,
     ISSUES_UPDATE,
@@ -161,9 +155,6 @@ pub const ROUTES: &[Route] = &[
     ISSUES_LIST_LABELS,
     ISSUES_ADD_LABELS,
     ISSUES_REMOVE_LABEL,
-    ISSUES_LIST_EVENTS,
-    LABELS_CREATE,
-    SEARCH_ISSUES,
     STATUSES_CREATE,
     STATUSES_LIST_FOR_REF,
     REPOS_COMPARE,
@@ -197,7 +188,6 @@ mod tests {
             REPOS_COMPARE.path(&["o", "r", "abc...def"]),
             "/repos/o/r/compare/abc...def"
         );
-        assert_eq!(SEARCH_ISSUES.path(&[]), "/search/issues");
         // A ref name keeps its slashes; each segment is still encoded.
         assert_eq!(
             GIT_UPDATE_REF.path(&["o", "r", "tfctl/locks/S3 a/x%y"]),

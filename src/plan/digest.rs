@@ -45,10 +45,11 @@ pub fn digest(plan: &Value) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// What differs between the digest inputs of an approved plan `approved`
-/// and a new plan `current`, one sorted line per difference, for the apply
-/// report (`resource aws_s3_bucket.logs: actions update -> delete,create`).
-/// Names addresses and outputs only, never values.
+/// What differs between the digest inputs of two plans, one sorted line per
+/// difference (`resource aws_s3_bucket.logs: actions update -> delete,create`),
+/// naming addresses and outputs only, never values. The apply gate holds
+/// only the approved digest, not the approved plan, so this serves whoever
+/// holds both plans: the tests that pin what the digest covers.
 pub fn diff_digest_inputs(approved: &Value, current: &Value) -> Vec<String> {
     let (a, b) = (entries(approved), entries(current));
     let mut out = Vec::new();

@@ -257,7 +257,7 @@ impl<'a> PlanMasks<'a> {
 
 /// What replaces a sensitive value in text, as terraform and the plan
 /// summary write it.
-pub const REDACTED: &str = "(sensitive)";
+pub(crate) const REDACTED: &str = "(sensitive)";
 
 /// Values shorter than this (in characters) are redacted only where they
 /// stand as a whole word, longer ones wherever they occur; a value of one

@@ -103,22 +103,22 @@ pub fn data_document(path: &Path) -> Result<serde_json::Value, Error> {
     );
     let value: serde_json::Value = if yaml {
         serde_yaml::from_str(&text).map_err(|e| match e.location() {
-            Some(l) => Error::input(format!(
-                "{shown}:{}:{}: {}",
+            Some(l) => Error::input_at(
+                shown.to_string(),
                 l.line(),
-                l.column(),
-                strip_location(&e.to_string())
-            )),
+                Some(l.column()),
+                strip_location(&e.to_string()),
+            ),
             None => Error::input(format!("{shown}: {e}")),
         })?
     } else {
         serde_json::from_str(&text).map_err(|e| {
-            Error::input(format!(
-                "{shown}:{}:{}: {}",
+            Error::input_at(
+                shown.to_string(),
                 e.line(),
-                e.column(),
-                strip_location(&e.to_string())
-            ))
+                Some(e.column()),
+                strip_location(&e.to_string()),
+            )
         })?
     };
     match &value {

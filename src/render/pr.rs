@@ -39,8 +39,7 @@ pub fn pr_body(branch: &str, stacks: &[StackRef], commits: &[CommitSummary]) -> 
         out.push_str("\n### Commits\n\n");
         for c in commits {
             let subject = c.commit.message.lines().next().unwrap_or_default();
-            let short: String = c.sha.chars().take(7).collect();
-            let _ = writeln!(out, "- `{short}` {}", inline(subject));
+            let _ = writeln!(out, "- `{}` {}", super::short(&c.sha), inline(subject));
         }
     }
     out.push_str(

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use crate::error::Error;
 use crate::schedule::{NodeState, Schedule};
 
-pub use process::{cancel_on_signals, Cancel, ChildEnv};
+pub use process::{cancel_on_signals, Cancel};
 
 /// One stack to run, with everything terraform needs.
 #[derive(Debug, Clone)]

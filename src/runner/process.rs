@@ -119,7 +119,7 @@ impl Finished {
 /// one). Removing first means a name can be withheld from the inherited
 /// environment and still be set explicitly.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ChildEnv {
+pub(crate) struct ChildEnv {
     pub remove: Vec<OsString>,
     pub set: Vec<(OsString, OsString)>,
 }

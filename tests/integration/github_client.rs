@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 use support::fake_github::{fake_sha, FakeGithub, Fault, PrSeed, BOT_LOGIN, TOKEN};
 use tfctl::github::{
-    label_added_by, AppCredentials, Client, ClientConfig, CommitState, Credentials, MergeMethod,
-    MergeOutcome, PrListState, RepoRef, RetryPolicy, Secret, UpsertAction,
+    AppCredentials, Client, ClientConfig, CommitState, Credentials, MergeMethod, MergeOutcome,
+    PrListState, RepoRef, RetryPolicy, Secret, UpsertAction,
 };
 
 const COMMENTS: &str = "POST /repos/{owner}/{repo}/issues/{issue_number}/comments";
@@ -177,7 +177,7 @@ async fn gives_up_after_the_retry_bound_naming_the_call() {
     );
     assert_eq!(gh.requests().len(), 4);
     let as_tfctl: tfctl::Error = err.into();
-    assert_eq!(as_tfctl.exit_status(), tfctl::ExitStatus::Failure);
+    assert_eq!(as_tfctl.exit_status(), tfctl::ExitStatus::Unfinished);
 }
 
 #[tokio::test]
@@ -358,11 +358,6 @@ async fn exclusive_label_swaps_and_is_idempotent() {
         .await
         .unwrap();
     assert_eq!(gh.requests().len(), 1);
-
-    let events = c.list_issue_events(&repo(), n).await.unwrap();
-    assert_eq!(label_added_by(&events, "opa-passed"), Some(BOT_LOGIN));
-    assert_eq!(label_added_by(&events, "opa-failed"), None);
-    assert_eq!(label_added_by(&events, "team-a"), Some("alice"));
 }
 
 /// Two validations of one PR overlap: the other run puts `opa-passed` on
@@ -418,22 +413,6 @@ async fn label_names_with_spaces_and_colons_round_trip() {
         .await
         .unwrap());
     assert!(gh.labels("o/r", n).is_empty());
-}
-
-#[tokio::test]
-async fn create_label_if_missing_is_idempotent() {
-    let gh = FakeGithub::start();
-    gh.seed_repo("o/r");
-    let c = client(&gh);
-    assert!(c
-        .create_label_if_missing(&repo(), "opa-passed", "0e8a16", "tfctl")
-        .await
-        .unwrap());
-    assert!(!c
-        .create_label_if_missing(&repo(), "opa-passed", "0e8a16", "tfctl")
-        .await
-        .unwrap());
-    assert_eq!(gh.repo_labels("o/r"), vec!["opa-passed"]);
 }
 
 #[tokio::test]
@@ -552,7 +531,7 @@ async fn pulls_list_create_update_and_reviews() {
     );
     let reviews = c.list_reviews(&repo(), pr.number).await.unwrap();
     assert_eq!(reviews.len(), 2);
-    assert!(reviews[0].is_approval());
+    assert_eq!(reviews[0].state, "APPROVED");
     assert_eq!(
         reviews[0].commit_id.as_deref(),
         Some(fake_sha("c1").as_str())
@@ -658,7 +637,7 @@ async fn statuses_dispatch_and_teams() {
 }
 
 #[tokio::test]
-async fn drift_issues_create_and_search() {
+async fn drift_issues_create_and_list_without_pull_requests() {
     let gh = FakeGithub::start();
     gh.seed_repo("o/r");
     gh.seed_pr(
@@ -674,16 +653,16 @@ async fn drift_issues_create_and_search() {
         .await
         .unwrap();
 
-    let found = c
-        .search_issues("repo:o/r is:issue is:open label:drift in:title \"S3/a\"")
+    // The list leaves the PR out (PRs are issues too) and is never stale.
+    let open = c
+        .list_issues(&repo(), &["drift"], tfctl::github::IssueState::Open)
         .await
         .unwrap();
-
-    assert_eq!(found.total_count, 1);
-    assert_eq!(found.items[0].number, issue.number);
-    let got = c.get_issue(&repo(), issue.number).await.unwrap();
-    assert_eq!(got.labels[0].name, "drift");
-    assert!(got.pull_request.is_none());
+    assert_eq!(open.len(), 2);
+    assert_eq!(open.iter().filter(|i| i.number == issue.number).count(), 1);
+    assert!(open
+        .iter()
+        .all(|i| i.labels[0].name == "drift" && i.pull_request.is_none()));
 }
 
 fn app_fixture(name: &str) -> String {

@@ -269,7 +269,7 @@ fn unrecoverable_api_error_names_the_call_and_leaves_no_half_set_labels() {
         Fault::Status(502),
         100,
     );
-    let run = case.validate().expect_code(1);
+    let run = case.validate().expect_code(3);
     assert!(
         run.stderr()
             .contains("POST /repos/acme/infra/issues/1/labels failed"),
@@ -540,4 +540,49 @@ fn an_attestation_too_large_for_one_comment_is_published_in_parts_that_verify() 
     assert_eq!(case.part_comments(), Vec::new(), "the parts were deleted");
     let v = case.verified().expect("inline again");
     assert_eq!(v.marker.violations.len(), 3);
+}
+
+/// A tfvars that does not parse stops the validation before anything is
+/// written to the PR (exit 2), and the error is an annotation on the file,
+/// line and column it names (the error carries them typed, not re-read
+/// from its text). Positive control: the same PR with the line mended
+/// validates and comments.
+#[test]
+fn a_tfvars_syntax_error_is_annotated_at_its_place_and_nothing_is_published() {
+    let tfvars = "config/S3/logs-dev/logs-dev.tfvars";
+    let case = Case::new(|r| {
+        r.write(
+            tfvars,
+            "environment = \"production\"\nname = \"production-s3-logs-dev\"\nencrypted = = true\n",
+        );
+    });
+    let run = case.validate().expect_code(2);
+    let annotation = run
+        .stdout()
+        .lines()
+        .find(|l| l.starts_with("::error "))
+        .unwrap_or_else(|| panic!("no annotation in {}", run.stdout()))
+        .to_string();
+    assert!(
+        annotation.contains(&format!("file={tfvars},line=3,col=13::")),
+        "{annotation}"
+    );
+    assert!(annotation.contains("::tfvars syntax error"), "{annotation}");
+    assert!(
+        run.stderr().contains("logs-dev.tfvars:3:"),
+        "{}",
+        run.stderr()
+    );
+    assert!(case.bot_comments().is_empty());
+    assert!(case.labels().is_empty());
+
+    let mended = Case::new(|r| {
+        r.write(
+            tfvars,
+            "environment = \"production\"\nname = \"production-s3-logs-dev\"\nencrypted = true\n",
+        );
+    });
+    let run = mended.validate();
+    assert!(!run.stdout().contains("::error file="), "{}", run.stdout());
+    assert_eq!(mended.bot_comments().len(), 1);
 }

@@ -182,7 +182,7 @@ fn unreachable_github_fails_after_the_retry_bound_naming_the_call() {
         ],
     );
     let took = started.elapsed();
-    let run = run.expect_code(1);
+    let run = run.expect_code(3);
     let attempts = tfctl::github::RetryPolicy::default().max_retries + 1;
     let expected = format!("GET /repos/acme/config/pulls/{n} failed after {attempts} attempts");
     assert!(run.stderr().contains(&expected), "{}", run.stderr());

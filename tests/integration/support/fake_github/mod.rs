@@ -581,17 +581,6 @@ impl FakeGithub {
         })
     }
 
-    /// Repository label names.
-    pub(crate) fn repo_labels(&self, repo: &str) -> Vec<String> {
-        self.with(|s| {
-            s.repo_mut(repo)
-                .labels
-                .iter()
-                .map(|l| l.name.clone())
-                .collect()
-        })
-    }
-
     /// Commit statuses set on `sha`, oldest first.
     /// `creator` sets a commit status on `sha` (as its POST would).
     pub(crate) fn seed_status(
