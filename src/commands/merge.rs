@@ -118,19 +118,77 @@ enum Outcome {
     Blocked(Vec<String>),
 }
 
+/// What `merge` reads from GitHub before it decides: the PR, its
+/// comments, the verified validation and override, and the facts the
+/// gate judges.
+struct Read {
+    pr: PullRequest,
+    comments: Vec<Comment>,
+    validation: std::result::Result<evidence::Verified, String>,
+    override_request: Option<evidence::OverrideComment>,
+    facts: MergeFacts,
+}
+
+/// Read → decide → report. The decision is `gates::merge_gate` (pure);
+/// carrying it out is the one write before the report.
 async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<ExitStatus> {
+    let Some(read) = read(cfg, session, &trigger).await? else {
+        // A re-run after the merge: the PR already says so.
+        println!(
+            "tfctl merge: #{} is already merged: nothing to do",
+            trigger.number
+        );
+        session.leave(RunRecord::outputs(vec![("merged", "true".into())]))?;
+        return Ok(ExitStatus::Success);
+    };
+    let approvals_for = |env: &str| cfg.approvals_for(env);
+    let branch_for = |env: &str| cfg.branch_for(env);
+    let decision = gates::merge_gate(
+        &read.facts,
+        &MergePolicy {
+            passed_label: &cfg.labels.passed,
+            failed_label: &cfg.labels.failed,
+            approvals_for: &approvals_for,
+            branch_for: &branch_for,
+            allow_forks: cfg.github.allow_forks,
+        },
+    );
+    let outcome = match decision {
+        MergeDecision::Blocked(reasons) => Outcome::Blocked(reasons),
+        MergeDecision::Merge {
+            environment,
+            branch,
+            approvers,
+            overridden_by,
+        } => match merge_into(session, cfg, &read.pr, &branch).await? {
+            Ok(sha) => Outcome::Merged {
+                environment,
+                branch,
+                approvers,
+                overridden_by,
+                merge_commit_sha: sha,
+            },
+            Err(why) => Outcome::Blocked(vec![why]),
+        },
+    };
+    report(cfg, session, &trigger, &read, &outcome).await?;
+    let (lines, status) = said(trigger.number, &read.pr.head.sha, &outcome);
+    for line in lines {
+        // Reasons quote repository text (environments, branches).
+        println!("{}", neutralise(&line));
+    }
+    Ok(status)
+}
+
+/// Everything the gate judges, read from GitHub; `None` when the PR is
+/// merged already.
+async fn read(cfg: &Config, session: &GhSession, trigger: &Trigger) -> Result<Option<Read>> {
     let client = &session.client;
     let repo = &session.repo;
     let n = trigger.number;
-    let bot = session.bot_login.as_str();
-
-    // ---- reads ----
     let pr = client.get_pull(repo, n).await?;
     if pr.is_merged() {
-        // A re-run after the merge: the PR already says so.
-        println!("tfctl merge: #{n} is already merged: nothing to do");
-        session.leave(RunRecord::outputs(vec![("merged", "true".into())]))?;
-        return Ok(ExitStatus::Success);
+        return Ok(None);
     }
     let reviews = client.list_reviews(repo, n).await?;
     let comments = client.list_comments(repo, n).await?;
@@ -138,10 +196,10 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     let subject = evidence::Subject {
         repository: &repository,
         pr_number: n,
-        bot_login: bot,
+        bot_login: &session.bot_login,
     };
     let statuses = client.list_statuses(repo, &pr.head.sha).await?;
-    let published = evidence::published_fingerprint(&statuses, bot);
+    let published = evidence::published_fingerprint(&statuses, &session.bot_login);
     let validation = evidence::validation(
         &comments,
         &subject,
@@ -201,93 +259,122 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
             r.can_write = can_write;
         }
     }
+    Ok(Some(Read {
+        pr,
+        comments,
+        validation,
+        override_request,
+        facts,
+    }))
+}
 
-    // ---- decision ----
-    let approvals_for = |env: &str| cfg.approvals_for(env);
-    let branch_for = |env: &str| cfg.branch_for(env);
-    let decision = gates::merge_gate(
-        &facts,
-        &MergePolicy {
-            passed_label: &cfg.labels.passed,
-            failed_label: &cfg.labels.failed,
-            approvals_for: &approvals_for,
-            branch_for: &branch_for,
-            allow_forks: cfg.github.allow_forks,
-        },
-    );
-    let outcome = match decision {
-        MergeDecision::Blocked(reasons) => Outcome::Blocked(reasons),
-        MergeDecision::Merge {
-            environment,
-            branch,
-            approvers,
-            overridden_by,
-        } => match merge_into(session, cfg, &pr, &branch).await? {
-            Ok(sha) => Outcome::Merged {
+/// What the merge comment, the audit and the step outputs record of an
+/// outcome (pure).
+#[derive(Debug, PartialEq, Eq)]
+struct Recorded {
+    merged: bool,
+    environment: Option<String>,
+    branch: Option<String>,
+    merge_commit_sha: Option<String>,
+    /// The violations an override excused: from the signed record only.
+    violations_overridden: Vec<String>,
+}
+
+impl Recorded {
+    fn of(
+        outcome: &Outcome,
+        validation: &std::result::Result<evidence::Verified, String>,
+    ) -> Recorded {
+        match outcome {
+            Outcome::Merged {
                 environment,
                 branch,
-                approvers,
                 overridden_by,
-                merge_commit_sha: sha,
-            },
-            Err(why) => Outcome::Blocked(vec![why]),
-        },
-    };
-
-    // ---- report: label, one comment, audit ----
-    // The violations an override excused come from the signed record.
-    let violations = match (&outcome, &validation) {
-        (
-            Outcome::Merged {
-                overridden_by: Some(_),
+                merge_commit_sha,
                 ..
+            } => Recorded {
+                merged: true,
+                environment: Some(environment.clone()),
+                branch: Some(branch.clone()),
+                merge_commit_sha: Some(merge_commit_sha.clone()),
+                violations_overridden: match (overridden_by, validation) {
+                    (Some(_), Ok(v)) => evidence::overridden_violations(v),
+                    _ => Vec::new(),
+                },
             },
-            Ok(v),
-        ) => evidence::overridden_violations(v),
-        _ => Vec::new(),
-    };
+            Outcome::Blocked(_) => Recorded {
+                merged: false,
+                environment: validation
+                    .as_ref()
+                    .ok()
+                    .and_then(|v| v.environment().ok().map(str::to_string)),
+                branch: None,
+                merge_commit_sha: None,
+                violations_overridden: Vec::new(),
+            },
+        }
+    }
+
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("branch", self.branch.clone().unwrap_or_default()),
+            ("environment", self.environment.clone().unwrap_or_default()),
+            (
+                "merge_commit_sha",
+                self.merge_commit_sha.clone().unwrap_or_default(),
+            ),
+            ("merged", self.merged.to_string()),
+        ]
+    }
+}
+
+/// The PR's record of the outcome: the `overridden` label on an override
+/// that merged, the sticky merge comment with its history, and the run's
+/// record (audit event and step outputs).
+async fn report(
+    cfg: &Config,
+    session: &GhSession,
+    trigger: &Trigger,
+    read: &Read,
+    outcome: &Outcome,
+) -> Result<()> {
+    let Read {
+        pr,
+        comments,
+        validation,
+        override_request,
+        ..
+    } = read;
+    let n = trigger.number;
+    let recorded = Recorded::of(outcome, validation);
     if let Outcome::Merged {
         overridden_by: Some(_),
         ..
-    } = &outcome
+    } = outcome
     {
-        client
-            .add_labels(repo, n, &[cfg.labels.overridden.as_str()])
+        session
+            .client
+            .add_labels(&session.repo, n, &[cfg.labels.overridden.as_str()])
             .await?;
     }
-    let environment = match &outcome {
-        Outcome::Merged { environment, .. } => Some(environment.clone()),
-        Outcome::Blocked(_) => validation
-            .as_ref()
-            .ok()
-            .and_then(|v| v.environment().ok().map(str::to_string)),
-    };
     let event = audit_event(
         session,
-        &trigger,
-        &pr,
-        &outcome,
-        environment.clone(),
+        trigger,
+        pr,
+        outcome,
+        recorded.environment.clone(),
         override_request.as_ref(),
-        violations,
+        recorded.violations_overridden.clone(),
     );
-    let (previous, mut history) = crate::evidence::previous_merge(&comments, bot);
+    let (previous, mut history) = crate::evidence::previous_merge(comments, &session.bot_login);
     crate::render::marker::push_history(&mut history, event.clone());
-    let (merged, branch, merge_sha) = match &outcome {
-        Outcome::Merged {
-            branch,
-            merge_commit_sha,
-            ..
-        } => (true, Some(branch.clone()), Some(merge_commit_sha.clone())),
-        Outcome::Blocked(_) => (false, None, None),
-    };
     let m = MergeMarker {
         version: 1,
         head_sha: pr.head.sha.clone(),
-        outcome: if merged { "merged" } else { "blocked" }.into(),
-        environment: environment.clone(),
-        branch: branch.clone(),
-        merge_commit_sha: merge_sha.clone(),
+        outcome: if recorded.merged { "merged" } else { "blocked" }.into(),
+        environment: recorded.environment.clone(),
+        branch: recorded.branch.clone(),
+        merge_commit_sha: recorded.merge_commit_sha.clone(),
         history,
         signature: None,
     };
@@ -306,15 +393,14 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
     upsert(session, n, previous, &body).await?;
     session.leave(RunRecord {
         summary: None,
-        outputs: vec![
-            ("branch", branch.clone().unwrap_or_default()),
-            ("environment", environment.unwrap_or_default()),
-            ("merge_commit_sha", merge_sha.clone().unwrap_or_default()),
-            ("merged", merged.to_string()),
-        ],
+        outputs: recorded.outputs(),
         event: Some(event),
-    })?;
-    match &outcome {
+    })
+}
+
+/// What `tfctl merge` prints of an outcome, and its exit status (pure).
+fn said(n: u64, head_sha: &str, outcome: &Outcome) -> (Vec<String>, ExitStatus) {
+    match outcome {
         Outcome::Merged {
             branch,
             merge_commit_sha,
@@ -326,19 +412,15 @@ async fn merge(cfg: &Config, session: &GhSession, trigger: Trigger) -> Result<Ex
                 .map_or(String::new(), |o| format!(" on {o}'s override"));
             let line = format!(
                 "tfctl merge: merged #{n} ({}) into {branch} as {}{how}",
-                short(&pr.head.sha),
+                short(head_sha),
                 short(merge_commit_sha)
             );
-            println!("{}", neutralise(&line));
-            Ok(ExitStatus::Success)
+            (vec![line], ExitStatus::Success)
         }
         Outcome::Blocked(reasons) => {
-            println!("tfctl merge: #{n} is blocked:");
-            // Reasons quote repository text (environments, branches).
-            for r in reasons {
-                println!("  - {}", neutralise(r));
-            }
-            Ok(ExitStatus::Failure)
+            let mut lines = vec![format!("tfctl merge: #{n} is blocked:")];
+            lines.extend(reasons.iter().map(|r| format!("  - {r}")));
+            (lines, ExitStatus::Failure)
         }
     }
 }
@@ -509,4 +591,75 @@ async fn upsert(session: &GhSession, n: u64, previous: Option<&Comment>, body: &
         None => client.create_comment(&session.repo, n, body).await?,
     };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gates::testing::validation;
+
+    fn merged(overridden_by: Option<&str>) -> Outcome {
+        Outcome::Merged {
+            environment: "production".into(),
+            branch: "prod".into(),
+            approvers: vec!["bob".into()],
+            overridden_by: overridden_by.map(str::to_string),
+            merge_commit_sha: "c0ffee0123456789".into(),
+        }
+    }
+
+    #[test]
+    fn a_merge_records_its_branch_and_commit_and_excuses_nothing_unless_overridden() {
+        let r = Recorded::of(&merged(None), &validation("passed"));
+        assert!(r.merged);
+        assert_eq!(r.branch.as_deref(), Some("prod"));
+        assert_eq!(r.merge_commit_sha.as_deref(), Some("c0ffee0123456789"));
+        assert!(r.violations_overridden.is_empty());
+        assert_eq!(
+            r.outputs(),
+            vec![
+                ("branch", "prod".to_string()),
+                ("environment", "production".to_string()),
+                ("merge_commit_sha", "c0ffee0123456789".to_string()),
+                ("merged", "true".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_override_records_what_the_signed_validation_says_it_excused() {
+        let r = Recorded::of(&merged(Some("sec-lead")), &validation("failed"));
+        assert_eq!(
+            r.violations_overridden,
+            vec!["validation result failed (no policy violation recorded)"]
+        );
+        // Without a verified validation there is nothing to name.
+        let r = Recorded::of(&merged(Some("sec-lead")), &Err("no attestation".into()));
+        assert!(r.violations_overridden.is_empty());
+    }
+
+    #[test]
+    fn a_block_records_the_validated_environment_and_no_branch() {
+        let blocked = Outcome::Blocked(vec!["needs 2 approvals".into()]);
+        let r = Recorded::of(&blocked, &validation("passed"));
+        assert!(!r.merged);
+        assert_eq!(r.environment.as_deref(), Some("production"));
+        assert_eq!((r.branch, r.merge_commit_sha), (None, None));
+        let r = Recorded::of(&blocked, &Err("edited".into()));
+        assert_eq!(r.environment, None);
+    }
+
+    #[test]
+    fn what_merge_prints_and_its_exit_status() {
+        let (lines, status) = said(7, "abcdef0123", &merged(Some("sec-lead")));
+        assert_eq!(
+            lines,
+            vec!["tfctl merge: merged #7 (abcdef0) into prod as c0ffee0 on sec-lead's override"]
+        );
+        assert_eq!(status, ExitStatus::Success);
+        let blocked = Outcome::Blocked(vec!["a".into(), "b".into()]);
+        let (lines, status) = said(7, "abcdef0123", &blocked);
+        assert_eq!(lines, vec!["tfctl merge: #7 is blocked:", "  - a", "  - b"]);
+        assert_eq!(status, ExitStatus::Failure);
+    }
 }

@@ -45,8 +45,8 @@ fn label_disagreement(
 }
 
 #[cfg(test)]
-mod testing {
-    //! Facts the gate tests share.
+pub(crate) mod testing {
+    //! Facts the gate tests (and the commands' decision tests) share.
 
     use crate::evidence::Verified;
 
@@ -55,7 +55,7 @@ mod testing {
 
     // The shape `evidence::validation` returns, which the gates take.
     #[allow(clippy::unnecessary_wraps)]
-    pub(super) fn validation(result: &str) -> Result<Verified, String> {
+    pub(crate) fn validation(result: &str) -> Result<Verified, String> {
         Ok(Verified {
             marker: crate::render::marker::ValidationMarker {
                 version: 2,
