@@ -243,7 +243,6 @@ pub(crate) fn publish(
     report: &RunReport,
     format: ReportFormat,
 ) -> Result<ExitStatus> {
-    let target = &run.target;
     if report
         .stacks
         .iter()
@@ -252,27 +251,64 @@ pub(crate) fn publish(
         super::plan_judge::print_report(report, format)?;
         return Ok(ExitStatus::Cancelled);
     }
-
     let runtime = GhSession::runtime()?;
-    let client = &session.client;
-    // The PR as it is now, not as it was when the run started (the plan
-    // took minutes): a newer push makes this verdict stale, and the labels
-    // are what other runs have left meanwhile.
-    let now = runtime
-        .block_on(client.get_pull(&target.repo, target.number))
+    let current = match runtime.block_on(still_current(cfg, session, &run.target))? {
+        Ok(current) => current,
+        Err(why) => {
+            println!("tfctl {command}: {why}: nothing published");
+            return Ok(ExitStatus::Success);
+        }
+    };
+    // Locks are part of the verdict: taken (or found held) before anything
+    // is written to the PR.
+    let mut report = report.clone();
+    runtime.block_on(super::promoting::check(cfg, session, &mut report))?;
+    if cfg.locks == LockMode::Validate {
+        report.locks = runtime.block_on(hold_locks(cfg, session, &run.target, &report))?;
+    }
+    let report = &report;
+    let publication = publication(cfg, session, run, report)?;
+    runtime
+        .block_on(write(cfg, session, &run.target, &current, &publication))
         .map_err(Error::from)?;
+    annotate(report, &run.sel.dag.stacks, &run.git.prefix);
+    session.leave(RunRecord {
+        summary: Some(crate::render::summary::job_summary(
+            report,
+            &publication.summary_ctx,
+        )),
+        outputs: outputs(report, &publication.marker),
+        event: Some(publication.event),
+    })?;
+    super::plan_judge::print_report(report, format)?;
+    Ok(super::plan_judge::exit_status(report))
+}
+
+/// The PR as it is now (the plan took minutes) and tfctl's comments on it,
+/// when this run's verdict is still the one to publish; else why not.
+struct Current {
+    labels: Vec<String>,
+    comments: Vec<crate::github::models::Comment>,
+}
+
+async fn still_current(
+    cfg: &Config,
+    session: &GhSession,
+    target: &Target,
+) -> Result<std::result::Result<Current, String>> {
+    let client = &session.client;
+    // A newer push makes this verdict stale, and the labels are what
+    // other runs have left meanwhile.
+    let now = client.get_pull(&target.repo, target.number).await?;
     if now.head.sha != target.head_sha {
-        println!(
-            "tfctl {command}: superseded by {}: nothing published",
+        return Ok(Err(format!(
+            "superseded by {}",
             crate::render::short(&now.head.sha)
-        );
-        return Ok(ExitStatus::Success);
+        )));
     }
     // A newer run of this PR (a re-run of the same head that overtook this
     // one) published already: its verdict stands, this one writes nothing.
-    let comments = runtime
-        .block_on(client.list_comments(&target.repo, target.number))
-        .map_err(Error::from)?;
+    let comments = client.list_comments(&target.repo, target.number).await?;
     let repository = target.repo.to_string();
     let subject = crate::evidence::Subject {
         repository: &repository,
@@ -282,19 +318,36 @@ pub(crate) fn publish(
     let run_id = session.env.run_id.clone().unwrap_or_default();
     let trust = crate::evidence::Trust::of(&cfg.trust);
     if let Some(newer) = crate::evidence::newer_run(&comments, &subject, &run_id, trust) {
-        println!(
-            "tfctl {command}: run {newer} of this pull request published after this run ({run_id}) started: nothing published"
-        );
-        return Ok(ExitStatus::Success);
+        return Ok(Err(format!(
+            "run {newer} of this pull request published after this run ({run_id}) started"
+        )));
     }
-    // Locks are part of the verdict: taken (or found held) before anything
-    // is written to the PR.
-    let mut report = report.clone();
-    runtime.block_on(super::promoting::check(cfg, session, &mut report))?;
-    if cfg.locks == LockMode::Validate {
-        report.locks = runtime.block_on(hold_locks(cfg, session, target, &report))?;
-    }
-    let report = &report;
+    Ok(Ok(Current {
+        labels: now.label_names(),
+        comments,
+    }))
+}
+
+/// Everything this run writes, decided before the first write: the signed
+/// attestation and where it goes, the comment, the status, the audit event.
+struct Publication {
+    marker: marker::ValidationMarker,
+    placement: crate::render::parts::Placement,
+    body: String,
+    status_description: String,
+    passed: bool,
+    approvable: bool,
+    event: AuditEvent,
+    summary_ctx: markdown::CommentContext,
+}
+
+fn publication(
+    cfg: &Config,
+    session: &GhSession,
+    run: &PrRun,
+    report: &RunReport,
+) -> Result<Publication> {
+    let target = &run.target;
     let context = pipeline::ValidationContext {
         repository: target.repo.to_string(),
         pr_number: target.number,
@@ -383,77 +436,85 @@ pub(crate) fn publish(
         &split::pointer(run_url.as_deref()),
     );
     let passed = report.result == RunResult::Passed;
-    let approvable = passed && report.locks.is_empty();
-    let (add, remove) = if passed {
-        (cfg.labels.passed.as_str(), cfg.labels.failed.as_str())
-    } else {
-        (cfg.labels.failed.as_str(), cfg.labels.passed.as_str())
-    };
-    runtime
-        .block_on(async {
-            client
-                .set_exclusive_label(
-                    &target.repo,
-                    target.number,
-                    Some(&now.label_names()),
-                    add,
-                    &[remove],
-                )
-                .await?;
-            client
-                .upsert_listed_comment(
-                    &target.repo,
-                    target.number,
-                    &comments,
-                    "<!-- tfctl:validation",
-                    Some(&session.bot_login),
-                    &body,
-                )
-                .await?;
-            // The parts after the comment that names them (they follow it
-            // on the PR), and the status that names the attestation last.
-            client
-                .sync_listed_comments(
-                    &target.repo,
-                    target.number,
-                    &comments,
-                    &crate::render::parts::part_prefix(),
-                    Some(&session.bot_login),
-                    &placement.parts,
-                )
-                .await?;
-            client
-                .create_status(
-                    &target.repo,
-                    &target.head_sha,
-                    if approvable {
-                        CommitState::Success
-                    } else {
-                        CommitState::Failure
-                    },
-                    STATUS_CONTEXT,
-                    Some(&status_description),
-                    run_url.as_deref(),
-                )
-                .await?;
-            Ok::<_, crate::github::GithubError>(())
-        })
-        .map_err(Error::from)?;
-
     // The summary's audit row is the one `leave` adds after it.
     let summary_ctx = markdown::CommentContext {
         marker: None,
         audit_markdown: None,
         ..ctx
     };
-    annotate(report, &run.sel.dag.stacks, &run.git.prefix);
-    session.leave(RunRecord {
-        summary: Some(crate::render::summary::job_summary(report, &summary_ctx)),
-        outputs: outputs(report, &marker),
-        event: Some(event),
-    })?;
-    super::plan_judge::print_report(report, format)?;
-    Ok(super::plan_judge::exit_status(report))
+    Ok(Publication {
+        marker,
+        placement,
+        body,
+        status_description,
+        passed,
+        approvable: passed && report.locks.is_empty(),
+        event,
+        summary_ctx,
+    })
+}
+
+/// The label, the comment, its parts, and last the status that names the
+/// attestation.
+async fn write(
+    cfg: &Config,
+    session: &GhSession,
+    target: &Target,
+    current: &Current,
+    p: &Publication,
+) -> std::result::Result<(), crate::github::GithubError> {
+    let client = &session.client;
+    let (add, remove) = if p.passed {
+        (cfg.labels.passed.as_str(), cfg.labels.failed.as_str())
+    } else {
+        (cfg.labels.failed.as_str(), cfg.labels.passed.as_str())
+    };
+    client
+        .set_exclusive_label(
+            &target.repo,
+            target.number,
+            Some(&current.labels),
+            add,
+            &[remove],
+        )
+        .await?;
+    client
+        .upsert_listed_comment(
+            &target.repo,
+            target.number,
+            &current.comments,
+            "<!-- tfctl:validation",
+            Some(&session.bot_login),
+            &p.body,
+        )
+        .await?;
+    // The parts after the comment that names them (they follow it on the
+    // PR), and the status that names the attestation last.
+    client
+        .sync_listed_comments(
+            &target.repo,
+            target.number,
+            &current.comments,
+            &crate::render::parts::part_prefix(),
+            Some(&session.bot_login),
+            &p.placement.parts,
+        )
+        .await?;
+    client
+        .create_status(
+            &target.repo,
+            &target.head_sha,
+            if p.approvable {
+                CommitState::Success
+            } else {
+                CommitState::Failure
+            },
+            STATUS_CONTEXT,
+            Some(&p.status_description),
+            session.env.run_url().as_deref(),
+        )
+        .await?;
+    Ok(())
 }
 
 /// The PR of this run as a lock holder, now.
