@@ -272,14 +272,7 @@ pub(crate) fn publish(
         .block_on(write(cfg, session, &run.target, &current, &publication))
         .map_err(Error::from)?;
     annotate(report, &run.sel.dag.stacks, &run.git.prefix);
-    session.leave(RunRecord {
-        summary: Some(crate::render::summary::job_summary(
-            report,
-            &publication.summary_ctx,
-        )),
-        outputs: outputs(report, &publication.marker),
-        event: Some(publication.event),
-    })?;
+    session.leave(publication.record)?;
     super::plan_judge::print_report(report, format)?;
     Ok(super::plan_judge::exit_status(report))
 }
@@ -328,17 +321,16 @@ async fn still_current(
     }))
 }
 
-/// Everything this run writes, decided before the first write: the signed
-/// attestation and where it goes, the comment, the status, the audit event.
+/// Everything this run writes, decided before the first write: where the
+/// signed attestation goes, the comment, the status, and the run's record
+/// (job summary, step outputs, audit event).
 struct Publication {
-    marker: marker::ValidationMarker,
     placement: crate::render::parts::Placement,
     body: String,
     status_description: String,
     passed: bool,
     approvable: bool,
-    event: AuditEvent,
-    summary_ctx: markdown::CommentContext,
+    record: RunRecord,
 }
 
 fn publication(
@@ -443,14 +435,16 @@ fn publication(
         ..ctx
     };
     Ok(Publication {
-        marker,
         placement,
         body,
         status_description,
         passed,
         approvable: passed && report.locks.is_empty(),
-        event,
-        summary_ctx,
+        record: RunRecord {
+            summary: Some(crate::render::summary::job_summary(report, &summary_ctx)),
+            outputs: outputs(report, &marker),
+            event: Some(event),
+        },
     })
 }
 
