@@ -70,6 +70,20 @@ pub struct Selection {
     pub warnings: Vec<String>,
 }
 
+#[cfg(test)]
+impl Selection {
+    /// A selection of `stacks` with no order rules, inputs or warnings.
+    pub(crate) fn sample(stacks: Vec<Stack>) -> Selection {
+        Selection {
+            dag: graph::build(stacks, &[]).expect("an acyclic sample"),
+            changed_files: Vec::new(),
+            inputs: BTreeMap::new(),
+            broken_dependencies: BTreeMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Changed paths sorted by what they are to tfctl.
 #[derive(Default)]
 struct Sorted {

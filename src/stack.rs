@@ -64,6 +64,25 @@ impl Stack {
 }
 
 #[cfg(test)]
+impl Stack {
+    /// A stack to plan with `id`, in `environment`, after `depends_on`.
+    pub(crate) fn sample(id: &str, environment: &str, depends_on: &[&str]) -> Stack {
+        let (service, name) = Stack::split_id(id).expect("a stack id");
+        Stack {
+            id: id.into(),
+            service: service.into(),
+            name: name.into(),
+            tfvars: PathBuf::from(format!("{id}/{name}.tfvars")),
+            environment: environment.into(),
+            action: StackAction::Plan,
+            depends_on: depends_on.iter().map(|d| (*d).to_string()).collect(),
+            string_values: Vec::new(),
+            reasons: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
