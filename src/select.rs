@@ -139,102 +139,170 @@ pub struct StackInputs {
 /// governance, and a stack cannot claim to be another).
 pub const CONTEXT_PREFIX: &str = "tfctl_";
 
-/// Selects and parses the stacks under `config_root`.
+/// Selects and parses the stacks under `config_root`: the changed paths
+/// sorted → the stacks they choose, each with why → each read and checked
+/// → the graph's checks (dependencies exist, no two stacks share a state,
+/// a deletion breaks nothing, order through unselected stacks) → the DAG.
 pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<Selection, Error> {
     let tree = FsTree::new(config_root);
-    // A large change lists the estate (git's index) on another thread while
-    // its own files are read: the state-key check and the walk upstream of
-    // it need that listing, and would otherwise wait for it.
-    let large = match &source {
+    let large = is_large(&source);
+    let estate = Estate::new(cfg, config_root, large);
+    let whole_estate = matches!(source, ChangeSource::All);
+    let (sorted, history) = sort_changes(cfg, config_root, &tree, source)?;
+    let chosen = choose(cfg, config_root, &tree, &estate, &sorted, whole_estate)?;
+    let whole_estate = chosen.whole_estate;
+    let destroyed_ids: BTreeSet<String> = chosen
+        .refs
+        .iter()
+        .filter(|r| r.action == StackAction::Destroy)
+        .map(|r| r.id.clone())
+        .collect();
+    let deleted = deleted_tfvars(cfg, &sorted.stack_files);
+    let (mut stacks, inputs) = read_stacks(cfg, &tree, chosen, &deleted, history.as_ref())?;
+
+    // The stacks a large change does not select are listed from git's
+    // index (read once, by `estate`) rather than one directory at a time; a
+    // directory the index has no tfvars in is still read from disk, so an
+    // untracked stack a change depends on is found.
+    if large {
+        tree.use_listing(Arc::clone(estate.files()?));
+    }
+    check_dependencies(&stacks, &inputs, &tree, &destroyed_ids)?;
+    check_shared_state(cfg, config_root, &stacks, &estate, whole_estate)?;
+    let broken_dependencies = broken_dependencies(cfg, config_root, &destroyed_ids)?;
+    if !whole_estate {
+        order_through_unselected(cfg, &tree, &mut stacks)?;
+    }
+    let warnings = order_warnings(cfg, config_root, &stacks, &estate, whole_estate)?;
+
+    let dag = graph::build(stacks, &cfg.order)?;
+    let changed: BTreeSet<String> = sorted.stack_files.into_iter().map(|f| f.path).collect();
+    Ok(Selection {
+        dag,
+        changed_files: changed.into_iter().collect(),
+        inputs,
+        broken_dependencies,
+        warnings,
+    })
+}
+
+/// A change large enough that listing the whole estate early pays.
+fn is_large(source: &ChangeSource) -> bool {
+    match source {
         ChangeSource::Typed { paths, .. } => paths.len() >= LARGE_CHANGE,
         ChangeSource::Files { files, .. } | ChangeSource::Repo { files, .. } => {
             files.len() >= LARGE_CHANGE
         }
         ChangeSource::All | ChangeSource::Git { .. } => false,
-    };
-    let early_listing = RefCell::new(large.then(|| {
-        let root = config_root.to_path_buf();
-        std::thread::spawn(move || crate::repo::tree_files(&root))
-    }));
-    // The config root's stacks, listed once when a decision needs them.
-    let estate_files: OnceCell<Arc<Vec<String>>> = OnceCell::new();
-    let estate_files = || -> Result<&Arc<Vec<String>>, Error> {
-        if let Some(files) = estate_files.get() {
+    }
+}
+
+/// A listing of the config root's files under way on another thread.
+type Listing = std::thread::JoinHandle<Result<Vec<String>, Error>>;
+
+/// The config root's files and stacks, listed at most once and only when
+/// a decision needs the whole estate. For a large change the listing (git's
+/// index) starts on another thread while the change's own files are read:
+/// the state-key check and the walk upstream need it, and would otherwise
+/// wait for it.
+struct Estate<'a> {
+    cfg: &'a Config,
+    root: &'a Path,
+    early: RefCell<Option<Listing>>,
+    files: OnceCell<Arc<Vec<String>>>,
+    stacks: OnceCell<Vec<StackRef>>,
+}
+
+impl<'a> Estate<'a> {
+    fn new(cfg: &'a Config, root: &'a Path, list_early: bool) -> Estate<'a> {
+        let early = list_early.then(|| {
+            let root = root.to_path_buf();
+            std::thread::spawn(move || crate::repo::tree_files(&root))
+        });
+        Estate {
+            cfg,
+            root,
+            early: RefCell::new(early),
+            files: OnceCell::new(),
+            stacks: OnceCell::new(),
+        }
+    }
+
+    /// Every file under the config root, sorted.
+    fn files(&self) -> Result<&Arc<Vec<String>>, Error> {
+        if let Some(files) = self.files.get() {
             return Ok(files);
         }
-        let early = early_listing.borrow_mut().take();
+        let early = self.early.borrow_mut().take();
         let files = match early {
             Some(listing) => listing
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-            None => crate::repo::tree_files(config_root)?,
+            None => crate::repo::tree_files(self.root)?,
         };
-        Ok(estate_files.get_or_init(|| Arc::new(sorted_paths(files))))
-    };
-    let estate_refs: OnceCell<Vec<StackRef>> = OnceCell::new();
-    let all_estate = || -> Result<Vec<StackRef>, Error> {
-        if let Some(refs) = estate_refs.get() {
+        Ok(self.files.get_or_init(|| Arc::new(sorted_paths(files))))
+    }
+
+    /// Every stack under the config root.
+    fn stacks(&self) -> Result<Vec<StackRef>, Error> {
+        if let Some(refs) = self.stacks.get() {
             return Ok(refs.clone());
         }
-        let refs = discovery::estate_stacks(estate_files()?, &cfg.stacks, &|_| true);
-        Ok(estate_refs.get_or_init(|| refs).clone())
-    };
+        let refs = discovery::estate_stacks(self.files()?, &self.cfg.stacks, &|_| true);
+        Ok(self.stacks.get_or_init(|| refs).clone())
+    }
+}
 
-    // The whole estate is the selection with `--all`; a change is checked
-    // against the stacks it does not touch as well.
-    // Deleted tfvars by directory: a destroy plans with all of their last contents.
-    let deleted_in = |files: &[ChangedFile]| -> BTreeMap<String, Vec<String>> {
-        let mut by_dir: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for file in files.iter().filter(|f| f.status == FileStatus::Deleted) {
-            let Ok(path) = discovery::confine(&file.path) else {
-                continue;
-            };
-            if let Some((dir, name)) = path.rsplit_once('/') {
-                if discovery::is_stack_tfvars(&path, &cfg.stacks) {
-                    by_dir
-                        .entry(dir.to_string())
-                        .or_default()
-                        .push(name.to_string());
-                }
-            }
-        }
-        by_dir
-    };
-    let mut whole_estate = matches!(source, ChangeSource::All);
-    let needs_roots = !whole_estate;
-    let roots = needs_roots.then(|| roots_of(cfg, config_root));
+/// Where a destroy reads its deleted tfvars' last contents: a repository
+/// and the revision before the change.
+struct History {
+    git: Git,
+    rev: String,
+}
+
+/// The changed paths of `source`, sorted by what they are to tfctl, and
+/// the history deleted tfvars are read from (when there is one).
+fn sort_changes(
+    cfg: &Config,
+    config_root: &Path,
+    tree: &FsTree,
+    source: ChangeSource,
+) -> Result<(Sorted, Option<History>), Error> {
     let mut sorted = Sorted::default();
-    let (old_rev, git) = match source {
-        ChangeSource::All => (None, None),
+    if matches!(source, ChangeSource::All) {
+        return Ok((sorted, None));
+    }
+    let roots = roots_of(cfg, config_root);
+    let history_at = |old_rev: Option<String>| {
+        let rev = old_rev?;
+        Git::open(config_root).ok().map(|git| History { git, rev })
+    };
+    let history = match source {
+        ChangeSource::All => None,
         ChangeSource::Files { files, old_rev } => {
-            let roots = roots.as_ref().expect("roots");
             for f in files {
                 let rel = discovery::confine(&f.path)?;
-                sorted.add(roots, &roots.config.join(rel), f.status);
+                sorted.add(&roots, &roots.config.join(rel), f.status);
             }
-            let git = old_rev.as_ref().and_then(|_| Git::open(config_root).ok());
-            (old_rev, git)
+            history_at(old_rev)
         }
         ChangeSource::Repo {
             top,
             files,
             old_rev,
         } => {
-            let roots = roots.as_ref().expect("roots");
             let top = change_paths::absolute(&top);
             for f in files {
                 let rel = discovery::confine(&f.path)?;
-                sorted.add(roots, &top.join(rel), f.status);
+                sorted.add(&roots, &top.join(rel), f.status);
             }
-            let git = old_rev.as_ref().and_then(|_| Git::open(config_root).ok());
-            (old_rev, git)
+            history_at(old_rev)
         }
         ChangeSource::Typed { paths, cwd } => {
-            let roots = roots.as_ref().expect("roots");
             // Resolved, and each stack directory listed, on several threads:
             // a large `--files` is thousands of small reads.
             let resolved = crate::repo::par_map(&paths, |typed| {
-                change_paths::resolve_typed(typed, &cwd, roots)
+                change_paths::resolve_typed(typed, &cwd, &roots)
             });
             let dirs: BTreeSet<String> = resolved
                 .iter()
@@ -246,12 +314,11 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             let dirs: Vec<String> = dirs.into_iter().collect();
             crate::repo::par_map(&dirs, |dir| tree.tfvars_in(dir));
             for found in resolved {
-                add_typed(cfg, roots, &tree, &found?, &mut sorted)?;
+                add_typed(cfg, &roots, tree, &found?, &mut sorted)?;
             }
-            (None, None)
+            None
         }
         ChangeSource::Git { base } => {
-            let roots = roots.as_ref().expect("roots");
             let git = Git::open(config_root)?;
             let merge_base = git.merge_base(&base)?;
             // The whole checkout's changes: modules and policies may be
@@ -262,37 +329,50 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             };
             let top = change_paths::absolute(&git.top);
             for f in whole.changes_since(&merge_base)? {
-                sorted.add(roots, &top.join(&f.path), f.status);
+                sorted.add(&roots, &top.join(&f.path), f.status);
             }
-            (Some(merge_base), Some(git))
+            Some(History {
+                git,
+                rev: merge_base,
+            })
         }
     };
+    Ok((sorted, history))
+}
 
-    let deleted = deleted_in(&sorted.stack_files);
+/// The stacks a run has, sorted, each with why.
+struct Chosen {
+    refs: Vec<StackRef>,
+    /// The changed paths that chose each stack, by stack id.
+    reasons: BTreeMap<String, BTreeSet<String>>,
+    /// Every stack of the estate is in the run: `--all`, or a policy changed.
+    whole_estate: bool,
+}
 
-    // Stack files, then modules and policies: what each selects, and why.
-    let mut reasons: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+/// The stacks `sorted` chooses: those its stack files name (every stack
+/// with `--all`), then every stack a changed policy reaches (the whole
+/// estate: a new guardrail is tried against it before it merges) or a
+/// changed module reaches.
+fn choose(
+    cfg: &Config,
+    config_root: &Path,
+    tree: &FsTree,
+    estate: &Estate<'_>,
+    sorted: &Sorted,
+    whole_estate: bool,
+) -> Result<Chosen, Error> {
     let mut refs = if whole_estate {
         let files = crate::repo::list_files(config_root)?;
         tree.remember(&files);
         discovery::all_stacks(&files, &cfg.stacks)?
     } else {
-        discovery::stacks_from_changes(&sorted.stack_files, &cfg.stacks, &tree)?
+        discovery::stacks_from_changes(&sorted.stack_files, &cfg.stacks, tree)?
     };
-    let selected: HashSet<&str> = refs.iter().map(|r| r.id.as_str()).collect();
-    for change in &sorted.stack_files {
-        let dir = change.path.rsplit_once('/').map_or("", |(d, _)| d);
-        if selected.contains(dir) {
-            reasons
-                .entry(dir.to_string())
-                .or_default()
-                .insert(change.path.clone());
-        }
-    }
+    let mut reasons = own_reasons(&refs, &sorted.stack_files);
+    let mut whole_estate = whole_estate;
     let impacted = if !sorted.policies.is_empty() {
-        // A new guardrail is tried against the real estate before it merges.
         whole_estate = true;
-        let estate = all_estate()?;
+        let estate = estate.stacks()?;
         for r in &estate {
             reasons
                 .entry(r.id.clone())
@@ -301,7 +381,7 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         }
         estate
     } else if !sorted.modules.is_empty() {
-        let estate = all_estate()?;
+        let estate = estate.stacks()?;
         let source = FsModules {
             root: cfg.modules_root.clone(),
         };
@@ -331,19 +411,67 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             .filter(|r| !known.contains(&r.id) && config_root.join(&r.tfvars).is_file()),
     );
     refs.sort();
+    Ok(Chosen {
+        refs,
+        reasons,
+        whole_estate,
+    })
+}
 
-    let destroyed_ids: BTreeSet<String> = refs
-        .iter()
-        .filter(|r| r.action == StackAction::Destroy)
-        .map(|r| r.id.clone())
-        .collect();
-    let modules = FsModules {
-        root: cfg.modules_root.clone(),
-    };
-    let mut module_facts: HashMap<String, Option<ModuleFacts>> = HashMap::new();
-    let mut stacks = Vec::with_capacity(refs.len());
-    let mut inputs = BTreeMap::new();
-    // The var files of every planned stack, read on several threads.
+/// Why each of `refs` is in the run through its own files: the changed
+/// files in its directory.
+fn own_reasons(
+    refs: &[StackRef],
+    stack_files: &[ChangedFile],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let selected: HashSet<&str> = refs.iter().map(|r| r.id.as_str()).collect();
+    let mut reasons: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for change in stack_files {
+        let dir = change.path.rsplit_once('/').map_or("", |(d, _)| d);
+        if selected.contains(dir) {
+            reasons
+                .entry(dir.to_string())
+                .or_default()
+                .insert(change.path.clone());
+        }
+    }
+    reasons
+}
+
+/// The deleted stack tfvars of `files` by directory: a destroy plans with
+/// all of their last contents.
+fn deleted_tfvars(cfg: &Config, files: &[ChangedFile]) -> BTreeMap<String, Vec<String>> {
+    let mut by_dir: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in files.iter().filter(|f| f.status == FileStatus::Deleted) {
+        let Ok(path) = discovery::confine(&file.path) else {
+            continue;
+        };
+        if let Some((dir, name)) = path.rsplit_once('/') {
+            if discovery::is_stack_tfvars(&path, &cfg.stacks) {
+                by_dir
+                    .entry(dir.to_string())
+                    .or_default()
+                    .push(name.to_string());
+            }
+        }
+    }
+    by_dir
+}
+
+/// Each chosen stack read and checked: a planned one's var files from the
+/// tree (on several threads), a destroyed one's from their last contents in
+/// `history`; each parsed and checked against its root module (pure, on
+/// several threads), kept in order with its reasons.
+fn read_stacks(
+    cfg: &Config,
+    tree: &FsTree,
+    chosen: Chosen,
+    deleted: &BTreeMap<String, Vec<String>>,
+    history: Option<&History>,
+) -> Result<(Vec<Stack>, BTreeMap<String, StackInputs>), Error> {
+    let Chosen {
+        refs, mut reasons, ..
+    } = chosen;
     let plan_files = |stack_ref: &StackRef| -> Result<Vec<(String, String)>, Error> {
         let (dir, _) = stack_ref.tfvars.rsplit_once('/').unwrap_or_default();
         let present: Vec<String> = tree
@@ -362,36 +490,37 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         }
         Ok(files)
     };
+    let destroy_files = |stack_ref: &StackRef| -> Result<Vec<(String, String)>, Error> {
+        let (dir, _) = stack_ref.tfvars.rsplit_once('/').unwrap_or_default();
+        let gone = deleted.get(dir).cloned().unwrap_or_default();
+        let mut files = Vec::new();
+        for name in discovery::var_files_in_order(dir, gone, &cfg.stacks)? {
+            let rel = format!("{dir}/{name}");
+            discovery::check_stack_path(&rel)?;
+            let text = history.and_then(|h| h.git.file_at(&h.rev, &rel).ok());
+            let text = text.ok_or_else(|| {
+                Error::input(format!(
+                    "{rel}: deleted, and its last contents are needed to plan the destroy: \
+                     fetch the base commit (actions/checkout fetch-depth: 0) or pass --base",
+                ))
+            })?;
+            files.push((rel, text));
+        }
+        Ok(files)
+    };
     let planned_files = crate::repo::par_map(&refs, |r| {
         (r.action == StackAction::Plan).then(|| plan_files(r))
     });
+    let modules = FsModules {
+        root: cfg.modules_root.clone(),
+    };
+    let mut module_facts: HashMap<String, Option<ModuleFacts>> = HashMap::new();
     let mut gathered = Vec::with_capacity(refs.len());
     for (stack_ref, planned) in refs.into_iter().zip(planned_files) {
-        let mut files = Vec::new();
-        match stack_ref.action {
-            StackAction::Plan => {
-                files = planned.expect("read for every planned stack")?;
-            }
-            StackAction::Destroy => {
-                let (dir, _) = stack_ref.tfvars.rsplit_once('/').unwrap_or_default();
-                let gone = deleted.get(dir).cloned().unwrap_or_default();
-                for name in discovery::var_files_in_order(dir, gone, &cfg.stacks)? {
-                    let rel = format!("{dir}/{name}");
-                    discovery::check_stack_path(&rel)?;
-                    let text = match (&git, &old_rev) {
-                        (Some(git), Some(rev)) => git.file_at(rev, &rel).ok(),
-                        _ => None,
-                    };
-                    let text = text.ok_or_else(|| {
-                        Error::input(format!(
-                            "{rel}: deleted, and its last contents are needed to plan the destroy: \
-                             fetch the base commit (actions/checkout fetch-depth: 0) or pass --base",
-                        ))
-                    })?;
-                    files.push((rel, text));
-                }
-            }
-        }
+        let files = match stack_ref.action {
+            StackAction::Plan => planned.expect("read for every planned stack")?,
+            StackAction::Destroy => destroy_files(&stack_ref)?,
+        };
         let roles = cfg
             .stacks
             .layout
@@ -407,7 +536,6 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         }
         gathered.push((stack_ref, files, module_rel));
     }
-    // Parsed and checked on several threads (pure), then kept in order.
     let shown: HashMap<&String, String> = module_facts
         .keys()
         .map(|rel| (rel, module_display(cfg, rel)))
@@ -419,6 +547,8 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
         stack_from_files(cfg, stack_ref, files.clone(), module)
     });
     drop(gathered);
+    let mut stacks = Vec::with_capacity(parsed.len());
+    let mut inputs = BTreeMap::new();
     for result in parsed {
         let (mut stack, stack_inputs) = result?;
         inputs.insert(stack.id.clone(), stack_inputs);
@@ -428,16 +558,17 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             .unwrap_or_default();
         stacks.push(stack);
     }
+    Ok((stacks, inputs))
+}
 
-    // The stacks a large change does not select are listed from git's
-    // index (read once, above) rather than one directory at a time; a
-    // directory the index has no tfvars in is still read from disk, so an
-    // untracked stack a change depends on is found.
-    if large {
-        tree.use_listing(Arc::clone(estate_files()?));
-    }
-    // Every stack a planned one depends on must exist: their directories
-    // listed on several threads, then checked in order.
+/// Every stack a planned one depends on must exist: their directories
+/// listed on several threads, then checked in order.
+fn check_dependencies(
+    stacks: &[Stack],
+    inputs: &BTreeMap<String, StackInputs>,
+    tree: &FsTree,
+    destroyed_ids: &BTreeSet<String>,
+) -> Result<(), Error> {
     let deps: BTreeSet<&str> = stacks
         .iter()
         .filter(|s| s.action == StackAction::Plan)
@@ -448,14 +579,26 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
     crate::repo::par_map(&deps, |dep| tree.tfvars_in(dep));
     for stack in stacks.iter().filter(|s| s.action == StackAction::Plan) {
         let text = &inputs[&stack.id].var_files[0].1;
-        check_dependencies_exist(stack, text, &tree, &destroyed_ids)?;
+        check_dependencies_exist(stack, text, tree, destroyed_ids)?;
     }
+    Ok(())
+}
 
-    let estate = if whole_estate || stacks.is_empty() || cfg.backend.path_parts().id {
-        // With `{id}` in the state, stacks of different ids never share one.
+/// No two stacks, selected or not, share one state ([`check_state_keys`]):
+/// the selected stacks are checked against the unselected ones whose state
+/// path could be theirs. With `{id}` in the state path, stacks of different
+/// ids never share one, and the whole estate is checked within itself.
+fn check_shared_state(
+    cfg: &Config,
+    config_root: &Path,
+    stacks: &[Stack],
+    estate: &Estate<'_>,
+    whole_estate: bool,
+) -> Result<(), Error> {
+    let parts = cfg.backend.path_parts();
+    let others = if whole_estate || stacks.is_empty() || parts.id {
         Vec::new()
     } else {
-        let parts = cfg.backend.path_parts();
         let selected: HashSet<&str> = stacks.iter().map(|s| s.id.as_str()).collect();
         let wanted: HashSet<(&str, &str, &str)> = stacks
             .iter()
@@ -465,103 +608,120 @@ pub fn select(cfg: &Config, config_root: &Path, source: ChangeSource) -> Result<
             !selected.contains(dir)
                 && path_identity(cfg, parts, dir).is_some_and(|key| wanted.contains(&key))
         };
-        discovery::estate_stacks(estate_files()?, &cfg.stacks, &keep)
+        discovery::estate_stacks(estate.files()?, &cfg.stacks, &keep)
     };
-    check_state_keys(cfg, &stacks, &estate, &|tfvars| {
+    check_state_keys(cfg, stacks, &others, &|tfvars| {
         std::fs::read_to_string(config_root.join(tfvars)).ok()
-    })?;
+    })
+}
 
-    // The graph stays whole (docs/DESIGN.md §3).
+/// docs/DESIGN.md §3: the stacks that still depend on each destroyed one,
+/// by destroyed id (the graph stays whole).
+fn broken_dependencies(
+    cfg: &Config,
+    config_root: &Path,
+    destroyed_ids: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Vec<String>>, Error> {
+    if destroyed_ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
     let dependents = TreeDependents {
         root: config_root,
         globs: &cfg.stacks,
         tfvars: OnceCell::new(),
     };
-    let mut broken_dependencies = BTreeMap::new();
-    if !destroyed_ids.is_empty() {
-        let mut by_destroyed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (dependent, named) in dependents.dependents_of(&destroyed_ids)? {
-            for id in named {
-                by_destroyed
-                    .entry(id)
-                    .or_default()
-                    .insert(dependent.clone());
-            }
-        }
-        broken_dependencies = by_destroyed
-            .into_iter()
-            .map(|(id, deps)| (id, deps.into_iter().collect()))
-            .collect();
-    }
-    if !whole_estate {
-        let planned: BTreeMap<String, Vec<String>> = stacks
-            .iter()
-            .filter(|s| s.action == StackAction::Plan)
-            .map(|s| {
-                let named = named_stacks(cfg, &s.id, &s.depends_on, &s.string_values);
-                (s.id.clone(), named)
-            })
-            .collect();
-        let upstream = TreeUpstream {
-            cfg,
-            tree: &tree,
-            known: Mutex::default(),
-        };
-        if planned.len() >= 2 {
-            upstream.warm(&planned);
-        }
-        let mut after = impact::order_through_unselected(&planned, &upstream)?;
-        for stack in &mut stacks {
-            if let Some(first) = after.remove(&stack.id) {
-                let new: Vec<String> = first
-                    .into_iter()
-                    .filter(|id| !stack.depends_on.contains(id))
-                    .collect();
-                stack.depends_on.extend(new);
-            }
-        }
-    }
+    Ok(by_destroyed(dependents.dependents_of(destroyed_ids)?))
+}
 
-    let mut warnings = Vec::new();
-    if !cfg.order.is_empty() {
-        // The selection's own services first: the estate is listed only
-        // when the order names a service no selected stack has.
-        let mut services: BTreeSet<&str> = stacks.iter().map(|s| s.service.as_str()).collect();
-        let listed;
-        if !whole_estate && !impact::unknown_order_services(&cfg.order, &services).is_empty() {
-            listed = all_estate()?;
-            services.extend(listed.iter().filter_map(|r| {
-                cfg.stacks
-                    .layout
-                    .roles(&r.id)
-                    .ok()
-                    .map(|roles| roles.service)
-            }));
+/// `(dependent, the destroyed stacks it names)` turned around: each
+/// destroyed stack with its dependents, sorted.
+fn by_destroyed(dependents: Vec<(String, Vec<String>)>) -> BTreeMap<String, Vec<String>> {
+    let mut by_destroyed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (dependent, named) in dependents {
+        for id in named {
+            by_destroyed
+                .entry(id)
+                .or_default()
+                .insert(dependent.clone());
         }
-        for service in impact::unknown_order_services(&cfg.order, &services) {
-            warnings.push(format!(
+    }
+    by_destroyed
+        .into_iter()
+        .map(|(id, deps)| (id, deps.into_iter().collect()))
+        .collect()
+}
+
+/// docs/DESIGN.md §3: a selected stack that follows another through
+/// unselected ones (A → x → B) is ordered after it, as if it named it.
+fn order_through_unselected(
+    cfg: &Config,
+    tree: &FsTree,
+    stacks: &mut [Stack],
+) -> Result<(), Error> {
+    let planned: BTreeMap<String, Vec<String>> = stacks
+        .iter()
+        .filter(|s| s.action == StackAction::Plan)
+        .map(|s| {
+            let named = named_stacks(cfg, &s.id, &s.depends_on, &s.string_values);
+            (s.id.clone(), named)
+        })
+        .collect();
+    let upstream = TreeUpstream {
+        cfg,
+        tree,
+        known: Mutex::default(),
+    };
+    if planned.len() >= 2 {
+        upstream.warm(&planned);
+    }
+    let mut after = impact::order_through_unselected(&planned, &upstream)?;
+    for stack in stacks {
+        if let Some(first) = after.remove(&stack.id) {
+            let new: Vec<String> = first
+                .into_iter()
+                .filter(|id| !stack.depends_on.contains(id))
+                .collect();
+            stack.depends_on.extend(new);
+        }
+    }
+    Ok(())
+}
+
+/// An `order` service with no stacks, named for the command to print. The
+/// selection's own services are asked first: the estate is listed only
+/// when the order names a service no selected stack has.
+fn order_warnings(
+    cfg: &Config,
+    config_root: &Path,
+    stacks: &[Stack],
+    estate: &Estate<'_>,
+    whole_estate: bool,
+) -> Result<Vec<String>, Error> {
+    if cfg.order.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut services: BTreeSet<&str> = stacks.iter().map(|s| s.service.as_str()).collect();
+    let listed;
+    if !whole_estate && !impact::unknown_order_services(&cfg.order, &services).is_empty() {
+        listed = estate.stacks()?;
+        services.extend(listed.iter().filter_map(|r| {
+            cfg.stacks
+                .layout
+                .roles(&r.id)
+                .ok()
+                .map(|roles| roles.service)
+        }));
+    }
+    Ok(impact::unknown_order_services(&cfg.order, &services)
+        .into_iter()
+        .map(|service| {
+            format!(
                 "{}: order names service `{service}`, which has no stacks under {}",
                 cfg.file.display(),
                 config_root.display()
-            ));
-        }
-    }
-
-    let dag = graph::build(stacks, &cfg.order)?;
-    let changed: Vec<String> = sorted
-        .stack_files
-        .into_iter()
-        .map(|f| f.path)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    Ok(Selection {
-        dag,
-        changed_files: changed,
-        inputs,
-        broken_dependencies,
-        warnings,
-    })
+            )
+        })
+        .collect())
 }
 
 /// `paths` in byte order (git's index already is; a walk of the tree may
@@ -1564,5 +1724,68 @@ mod tests {
             &module,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_stack_is_in_the_run_for_the_changed_files_of_its_own_directory() {
+        let refs = [plan_ref("S3/a"), plan_ref("S3/b")];
+        let reasons = own_reasons(
+            &refs,
+            &[
+                ChangedFile::modified("S3/a/a.tfvars"),
+                ChangedFile::modified("S3/a/policy.json"),
+                // A nested directory is another stack's, not S3/a's.
+                ChangedFile::modified("S3/a/sub/x.tfvars"),
+                ChangedFile::deleted("S3/c/c.tfvars"),
+            ],
+        );
+        let ids: Vec<&String> = reasons.keys().collect();
+        assert_eq!(ids, ["S3/a"]);
+        let why: Vec<&String> = reasons["S3/a"].iter().collect();
+        assert_eq!(why, ["S3/a/a.tfvars", "S3/a/policy.json"]);
+    }
+
+    #[test]
+    fn a_destroy_reads_every_deleted_tfvars_of_its_directory_and_nothing_else() {
+        let deleted = deleted_tfvars(
+            &cfg(),
+            &[
+                ChangedFile::deleted("S3/a/a.tfvars"),
+                ChangedFile::deleted("S3/a/extra.tfvars"),
+                ChangedFile::modified("S3/b/b.tfvars"),
+                ChangedFile::deleted("S3/c/README.md"),
+                ChangedFile::deleted("../outside/x.tfvars"),
+            ],
+        );
+        assert_eq!(
+            deleted,
+            BTreeMap::from([(
+                "S3/a".to_string(),
+                vec!["a.tfvars".to_string(), "extra.tfvars".to_string()]
+            )])
+        );
+    }
+
+    #[test]
+    fn each_destroyed_stack_lists_the_stacks_that_still_name_it_once() {
+        let by = by_destroyed(vec![
+            ("S3/z".into(), vec!["IAM/a".into(), "IAM/b".into()]),
+            ("S3/y".into(), vec!["IAM/a".into()]),
+            ("S3/y".into(), vec!["IAM/a".into()]),
+        ]);
+        assert_eq!(by["IAM/a"], ["S3/y", "S3/z"]);
+        assert_eq!(by["IAM/b"], ["S3/z"]);
+        assert_eq!(by.len(), 2);
+    }
+
+    #[test]
+    fn only_a_change_of_many_files_lists_the_estate_early() {
+        let files = |n: usize| ChangeSource::Files {
+            files: vec![ChangedFile::modified("S3/a/a.tfvars"); n],
+            old_rev: None,
+        };
+        assert!(!is_large(&files(LARGE_CHANGE - 1)));
+        assert!(is_large(&files(LARGE_CHANGE)));
+        assert!(!is_large(&ChangeSource::All), "--all lists the tree itself");
     }
 }
